@@ -1,0 +1,8 @@
+using Moat.Ttrpc;
+
+namespace Moat.Agent;
+
+internal static class AgentException
+{
+    public static TtrpcException New(StatusCode code, string message) => new(code, message);
+}

@@ -1,0 +1,57 @@
+using Moat.Linux.Interop;
+using Moat.Protocols.Agent;
+using Moat.Ttrpc;
+
+namespace Moat.Agent;
+
+internal static class AgentMain
+{
+    public const string PortName = "moat.agent";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var isInit = Libc.getpid() == 1;
+        Log.Debug = File.Exists("/proc/cmdline") && File.ReadAllText("/proc/cmdline").Contains("moat.debug", StringComparison.Ordinal);
+        try
+        {
+            if (isInit)
+            {
+                Boot.Init();
+                Log.Debug = File.ReadAllText("/proc/cmdline").Contains("moat.debug", StringComparison.Ordinal);
+            }
+            var uptimeMs = (long)(double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1000);
+            Log.Verbose($"agent {AgentService.Version} up at {uptimeMs} ms");
+            var reaper = new Reaper();
+            reaper.Start();
+            var service = new AgentService(new ProcessLauncher(reaper), uptimeMs);
+            var server = new TtrpcServer(Log.Info);
+            AgentServiceBinder.Bind(server, service);
+
+            var device = args.Length > 1 && args[0] == "--port" ? args[1] : Boot.FindVirtioPort(PortName, TimeSpan.FromSeconds(30));
+            while (true)
+            {
+                // A virtio port opens once; the fd is duplicated so reads and writes never contend on
+                // one FileStream. The port reads EOF while no host is connected: then serve again.
+                var fd = Moat.Linux.ErrnoException.Check(Libc.open(device, Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", device);
+                var fd2 = Moat.Linux.ErrnoException.Check(Libc.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0), "dup", device);
+                using var input = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, true), FileAccess.Read, 0);
+                using var output = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd2, true), FileAccess.Write, 0);
+                var started = DateTime.UtcNow;
+                await server.ServeAsync(input, output, CancellationToken.None);
+                if (DateTime.UtcNow - started < TimeSpan.FromMilliseconds(50))
+                {
+                    await Task.Delay(20);
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Log.Info($"fatal: {e}");
+            if (isInit)
+            {
+                Boot.PowerOff();
+            }
+            return 1;
+        }
+    }
+}

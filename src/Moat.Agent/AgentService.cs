@@ -1,0 +1,286 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Google.Protobuf;
+using Moat.Linux;
+using Moat.Linux.Interop;
+using Moat.Oci;
+using Moat.Protocols.Agent;
+using Moat.Ttrpc;
+
+namespace Moat.Agent;
+
+internal sealed partial class AgentService : IAgentService
+{
+    public const string Version = "0.1.0";
+
+    private readonly ConcurrentDictionary<string, Container> _containers = new();
+    private readonly ProcessLauncher _launcher;
+    private readonly long _readyUptimeMs;
+    private readonly List<string> _sandboxMounts = [];
+
+    public AgentService(ProcessLauncher launcher, long readyUptimeMs)
+    {
+        _launcher = launcher;
+        _readyUptimeMs = readyUptimeMs;
+    }
+
+    public Task<CheckResponse> Check(CheckRequest request, TtrpcCallContext context) =>
+        Task.FromResult(new CheckResponse { Serving = true, AgentVersion = Version });
+
+    public Task<GuestDetailsResponse> GetGuestDetails(GetGuestDetailsRequest request, TtrpcCallContext context)
+    {
+        var mem = File.ReadLines("/proc/meminfo").FirstOrDefault(l => l.StartsWith("MemTotal:", StringComparison.Ordinal));
+        ulong memKb = 0;
+        if (mem is not null)
+        {
+            ulong.TryParse(mem.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], out memKb);
+        }
+        return Task.FromResult(new GuestDetailsResponse
+        {
+            KernelRelease = File.ReadAllText("/proc/sys/kernel/osrelease").Trim(),
+            KernelVersion = File.ReadAllText("/proc/sys/kernel/version").Trim(),
+            BootId = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim(),
+            MemTotalBytes = memKb * 1024,
+            OnlineCpus = (uint)Environment.ProcessorCount,
+            AgentVersion = Version,
+            AgentReadyUptimeMs = (ulong)_readyUptimeMs,
+        });
+    }
+
+    public Task<Empty> CreateSandbox(CreateSandboxRequest request, TtrpcCallContext context)
+    {
+        foreach (var s in request.Storages)
+        {
+            Directory.CreateDirectory(s.MountPoint);
+            var fstype = string.IsNullOrEmpty(s.Fstype) ? s.Driver : s.Fstype;
+            var opts = MountOptions.Parse(s.Options);
+            var rc = Libc.mount(s.Source, s.MountPoint, fstype, opts.Flags, opts.Data.Length == 0 ? null : opts.Data);
+            if (rc < 0)
+            {
+                var err = new ErrnoException("mount", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), $"{fstype} {s.Source} on {s.MountPoint}");
+                throw new TtrpcException(StatusCode.Internal, err.Message);
+            }
+            lock (_sandboxMounts)
+            {
+                _sandboxMounts.Add(s.MountPoint);
+            }
+        }
+        if (!string.IsNullOrEmpty(request.Hostname))
+        {
+            Libc.sethostname(request.Hostname, System.Text.Encoding.UTF8.GetByteCount(request.Hostname));
+        }
+        return Task.FromResult(new Empty());
+    }
+
+    public async Task<Empty> DestroySandbox(DestroySandboxRequest request, TtrpcCallContext context)
+    {
+        foreach (var c in _containers.Values)
+        {
+            await KillContainerAsync(c, TimeSpan.FromSeconds(2));
+        }
+        _containers.Clear();
+        lock (_sandboxMounts)
+        {
+            foreach (var m in Enumerable.Reverse(_sandboxMounts))
+            {
+                Libc.umount2(m, Libc.MNT_DETACH);
+            }
+            _sandboxMounts.Clear();
+        }
+        if (request.PowerOff)
+        {
+            _ = Task.Run(async () =>
+            {
+                await Task.Delay(20);
+                Log.Verbose("powering off");
+                Boot.PowerOff();
+            });
+        }
+        return new Empty();
+    }
+
+    public Task<Empty> CreateContainer(CreateContainerRequest request, TtrpcCallContext context)
+    {
+        Spec spec;
+        try
+        {
+            spec = SpecLoader.Parse(request.OciSpecJson.ToStringUtf8());
+        }
+        catch (OciException e)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
+        }
+        var container = new Container(request.ContainerId, spec);
+        if (!_containers.TryAdd(request.ContainerId, container))
+        {
+            throw new TtrpcException(StatusCode.AlreadyExists, $"container {request.ContainerId} already exists");
+        }
+        try
+        {
+            var process = spec.Process ?? throw new TtrpcException(StatusCode.InvalidArgument, "config.json has no process");
+            var init = new InitSpec { Spec = spec, Rootfs = spec.Root!.Path, Process = process };
+            container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin);
+            container.PidNamespace = ReadLinkOrNull($"/proc/{container.Init.Pid}/ns/pid");
+            _ = container.Init.Exit.ContinueWith(_ => container.Init.CloseStdin(), TaskScheduler.Default);
+        }
+        catch
+        {
+            _containers.TryRemove(request.ContainerId, out _);
+            throw;
+        }
+        return Task.FromResult(new Empty());
+    }
+
+    public Task<StartContainerResponse> StartContainer(StartContainerRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.ContainerId);
+        var init = c.Process("");
+        lock (c)
+        {
+            if (c.Started)
+            {
+                throw new TtrpcException(StatusCode.FailedPrecondition, $"container {c.Id} is already started");
+            }
+            c.Started = true;
+        }
+        var error = ProcessLauncher.Start(init);
+        if (error is not null)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, error);
+        }
+        return Task.FromResult(new StartContainerResponse { Pid = init.Pid });
+    }
+
+    public async Task<Empty> RemoveContainer(RemoveContainerRequest request, TtrpcCallContext context)
+    {
+        if (_containers.TryRemove(request.ContainerId, out var c))
+        {
+            await KillContainerAsync(c, TimeSpan.FromSeconds(Math.Max(1, request.TimeoutSeconds)));
+        }
+        return new Empty();
+    }
+
+    public Task<ExecProcessResponse> ExecProcess(ExecProcessRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.ContainerId);
+        var init = c.Process("");
+        if (!c.Started || init.Exited)
+        {
+            throw new TtrpcException(StatusCode.FailedPrecondition, $"container {c.Id} is not running");
+        }
+        Moat.Oci.Process process;
+        try
+        {
+            process = JsonSerializer.Deserialize(request.ProcessJson.Span, OciJsonContext.Default.Process)
+                ?? throw new JsonException("null process");
+        }
+        catch (JsonException e)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, $"exec {request.ExecId}: invalid process JSON: {e.Message}");
+        }
+        if (process.Args is not { Count: > 0 })
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, $"exec {request.ExecId}: process.args must not be empty");
+        }
+        lock (c.Execs)
+        {
+            if (c.Execs.ContainsKey(request.ExecId))
+            {
+                throw new TtrpcException(StatusCode.AlreadyExists, $"exec {request.ExecId} already exists in container {c.Id}");
+            }
+        }
+        var spec = new InitSpec { Process = process, InitPid = init.Pid };
+        var p = _launcher.Launch(request.ExecId, spec, exec: true, terminal: process.Terminal, stdin: request.Stdin);
+        p.StartPipe?.Dispose();
+        p.StartPipe = null;
+        var error = ProcessLauncher.AwaitExec(p);
+        if (error is not null)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, error);
+        }
+        _ = p.Exit.ContinueWith(_ => p.CloseStdin(), TaskScheduler.Default);
+        lock (c.Execs)
+        {
+            c.Execs[request.ExecId] = p;
+        }
+        return Task.FromResult(new ExecProcessResponse { Pid = p.Pid });
+    }
+
+    public Task<Empty> SignalProcess(SignalProcessRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.ContainerId);
+        if (request.All)
+        {
+            SignalAll(c, (int)request.Signal);
+            return Task.FromResult(new Empty());
+        }
+        var p = c.Process(request.ExecId);
+        if (p.Exited)
+        {
+            throw new TtrpcException(StatusCode.NotFound, $"process {Describe(c, request.ExecId)} already exited");
+        }
+        if (Libc.kill(p.Pid, (int)request.Signal) < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            throw new TtrpcException(errno == 3 ? StatusCode.NotFound : StatusCode.Internal,
+                new ErrnoException("kill", errno, Describe(c, request.ExecId)).Message);
+        }
+        return Task.FromResult(new Empty());
+    }
+
+    public async Task<WaitProcessResponse> WaitProcess(WaitProcessRequest request, TtrpcCallContext context)
+    {
+        var p = Get(request.ContainerId).Process(request.ExecId);
+        var status = await p.Exit.WaitAsync(context.CancellationToken);
+        return new WaitProcessResponse { Status = status };
+    }
+
+    private Container Get(string id) =>
+        _containers.TryGetValue(id, out var c) ? c : throw new TtrpcException(StatusCode.NotFound, $"container {id} not found");
+
+    private static string Describe(Container c, string execId) =>
+        string.IsNullOrEmpty(execId) ? $"init of container {c.Id}" : $"exec {execId} of container {c.Id}";
+
+    private static string? ReadLinkOrNull(string path)
+    {
+        try
+        {
+            return new FileInfo(path).LinkTarget;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    private static void SignalAll(Container c, int signal)
+    {
+        if (c.PidNamespace is null)
+        {
+            return;
+        }
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (int.TryParse(Path.GetFileName(dir), out var pid) && ReadLinkOrNull($"{dir}/ns/pid") == c.PidNamespace)
+            {
+                Libc.kill(pid, signal);
+            }
+        }
+    }
+
+    private static async Task KillContainerAsync(Container c, TimeSpan grace)
+    {
+        if (c.Init is not { } init)
+        {
+            return;
+        }
+        init.StartPipe?.Dispose(); // a created-but-never-started init exits on EOF
+        init.StartPipe = null;
+        if (!init.Exited)
+        {
+            SignalAll(c, Signals.SIGKILL);
+            Libc.kill(init.Pid, Signals.SIGKILL);
+            await Task.WhenAny(init.Exit, Task.Delay(grace));
+        }
+    }
+}

@@ -1,0 +1,127 @@
+using Moat.Linux;
+using Moat.Linux.Interop;
+
+namespace Moat.Agent;
+
+/// <summary>What PID 1 does before serving: a real root mount, the pseudo filesystems, kernel modules.</summary>
+internal static class Boot
+{
+    public static void Init()
+    {
+        MoveRootOffRamfs();
+        Mount("devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
+        Mount("proc", "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        Mount("sysfs", "/sys", "sysfs", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        Directory.CreateDirectory("/dev/pts");
+        Mount("devpts", "/dev/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+        Directory.CreateDirectory("/dev/shm");
+        Mount("shm", "/dev/shm", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=1777");
+        Mount("tmpfs", "/run", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0755");
+        Mount("tmpfs", "/tmp", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=1777");
+        Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        if (!File.Exists("/dev/ptmx"))
+        {
+            Libc.symlink("pts/ptmx", "/dev/ptmx");
+        }
+        LoadModules();
+    }
+
+    /// <summary>
+    /// The initramfs is the kernel's rootfs, which pivot_root cannot leave. Bind it onto itself
+    /// and move that mount over "/" (switch_root's dance): containers can then pivot_root.
+    /// </summary>
+    private static void MoveRootOffRamfs()
+    {
+        const string newRoot = "/.root";
+        Directory.CreateDirectory(newRoot);
+        ErrnoException.Check(Libc.mount("/", newRoot, null, Libc.MS_BIND, null), "mount --bind", "/");
+        ErrnoException.Check(Libc.chdir(newRoot), "chdir", newRoot);
+        ErrnoException.Check(Libc.mount(newRoot, "/", null, Libc.MS_MOVE, null), "mount --move", newRoot);
+        ErrnoException.Check(Libc.chroot("."), "chroot", newRoot);
+        ErrnoException.Check(Libc.chdir("/"), "chdir", "/");
+    }
+
+    private static void Mount(string source, string target, string fstype, ulong flags, string? data)
+    {
+        Directory.CreateDirectory(target);
+        if (Libc.mount(source, target, fstype, flags, data) < 0)
+        {
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != 16 /* EBUSY: already mounted */)
+            {
+                Log.Info(new ErrnoException("mount", errno, $"{fstype} on {target}").Message);
+            }
+        }
+    }
+
+    /// <summary>Loads the modules listed (in dependency order) by the image builder.</summary>
+    private static void LoadModules()
+    {
+        const string list = "/etc/moat/modules";
+        if (!File.Exists(list))
+        {
+            return;
+        }
+        var release = File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        foreach (var line in File.ReadAllLines(list))
+        {
+            var rel = line.Trim();
+            if (rel.Length == 0 || rel.StartsWith('#'))
+            {
+                continue;
+            }
+            var path = rel.StartsWith('/') ? rel : $"/lib/modules/{release}/{rel}";
+            var fd = Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                Log.Info($"module {path}: cannot open");
+                continue;
+            }
+            var empty = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8("");
+            var rc = Libc.syscall(Libc.SYS_finit_module, fd, empty, 0, 0, 0);
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            System.Runtime.InteropServices.Marshal.FreeCoTaskMem(empty);
+            Libc.close(fd);
+            if (rc < 0 && errno != 17 /* EEXIST */)
+            {
+                Log.Info(new ErrnoException("finit_module", errno, path).Message);
+            }
+        }
+    }
+
+    /// <summary>The /dev node of the virtio-serial port named <paramref name="name"/>, once it appears.</summary>
+    public static string FindVirtioPort(string name, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            const string cls = "/sys/class/virtio-ports";
+            if (Directory.Exists(cls))
+            {
+                foreach (var dir in Directory.GetDirectories(cls))
+                {
+                    var nameFile = Path.Combine(dir, "name");
+                    if (File.Exists(nameFile) && File.ReadAllText(nameFile).Trim() == name)
+                    {
+                        var dev = "/dev/" + Path.GetFileName(dir);
+                        if (File.Exists(dev))
+                        {
+                            return dev;
+                        }
+                    }
+                }
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new FileNotFoundException($"virtio-serial port {name} did not appear");
+            }
+            Thread.Sleep(5);
+        }
+    }
+
+    public static void PowerOff()
+    {
+        Libc.sync();
+        Libc.reboot(Libc.RB_POWER_OFF);
+    }
+}

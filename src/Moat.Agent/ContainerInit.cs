@@ -1,0 +1,190 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Moat.Linux;
+using Moat.Linux.Interop;
+using Moat.Oci;
+
+namespace Moat.Agent;
+
+/// <summary>
+/// The container-init helper: the agent binary re-executed as PID 1 of the container's new PID
+/// namespace (init mode) or inside an existing container's PID namespace (exec mode). It sets up
+/// the container's view of the world on its main thread and then execs the workload itself, so
+/// the workload keeps its pid. fd 3: the <see cref="InitSpec"/> JSON; fd 4: sync pipe to the agent
+/// ("ready" or "error ..."; closed by exec on success); fd 5: start pipe (init mode: exec on a byte).
+/// </summary>
+internal static unsafe partial class ContainerInit
+{
+    private const int SpecFd = 3, SyncFd = 4, StartFd = 5;
+
+    public static int Run(bool exec)
+    {
+        try
+        {
+            Pipes.SetCloexec(SyncFd, true);
+            Pipes.SetCloexec(StartFd, true);
+            var spec = JsonSerializer.Deserialize(ReadAll(SpecFd), AgentJson.Default.InitSpec)
+                ?? throw new InvalidDataException("empty init spec");
+            Libc.close(SpecFd);
+            if (exec)
+            {
+                JoinContainer(spec.InitPid);
+            }
+            else
+            {
+                RootfsSetup.Prepare(spec.Spec!, spec.Rootfs);
+            }
+            Pipes.WriteAll(SyncFd, "ready\n"u8);
+            if (!exec)
+            {
+                Span<byte> b = stackalloc byte[1];
+                if (Pipes.Read(StartFd, b) == 0)
+                {
+                    return 0; // the agent gave up on this container before starting it
+                }
+            }
+            Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal);
+            return 1; // not reached: Finish execs or throws
+        }
+        catch (Exception e)
+        {
+            var msg = (e is AggregateException a ? a.InnerException ?? e : e).Message.ReplaceLineEndings(" ");
+            try
+            {
+                Pipes.WriteAll(SyncFd, Encoding.UTF8.GetBytes("error " + msg + "\n"));
+            }
+            catch (IOException)
+            {
+                // the agent is gone; nothing to tell
+            }
+            return 1;
+        }
+    }
+
+    private static byte[] ReadAll(int fd)
+    {
+        using var ms = new MemoryStream();
+        var buf = new byte[65536];
+        int n;
+        while ((n = Pipes.Read(fd, buf)) > 0)
+        {
+            ms.Write(buf, 0, n);
+        }
+        return ms.ToArray();
+    }
+
+    /// <summary>Enters the mount, UTS and IPC namespaces of a running container (the PID namespace was set by the agent).</summary>
+    private static void JoinContainer(int initPid)
+    {
+        string[] kinds = ["ipc", "uts", "mnt"];
+        int[] types = [Libc.CLONE_NEWIPC, Libc.CLONE_NEWUTS, Libc.CLONE_NEWNS];
+        var fds = kinds.Select(k => ErrnoException.Check(
+            Libc.open($"/proc/{initPid}/ns/{k}", Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", $"/proc/{initPid}/ns/{k}")).ToArray();
+        ErrnoException.Check(Libc.unshare(Libc.CLONE_FS), "unshare(CLONE_FS)");
+        for (var i = 0; i < fds.Length; i++)
+        {
+            ErrnoException.Check(Libc.setns(fds[i], types[i]), "setns", kinds[i]);
+            Libc.close(fds[i]);
+        }
+    }
+
+    /// <summary>Credentials, limits and capabilities, then execve. Only returns by throwing.</summary>
+    private static void Finish(Moat.Oci.Process p, bool terminal)
+    {
+        foreach (var r in p.Rlimits ?? [])
+        {
+            if (!Rlimits.TryParse(r.Type, out var res))
+            {
+                throw new InvalidDataException($"unknown rlimit {r.Type}");
+            }
+            var lim = new Libc.rlimit { rlim_cur = r.Soft, rlim_max = r.Hard };
+            ErrnoException.Check(Libc.setrlimit(res, &lim), "setrlimit", r.Type);
+        }
+        Libc.setsid();
+        if (terminal)
+        {
+            ErrnoException.Check(Libc.ioctl(0, Libc.TIOCSCTTY, 0), "ioctl(TIOCSCTTY)");
+        }
+        var cwd = string.IsNullOrEmpty(p.Cwd) ? "/" : p.Cwd;
+        ErrnoException.Check(Libc.chdir(cwd), "chdir", cwd);
+
+        var caps = p.Capabilities;
+        if (caps?.Bounding is { } bounding)
+        {
+            var keep = Capabilities.Mask(bounding);
+            for (var c = 0; c <= 63; c++)
+            {
+                if ((keep & (1UL << c)) == 0 && Libc.prctl(Libc.PR_CAPBSET_READ, (nuint)c, 0, 0, 0) == 1)
+                {
+                    ErrnoException.Check(Libc.prctl(Libc.PR_CAPBSET_DROP, (nuint)c, 0, 0, 0), "prctl(PR_CAPBSET_DROP)");
+                }
+            }
+        }
+        var gids = (p.User.AdditionalGids ?? []).ToArray();
+        fixed (uint* g = gids)
+        {
+            ErrnoException.Check(Libc.setgroups(gids.Length, g), "setgroups");
+        }
+        ErrnoException.Check(Libc.prctl(Libc.PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl(PR_SET_KEEPCAPS)");
+        ErrnoException.Check(Libc.setresgid(p.User.Gid, p.User.Gid, p.User.Gid), "setresgid", p.User.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        ErrnoException.Check(Libc.setresuid(p.User.Uid, p.User.Uid, p.User.Uid), "setresuid", p.User.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Libc.prctl(Libc.PR_SET_KEEPCAPS, 0, 0, 0, 0);
+        if (caps is not null)
+        {
+            SetCapabilities(Capabilities.Mask(caps.Effective), Capabilities.Mask(caps.Permitted), Capabilities.Mask(caps.Inheritable));
+            foreach (var a in caps.Ambient ?? [])
+            {
+                if (Capabilities.TryParse(a, out var c))
+                {
+                    Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_RAISE, (nuint)c, 0, 0);
+                }
+            }
+        }
+        if (p.NoNewPrivileges)
+        {
+            ErrnoException.Check(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+        }
+        Libc.umask((int)(p.User.Umask ?? 0x12 /* 0022 */));
+
+        var env = p.Env ?? [];
+        var args = p.Args ?? throw new InvalidDataException("process.args is empty");
+        var path = ResolveExecutable(args[0], env);
+        using var argv = new NativeStringArray(args);
+        using var envp = new NativeStringArray(env);
+        Libc.execve(path, argv.Pointer, envp.Pointer);
+        var errno = Marshal.GetLastPInvokeError();
+        throw new IOException($"exec \"{args[0]}\": {Marshal.GetPInvokeErrorMessage(errno)}");
+    }
+
+    private static void SetCapabilities(ulong effective, ulong permitted, ulong inheritable)
+    {
+        var header = stackalloc uint[2] { 0x20080522, 0 };
+        var data = stackalloc uint[6]
+        {
+            (uint)effective, (uint)permitted, (uint)inheritable,
+            (uint)(effective >> 32), (uint)(permitted >> 32), (uint)(inheritable >> 32),
+        };
+        ErrnoException.Check(Libc.syscall(Libc.SYS_capset, (nint)header, (nint)data, 0, 0, 0), "capset");
+    }
+
+    /// <summary>PATH lookup the way runc does it, with the container's own PATH.</summary>
+    private static string ResolveExecutable(string file, IEnumerable<string> env)
+    {
+        if (file.Contains('/'))
+        {
+            return file;
+        }
+        var pathVar = env.FirstOrDefault(e => e.StartsWith("PATH=", StringComparison.Ordinal))?[5..]
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        foreach (var dir in pathVar.Split(':', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var candidate = Path.Combine(dir, file);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new FileNotFoundException($"exec: \"{file}\": executable file not found in $PATH");
+    }
+}

@@ -1,0 +1,86 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Moat.Linux;
+
+namespace Moat.Agent;
+
+/// <summary>
+/// A process's stdout, stderr or pty master: a thread reads the fd into a bounded pipe (the
+/// process blocks when the host reads slower than it writes) and ReadStdout/ReadStderr drain it.
+/// </summary>
+internal sealed class OutputStream
+{
+    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
+    private readonly SemaphoreSlim _readLock = new(1, 1);
+    private readonly SafeFd _fd;
+
+    public OutputStream(SafeFd fd, string name)
+    {
+        _fd = fd;
+        var t = new Thread(Pump) { IsBackground = true, Name = name };
+        t.Start();
+    }
+
+    private void Pump()
+    {
+        try
+        {
+            while (true)
+            {
+                var mem = _pipe.Writer.GetMemory(65536);
+                int n;
+                try
+                {
+                    n = Pipes.Read(_fd.Fd, mem.Span);
+                }
+                catch (ErrnoException e) when (e.Errno == 5 /* EIO: pty slave closed */)
+                {
+                    n = 0;
+                }
+                if (n == 0)
+                {
+                    break;
+                }
+                _pipe.Writer.Advance(n);
+                var flush = _pipe.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+                if (flush.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Log.Verbose($"output pump {Thread.CurrentThread.Name}: {e.Message}");
+        }
+        finally
+        {
+            _pipe.Writer.Complete();
+            _fd.Dispose();
+        }
+    }
+
+    /// <summary>Up to <paramref name="max"/> bytes, waiting for at least one; empty + eof once drained.</summary>
+    public async Task<(byte[] Data, bool Eof)> ReadAsync(int max, CancellationToken ct)
+    {
+        await _readLock.WaitAsync(ct);
+        try
+        {
+            var result = await _pipe.Reader.ReadAsync(ct);
+            var buffer = result.Buffer;
+            if (buffer.IsEmpty && result.IsCompleted)
+            {
+                _pipe.Reader.AdvanceTo(buffer.End);
+                return ([], true);
+            }
+            var take = buffer.Slice(0, Math.Min(buffer.Length, max));
+            var data = take.ToArray();
+            _pipe.Reader.AdvanceTo(take.End);
+            return (data, false);
+        }
+        finally
+        {
+            _readLock.Release();
+        }
+    }
+}

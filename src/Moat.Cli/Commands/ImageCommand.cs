@@ -1,0 +1,69 @@
+using System.CommandLine;
+using Moat.Guest;
+using Spectre.Console;
+
+namespace Moat.Cli.Commands;
+
+/// <summary><c>moat image build</c>: guest kernel + initrd from Debian's kernel package and the agent.</summary>
+internal static class ImageCommand
+{
+    public static Command Create()
+    {
+        var agent = new Option<string?>("--agent") { Description = "agent executable (default: moat-agent next to moat)" };
+        var kernelDeb = new Option<string?>("--kernel-deb") { Description = "use this linux-image .deb instead of downloading one" };
+        var force = new Option<bool>("--force") { Description = "rebuild even when the inputs did not change" };
+        var build = new Command("build", "build the guest kernel and initrd (rebuilt only when an input changes)") { agent, kernelDeb, force };
+        build.SetAction((r, ct) => ErrorReporter.Guard(async () =>
+        {
+            var agentPath = r.GetValue(agent) ?? Path.Combine(AppContext.BaseDirectory, "moat-agent");
+            if (!File.Exists(agentPath))
+            {
+                Console.Error.WriteLine($"moat: agent executable {agentPath} not found: pass --agent PATH or reinstall Moat");
+                return 1;
+            }
+            var builder = new GuestImageBuilder(new GuestBuildOptions
+            {
+                DataDir = r.GetValue(GlobalOptions.DataDir)!,
+                AgentPath = agentPath,
+                KernelDeb = r.GetValue(kernelDeb),
+                Force = r.GetValue(force),
+            });
+            var image = await BuildWithProgress(builder, ct);
+            Console.WriteLine(image.Rebuilt
+                ? $"guest image built: {image.Directory} (kernel {image.KernelVersion})"
+                : $"guest image up to date: {image.Directory} (kernel {image.KernelVersion})");
+            return 0;
+        }));
+        var image = new Command("image", "manage the guest image") { build };
+        return image;
+    }
+
+    private static async Task<GuestImage> BuildWithProgress(GuestImageBuilder builder, CancellationToken ct)
+    {
+        if (!AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            return await builder.BuildAsync(new ActionProgress(p =>
+                Console.Error.WriteLine($"[{p.Index}/{p.Count}] {p.Step}{(p.Detail is null ? "" : ": " + p.Detail)}")), ct);
+        }
+        GuestImage? result = null;
+        await AnsiConsole.Progress().AutoClear(false).StartAsync(async ctx =>
+        {
+            var task = ctx.AddTask("guest image");
+            var progress = new ActionProgress(p =>
+            {
+                task.MaxValue = p.Count;
+                task.Value = p.Index;
+                task.Description = Markup.Escape(p.Step);
+            });
+            result = await builder.BuildAsync(progress, ct);
+            task.Value = task.MaxValue;
+        });
+        return result!;
+    }
+
+    /// <summary>Reports on the caller's thread, so steps come out in order.</summary>
+    private sealed class ActionProgress(Action<GuestBuildProgress> report) : IProgress<GuestBuildProgress>
+    {
+        public void Report(GuestBuildProgress value) => report(value);
+    }
+}

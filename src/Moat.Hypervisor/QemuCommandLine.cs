@@ -1,0 +1,84 @@
+using System.Globalization;
+
+namespace Moat.Hypervisor;
+
+/// <summary>Turns a <see cref="VmConfig"/> into QEMU command-line arguments.</summary>
+public static class QemuCommandLine
+{
+    /// <summary>Memory hotplug slots reserved when <see cref="VmConfig.MaxMemoryMiB"/> is set.</summary>
+    public const int MemoryHotplugSlots = 8;
+
+    /// <summary>virtio-serial port name the guest agent opens (/dev/virtio-ports/moat.agent).</summary>
+    public const string AgentPortName = "moat.agent";
+
+    internal const string MicrovmOptions = "microvm,pit=off,pic=off,isa-serial=on,rtc=off,pcie=on";
+
+    /// <summary>
+    /// Builds the argument vector for <see cref="VmConfig.QemuBinary"/>, WITHOUT the binary itself
+    /// (suits <c>ProcessStartInfo.ArgumentList</c>). Elements are raw argv entries: nothing is shell-quoted.
+    /// Commas in values of QEMU key=value options (name, socket paths, share paths and tags) are doubled;
+    /// <c>-kernel</c>/<c>-initrd</c>/<c>-append</c>/<c>-pidfile</c>/<c>-serial file:</c> are passed verbatim,
+    /// as QEMU reads them verbatim. <see cref="VmConfig.ExtraArgs"/> come last, unmodified.
+    /// </summary>
+    /// <exception cref="ArgumentException">A field is invalid; the message names it (e.g. "VmConfig.Vcpus must be at least 1 (got 0)").</exception>
+    public static IReadOnlyList<string> Build(VmConfig cfg)
+    {
+        ArgumentNullException.ThrowIfNull(cfg);
+        VmConfigValidator.Validate(cfg);
+
+        var args = new List<string>(48);
+        void Add(params ReadOnlySpan<string> items) => args.AddRange(items);
+
+        Add("-name", $"guest={QemuOpts.Escape(cfg.Name)},debug-threads=on");
+
+        // QEMU rejects "-accel" together with "-machine accel=": exactly one form is emitted.
+        string machine = cfg.Machine == MachineType.Microvm ? MicrovmOptions : "q35";
+        if (cfg.Accelerator == Accel.Kvm)
+        {
+            Add("-machine", $"{machine},accel=kvm", "-cpu", "host");
+        }
+        else
+        {
+            Add("-machine", machine, "-accel", Invariant($"tcg,tb-size={cfg.TcgTranslationCacheMiB}"), "-cpu", "max");
+        }
+
+        Add("-smp", Invariant($"{cfg.Vcpus}"));
+        Add("-m", cfg.MaxMemoryMiB is { } max
+            ? Invariant($"{cfg.MemoryMiB}M,slots={MemoryHotplugSlots},maxmem={max}M")
+            : Invariant($"{cfg.MemoryMiB}M"));
+
+        Add("-nodefaults", "-no-user-config", "-nographic", "-display", "none", "-no-reboot");
+        Add("-kernel", cfg.KernelPath, "-initrd", cfg.InitrdPath, "-append", KernelArgs.Compose(cfg));
+
+        Add("-chardev", SocketChardev("qmp", cfg.QmpSocket), "-mon", "chardev=qmp,mode=control");
+        Add("-device", "virtio-serial-pci,id=serial0");
+        Add("-chardev", SocketChardev("agent", cfg.AgentSocket));
+        Add("-device", $"virtserialport,chardev=agent,name={AgentPortName}");
+        Add("-serial", $"file:{cfg.ConsoleLogPath}");
+
+        for (int i = 0; i < cfg.Shares.Count; i++)
+        {
+            var share = cfg.Shares[i];
+            string readOnly = share.ReadOnly ? ",readonly=on" : string.Empty;
+            Add("-fsdev", Invariant($"local,id=fs{i},path={QemuOpts.Escape(share.HostPath)},security_model=passthrough{readOnly},multidevs=remap"));
+            Add("-device", Invariant($"virtio-9p-pci,fsdev=fs{i},mount_tag={QemuOpts.Escape(share.Tag)}"));
+        }
+
+        if (cfg.PidFile is not null)
+        {
+            Add("-pidfile", cfg.PidFile);
+        }
+
+        args.AddRange(cfg.ExtraArgs);
+        return args.AsReadOnly();
+    }
+
+    private static string SocketChardev(string id, string socketPath)
+    {
+        string path = QemuOpts.Escape(UnixSocketPath.QemuPath(socketPath));
+        string @abstract = UnixSocketPath.IsAbstract(socketPath) ? ",abstract=on" : string.Empty;
+        return $"socket,id={id},path={path},server=on,wait=off{@abstract}";
+    }
+
+    private static string Invariant(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+}

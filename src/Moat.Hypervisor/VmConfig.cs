@@ -1,0 +1,60 @@
+namespace Moat.Hypervisor;
+
+/// <summary>Everything needed to launch one guest VM. Turned into QEMU arguments by <see cref="QemuCommandLine.Build"/>.</summary>
+/// <remarks>
+/// Socket paths (<see cref="QmpSocket"/>, <see cref="AgentSocket"/>) starting with '@' are Linux abstract socket
+/// names; anything else must be an absolute filesystem path. Other paths must be absolute.
+/// </remarks>
+public sealed record VmConfig
+{
+    /// <summary>The VMM binary. Not part of the argv built by <see cref="QemuCommandLine.Build"/>.</summary>
+    public string QemuBinary { get; init; } = "/usr/bin/qemu-system-x86_64";
+
+    public MachineType Machine { get; init; } = MachineType.Q35;
+
+    public Accel Accelerator { get; init; } = Accel.Kvm;
+
+    /// <summary>TCG translation block cache size (<c>-accel tcg,tb-size=N</c>); ignored under KVM.</summary>
+    public int TcgTranslationCacheMiB { get; init; } = 64;
+
+    public int Vcpus { get; init; } = 1;
+
+    /// <summary>Boot memory; at least 64 MiB.</summary>
+    public int MemoryMiB { get; init; } = 512;
+
+    /// <summary>Upper bound for memory hotplug (<c>-m N,slots=8,maxmem=M</c>); null = no hotplug.</summary>
+    public int? MaxMemoryMiB { get; init; }
+
+    public required string KernelPath { get; init; }
+
+    public required string InitrdPath { get; init; }
+
+    /// <summary>
+    /// Guest kernel command line. <see cref="QemuCommandLine.Build"/> adds <c>console=ttyS0</c>, <c>panic=-1</c>
+    /// and (microvm under TCG with <see cref="TscKhz"/>) <c>tsc_early_khz=</c> unless already present.
+    /// </summary>
+    public string KernelCommandLine { get; init; } = string.Empty;
+
+    /// <summary>QMP server socket QEMU creates ('@' = abstract).</summary>
+    public required string QmpSocket { get; init; }
+
+    /// <summary>Socket QEMU creates for the guest agent's virtio-serial port "moat.agent" ('@' = abstract).</summary>
+    public required string AgentSocket { get; init; }
+
+    /// <summary>File the guest serial console (ttyS0) is written to.</summary>
+    public required string ConsoleLogPath { get; init; }
+
+    public IReadOnlyList<SharedDirectory> Shares { get; init; } = [];
+
+    /// <summary>Host TSC frequency passed to the guest as <c>tsc_early_khz</c> (microvm under TCG only).</summary>
+    public long? TscKhz { get; init; }
+
+    /// <summary>VM name (<c>-name</c>), shown in thread names and QMP.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Optional <c>-pidfile</c>.</summary>
+    public string? PidFile { get; init; }
+
+    /// <summary>Appended verbatim (no escaping, no validation) after everything else.</summary>
+    public IReadOnlyList<string> ExtraArgs { get; init; } = [];
+}

@@ -1,0 +1,70 @@
+using Google.Protobuf;
+using Moat.Ttrpc;
+
+namespace Moat.Protocols.Agent;
+
+/// <summary>Typed host-side client of the guest agent's ttrpc service.</summary>
+public sealed class AgentClient : IAsyncDisposable
+{
+    public const string ServiceName = "moat.agent.v1.AgentService";
+
+    private readonly TtrpcClient _client;
+
+    public AgentClient(TtrpcClient client) => _client = client;
+
+    public TtrpcClient Connection => _client;
+
+    public Task<CheckResponse> CheckAsync(TimeSpan timeout, CancellationToken ct) =>
+        Call("Check", new CheckRequest(), CheckResponse.Parser, ct, timeout);
+
+    public Task<GuestDetailsResponse> GetGuestDetailsAsync(CancellationToken ct) =>
+        Call("GetGuestDetails", new GetGuestDetailsRequest(), GuestDetailsResponse.Parser, ct);
+
+    public Task<Empty> CreateSandboxAsync(CreateSandboxRequest request, CancellationToken ct) =>
+        Call("CreateSandbox", request, Empty.Parser, ct);
+
+    public Task<Empty> DestroySandboxAsync(DestroySandboxRequest request, CancellationToken ct) =>
+        Call("DestroySandbox", request, Empty.Parser, ct);
+
+    public Task<Empty> CreateContainerAsync(CreateContainerRequest request, CancellationToken ct) =>
+        Call("CreateContainer", request, Empty.Parser, ct);
+
+    public Task<StartContainerResponse> StartContainerAsync(StartContainerRequest request, CancellationToken ct) =>
+        Call("StartContainer", request, StartContainerResponse.Parser, ct);
+
+    public Task<Empty> RemoveContainerAsync(RemoveContainerRequest request, CancellationToken ct) =>
+        Call("RemoveContainer", request, Empty.Parser, ct);
+
+    public Task<ExecProcessResponse> ExecProcessAsync(ExecProcessRequest request, CancellationToken ct) =>
+        Call("ExecProcess", request, ExecProcessResponse.Parser, ct);
+
+    public Task<Empty> SignalProcessAsync(SignalProcessRequest request, CancellationToken ct) =>
+        Call("SignalProcess", request, Empty.Parser, ct);
+
+    public Task<WaitProcessResponse> WaitProcessAsync(WaitProcessRequest request, CancellationToken ct) =>
+        Call("WaitProcess", request, WaitProcessResponse.Parser, ct);
+
+    public Task<WriteStreamResponse> WriteStdinAsync(WriteStreamRequest request, CancellationToken ct) =>
+        Call("WriteStdin", request, WriteStreamResponse.Parser, ct);
+
+    public Task<ReadStreamResponse> ReadStdoutAsync(ReadStreamRequest request, CancellationToken ct) =>
+        Call("ReadStdout", request, ReadStreamResponse.Parser, ct);
+
+    public Task<ReadStreamResponse> ReadStderrAsync(ReadStreamRequest request, CancellationToken ct) =>
+        Call("ReadStderr", request, ReadStreamResponse.Parser, ct);
+
+    public Task<Empty> CloseStdinAsync(CloseStdinRequest request, CancellationToken ct) =>
+        Call("CloseStdin", request, Empty.Parser, ct);
+
+    public Task<Empty> TtyWinResizeAsync(TtyWinResizeRequest request, CancellationToken ct) =>
+        Call("TtyWinResize", request, Empty.Parser, ct);
+
+    public ValueTask DisposeAsync() => _client.DisposeAsync();
+
+    private Task<TResponse> Call<TRequest, TResponse>(
+        string method, TRequest request, MessageParser<TResponse> parser, CancellationToken ct, TimeSpan? timeout = null)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse> =>
+        _client.CallAsync(ServiceName, method, request, parser,
+            timeout is null ? null : new CallOptions { Timeout = timeout }, ct);
+}

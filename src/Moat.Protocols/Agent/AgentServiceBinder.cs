@@ -1,0 +1,26 @@
+using Moat.Ttrpc;
+
+namespace Moat.Protocols.Agent;
+
+public static class AgentServiceBinder
+{
+    public static void Bind(TtrpcServer server, IAgentService s)
+    {
+        const string n = AgentClient.ServiceName;
+        server.AddUnary<CheckRequest, CheckResponse>(n, "Check", CheckRequest.Parser, s.Check);
+        server.AddUnary<GetGuestDetailsRequest, GuestDetailsResponse>(n, "GetGuestDetails", GetGuestDetailsRequest.Parser, s.GetGuestDetails);
+        server.AddUnary<CreateSandboxRequest, Empty>(n, "CreateSandbox", CreateSandboxRequest.Parser, s.CreateSandbox);
+        server.AddUnary<DestroySandboxRequest, Empty>(n, "DestroySandbox", DestroySandboxRequest.Parser, s.DestroySandbox);
+        server.AddUnary<CreateContainerRequest, Empty>(n, "CreateContainer", CreateContainerRequest.Parser, s.CreateContainer);
+        server.AddUnary<StartContainerRequest, StartContainerResponse>(n, "StartContainer", StartContainerRequest.Parser, s.StartContainer);
+        server.AddUnary<RemoveContainerRequest, Empty>(n, "RemoveContainer", RemoveContainerRequest.Parser, s.RemoveContainer);
+        server.AddUnary<ExecProcessRequest, ExecProcessResponse>(n, "ExecProcess", ExecProcessRequest.Parser, s.ExecProcess);
+        server.AddUnary<SignalProcessRequest, Empty>(n, "SignalProcess", SignalProcessRequest.Parser, s.SignalProcess);
+        server.AddUnary<WaitProcessRequest, WaitProcessResponse>(n, "WaitProcess", WaitProcessRequest.Parser, s.WaitProcess);
+        server.AddUnary<WriteStreamRequest, WriteStreamResponse>(n, "WriteStdin", WriteStreamRequest.Parser, s.WriteStdin);
+        server.AddUnary<ReadStreamRequest, ReadStreamResponse>(n, "ReadStdout", ReadStreamRequest.Parser, s.ReadStdout);
+        server.AddUnary<ReadStreamRequest, ReadStreamResponse>(n, "ReadStderr", ReadStreamRequest.Parser, s.ReadStderr);
+        server.AddUnary<CloseStdinRequest, Empty>(n, "CloseStdin", CloseStdinRequest.Parser, s.CloseStdin);
+        server.AddUnary<TtyWinResizeRequest, Empty>(n, "TtyWinResize", TtyWinResizeRequest.Parser, s.TtyWinResize);
+    }
+}

@@ -1,0 +1,145 @@
+using System.Runtime.InteropServices;
+using Moat.Oci;
+using Moat.Protocols.Agent;
+using Moat.Ttrpc;
+
+namespace Moat.Runtime;
+
+/// <summary>
+/// <c>moat run</c>: validate the bundle, boot a VM, run the container's process with stdio
+/// relayed, forward signals, return its exit status (128 + n for signal n), tear everything down.
+/// </summary>
+public sealed class ContainerRun
+{
+    private readonly RuntimeOptions _options;
+    private readonly PhaseLog _log;
+
+    public ContainerRun(RuntimeOptions options, PhaseLog log)
+    {
+        _options = options;
+        _log = log;
+    }
+
+    public async Task<int> RunAsync(string id, string bundleDir, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
+    {
+        ContainerId.Validate(id);
+        var bundle = Path.GetFullPath(bundleDir);
+        var spec = SpecLoader.LoadBundle(bundle);
+        var validation = SpecValidator.Validate(spec);
+        validation.ThrowIfInvalid(Path.Combine(bundle, SpecLoader.ConfigFileName));
+        if (spec.Process is null)
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"{Path.Combine(bundle, "config.json")}: process: missing; 'run' needs a process to start");
+        }
+        foreach (var w in validation.Warnings)
+        {
+            _log.Phase($"warning: {w}");
+        }
+        var (guestSpec, binds) = SharePlan.ForContainer(id, bundle, spec);
+        _log.Phase("config validated");
+
+        var sandbox = await Sandbox.StartAsync(id, _options, binds, _log, ct).ConfigureAwait(false);
+        var failed = true;
+        try
+        {
+            var status = await RunInSandboxAsync(sandbox, id, guestSpec, stdin, stdout, stderr, ct).ConfigureAwait(false);
+            failed = false;
+            return status;
+        }
+        finally
+        {
+            var kept = await sandbox.TearDownAsync(keepLog: failed).ConfigureAwait(false);
+            if (kept is not null)
+            {
+                _log.Phase($"console log kept at {kept}");
+            }
+        }
+    }
+
+    private async Task<int> RunInSandboxAsync(Sandbox sandbox, string id, Spec guestSpec, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
+    {
+        var agent = sandbox.Agent;
+        try
+        {
+            await sandbox.CreateContainerAsync(id, guestSpec, stdin: true, ct).ConfigureAwait(false);
+        }
+        catch (TtrpcException e)
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"container {id}: {e.Message}", e);
+        }
+        _log.Phase("container created");
+
+        var relay = new StdioRelay(agent, id, "");
+        using var pumpCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var outTask = relay.PumpOutputAsync(false, stdout, pumpCts.Token);
+        var errTask = relay.PumpOutputAsync(true, stderr, pumpCts.Token);
+        var start = await StartAsync(agent, id, ct).ConfigureAwait(false);
+        _log.Phase($"container started (guest pid {start.Pid})");
+        _ = relay.PumpInputAsync(stdin, pumpCts.Token);
+
+        using var signals = ForwardSignals(agent, id);
+        var wait = agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = id }, ct);
+        if (await Task.WhenAny(wait, sandbox.VmExit).ConfigureAwait(false) != wait)
+        {
+            throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"container {id}: the VM stopped while the container was running: the guest crashed or panicked");
+        }
+        int status;
+        try
+        {
+            status = (await wait.ConfigureAwait(false)).Status;
+        }
+        catch (TtrpcException e) when (e.Code == StatusCode.Unavailable)
+        {
+            throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"container {id}: lost the guest agent while the container was running: the guest crashed or panicked", e);
+        }
+        _log.Phase($"container exited with status {status}");
+        // Everything the process wrote reaches our stdout/stderr before we return.
+        var drained = Task.WhenAll(outTask, errTask);
+        if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(10), ct)).ConfigureAwait(false) != drained)
+        {
+            _log.Phase("output still open 10 s after exit (a background process holds it): not waiting longer");
+        }
+        await pumpCts.CancelAsync().ConfigureAwait(false);
+        return status;
+    }
+
+    private static async Task<StartContainerResponse> StartAsync(AgentClient agent, string id, CancellationToken ct)
+    {
+        try
+        {
+            return await agent.StartContainerAsync(new StartContainerRequest { ContainerId = id }, ct).ConfigureAwait(false);
+        }
+        catch (TtrpcException e)
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"container {id}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Like runc run: SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to us go to the container's process.</summary>
+    private static SignalForwarder ForwardSignals(AgentClient agent, string id) => new(agent, id);
+
+    private sealed class SignalForwarder : IDisposable
+    {
+        private readonly List<PosixSignalRegistration> _registrations = [];
+
+        public SignalForwarder(AgentClient agent, string id)
+        {
+            foreach (var (sig, num) in new[] { (PosixSignal.SIGINT, 2), (PosixSignal.SIGTERM, 15), (PosixSignal.SIGHUP, 1), (PosixSignal.SIGQUIT, 3) })
+            {
+                _registrations.Add(PosixSignalRegistration.Create(sig, ctx =>
+                {
+                    ctx.Cancel = true;
+                    _ = agent.SignalProcessAsync(new SignalProcessRequest { ContainerId = id, Signal = (uint)num }, CancellationToken.None);
+                }));
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var r in _registrations)
+            {
+                r.Dispose();
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using Moat.Hypervisor;
+
+namespace Moat.Runtime;
+
+/// <summary>QEMU behind <see cref="IHypervisor"/>: launched through <see cref="VmmProcess"/>, driven over QMP.</summary>
+public sealed class QemuHypervisor : IHypervisor
+{
+    private readonly IReadOnlyList<string> _helperCommand;
+    private readonly string _shareDir;
+    private readonly IReadOnlyList<ShareBind> _binds;
+    private readonly string _vmmLogPath;
+    private VmmProcess? _vmm;
+    private QmpClient? _qmp;
+
+    public QemuHypervisor(IReadOnlyList<string> helperCommand, string shareDir, IReadOnlyList<ShareBind> binds, string vmmLogPath)
+    {
+        _helperCommand = helperCommand;
+        _shareDir = shareDir;
+        _binds = binds;
+        _vmmLogPath = vmmLogPath;
+    }
+
+    public int Pid => _vmm?.Pid ?? 0;
+
+    public HypervisorCapabilities Capabilities { get; } = new(SupportsPause: true, SupportsMemoryHotplug: true, SupportsCpuHotplug: false);
+
+    public Task ExitTask => _vmm?.Exit ?? Task.CompletedTask;
+
+    public async Task StartAsync(VmConfig config, CancellationToken ct)
+    {
+        var args = QemuCommandLine.Build(config);
+        var spec = new VmmLaunchSpec(Environment.ProcessId, _shareDir, _binds, config.QemuBinary, args);
+        _vmm = VmmProcess.Start(_helperCommand, spec, _vmmLogPath);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (true)
+        {
+            ct.ThrowIfCancellationRequested();
+            if (_vmm.Exit.IsCompleted)
+            {
+                throw new RuntimeException(RuntimeErrorKind.GuestFailure,
+                    $"qemu exited at start (status {_vmm.Exit.Result}): {LastLine(_vmmLogPath)}");
+            }
+            try
+            {
+                _qmp = await QmpClient.ConnectAsync(config.QmpSocket, ct).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException && DateTime.UtcNow < deadline)
+            {
+                await Task.WhenAny(_vmm.Exit, Task.Delay(5, ct)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public async Task<int> WaitForExitAsync(CancellationToken ct) =>
+        await (_vmm?.Exit ?? Task.FromResult(0)).WaitAsync(ct).ConfigureAwait(false);
+
+    public Task PauseAsync(CancellationToken ct) => Qmp.StopAsync(ct);
+
+    public Task ResumeAsync(CancellationToken ct) => Qmp.ContinueAsync(ct);
+
+    public Task<string> QueryStatusAsync(CancellationToken ct) => Qmp.QueryStatusAsync(ct);
+
+    public async Task StopAsync(TimeSpan grace, CancellationToken ct)
+    {
+        if (_vmm is null || _vmm.Exit.IsCompleted)
+        {
+            return;
+        }
+        try
+        {
+            if (_qmp is not null)
+            {
+                using var quitCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                quitCts.CancelAfter(grace);
+                await _qmp.QuitAsync(quitCts.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            // fall through to SIGKILL
+        }
+        if (await Task.WhenAny(_vmm.Exit, Task.Delay(grace, ct)).ConfigureAwait(false) != _vmm.Exit)
+        {
+            _vmm.Kill();
+            await _vmm.Exit.ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_vmm is not null && !_vmm.Exit.IsCompleted)
+        {
+            _vmm.Kill();
+            await _vmm.Exit.ConfigureAwait(false);
+        }
+        if (_qmp is not null)
+        {
+            await _qmp.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private QmpClient Qmp => _qmp ?? throw new InvalidOperationException("VM not started");
+
+    internal static string LastLine(string path)
+    {
+        try
+        {
+            return File.ReadLines(path).LastOrDefault(l => l.Trim().Length > 0)?.Trim() ?? "(no output)";
+        }
+        catch (IOException)
+        {
+            return "(no output)";
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using Moat.Hypervisor;
+
+namespace Moat.Runtime;
+
+/// <summary>Where Moat keeps things and how it sizes VMs.</summary>
+public sealed record RuntimeOptions
+{
+    public string DataDir { get; init; } = "/var/lib/moat";
+    public string StateRoot { get; init; } = "/run/moat";
+    public string LogDir { get; init; } = "/var/log/moat";
+    public string QemuBinary { get; init; } = "/usr/bin/qemu-system-x86_64";
+    public MachineType Machine { get; init; } = MachineType.Q35;
+    public int MemoryMiB { get; init; } = 512;
+    public int Vcpus { get; init; } = 1;
+    public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(60);
+    public bool Debug { get; init; }
+
+    /// <summary>Explicit guest image paths (tests, benchmarks); default: the current image under DataDir.</summary>
+    public string? KernelPath { get; init; }
+    public string? InitrdPath { get; init; }
+
+    /// <summary>The command that re-executes this program in VMM-launcher mode (argv prefix).</summary>
+    public IReadOnlyList<string>? VmmHelperCommand { get; init; }
+}

@@ -1,0 +1,186 @@
+using Google.Protobuf;
+using Moat.Hypervisor;
+using Moat.Oci;
+using Moat.Protocols.Agent;
+using Moat.Ttrpc;
+
+namespace Moat.Runtime;
+
+/// <summary>One VM with its agent connection; containers are created in it through the agent.</summary>
+public sealed class Sandbox : IAsyncDisposable
+{
+    private readonly RuntimeOptions _options;
+    private readonly PhaseLog _log;
+    private QemuHypervisor? _vm;
+    private AgentClient? _agent;
+
+    private Sandbox(string id, RuntimeOptions options, PhaseLog log)
+    {
+        Id = id;
+        _options = options;
+        _log = log;
+        State = new StateDir(options.StateRoot, id);
+    }
+
+    public string Id { get; }
+    public StateDir State { get; }
+    public AgentClient Agent => _agent ?? throw new InvalidOperationException("sandbox not started");
+    public int VmmPid => _vm?.Pid ?? 0;
+
+    /// <summary>Completes when QEMU exits, for whatever reason.</summary>
+    public Task VmExit => _vm?.ExitTask ?? Task.CompletedTask;
+
+    /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
+    public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct)
+    {
+        var (kernel, initrd) = GuestImagePaths.Resolve(options);
+        var sandbox = new Sandbox(id, options, log);
+        sandbox.State.Create();
+        try
+        {
+            await sandbox.BootAsync(kernel, initrd, binds, ct).ConfigureAwait(false);
+            return sandbox;
+        }
+        catch (Exception e)
+        {
+            var kept = await sandbox.TearDownAsync(keepLog: true).ConfigureAwait(false);
+            if (e is RuntimeException re && kept is not null && re.Kind is RuntimeErrorKind.GuestFailure or RuntimeErrorKind.Timeout)
+            {
+                throw new RuntimeException(re.Kind, $"{re.Message}; console log: {kept}", re);
+            }
+            throw;
+        }
+    }
+
+    private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, CancellationToken ct)
+    {
+        var probe = AcceleratorProbe.Probe();
+        var cmdline = "quiet" + (_options.Debug ? " moat.debug" : "");
+        var config = new VmConfig
+        {
+            QemuBinary = _options.QemuBinary,
+            Machine = _options.Machine,
+            Accelerator = probe.Accel,
+            Vcpus = _options.Vcpus,
+            MemoryMiB = _options.MemoryMiB,
+            KernelPath = kernel,
+            InitrdPath = initrd,
+            KernelCommandLine = cmdline,
+            QmpSocket = State.QmpSocket,
+            AgentSocket = State.AgentSocket,
+            ConsoleLogPath = State.ConsoleLog,
+            Shares = [new SharedDirectory(SharePlan.Tag, State.ShareDir, ReadOnly: false)],
+            TscKhz = probe.Accel == Accel.Tcg ? AcceleratorProbe.HostTscKhz() : null,
+            Name = "moat-" + Id,
+        };
+        var helper = _options.VmmHelperCommand ?? DefaultHelperCommand();
+        _vm = new QemuHypervisor(helper, State.ShareDir, binds, State.VmmLog);
+        await _vm.StartAsync(config, ct).ConfigureAwait(false);
+        _log.Phase($"VM started (qemu pid {_vm.Pid}, {probe.Accel.ToString().ToUpperInvariant()}{(probe.Accel == Accel.Tcg ? ": " + probe.Reason : "")})");
+
+        var client = await ConnectAgentAsync(ct).ConfigureAwait(false);
+        _agent = new AgentClient(client);
+        var check = _agent.CheckAsync(_options.AgentTimeout, ct);
+        if (await Task.WhenAny(check, _vm.ExitTask).ConfigureAwait(false) != check)
+        {
+            throw new RuntimeException(RuntimeErrorKind.GuestFailure,
+                "the VM exited before its agent answered: the guest crashed or panicked");
+        }
+        try
+        {
+            await check.ConfigureAwait(false);
+        }
+        catch (TtrpcException e) when (e.Code == StatusCode.DeadlineExceeded)
+        {
+            throw new RuntimeException(RuntimeErrorKind.Timeout,
+                $"the guest agent did not answer within {_options.AgentTimeout.TotalSeconds:F0} s");
+        }
+        catch (TtrpcException e) when (e.Code == StatusCode.Unavailable && _vm.ExitTask.IsCompleted)
+        {
+            throw new RuntimeException(RuntimeErrorKind.GuestFailure, "the VM exited before its agent answered: the guest crashed or panicked");
+        }
+        _log.Phase("agent answered");
+        await _agent.CreateSandboxAsync(new CreateSandboxRequest
+        {
+            SandboxId = Id,
+            Storages =
+            {
+                new Storage
+                {
+                    Driver = "9p",
+                    Fstype = "9p",
+                    Source = SharePlan.Tag,
+                    MountPoint = SharePlan.GuestMountPoint,
+                    Options = { "trans=virtio", "version=9p2000.L", "msize=524288", "cache=mmap" },
+                },
+            },
+        }, ct).ConfigureAwait(false);
+        _log.Phase("shared filesystem mounted in the guest");
+    }
+
+    private async Task<TtrpcClient> ConnectAgentAsync(CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            try
+            {
+                return await TtrpcClient.ConnectUnixAsync(State.AgentSocket, ct).ConfigureAwait(false);
+            }
+            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline && !_vm!.ExitTask.IsCompleted)
+            {
+                await Task.Delay(5, ct).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct) =>
+        Agent.CreateContainerAsync(new CreateContainerRequest
+        {
+            ContainerId = containerId,
+            OciSpecJson = ByteString.CopyFrom(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(guestSpec, OciJsonContext.Default.Spec)),
+            Stdin = stdin,
+        }, ct);
+
+    /// <summary>Powers the guest off, stops QEMU and removes the state directory.</summary>
+    public async Task<string?> TearDownAsync(bool keepLog)
+    {
+        if (_agent is not null && _vm is not null && !_vm.ExitTask.IsCompleted)
+        {
+            try
+            {
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await _agent.DestroySandboxAsync(new DestroySandboxRequest { PowerOff = true }, cts.Token).ConfigureAwait(false);
+                await Task.WhenAny(_vm.ExitTask, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None)).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is TtrpcException or OperationCanceledException)
+            {
+                // QEMU is stopped below either way
+            }
+        }
+        if (_vm is not null)
+        {
+            await _vm.StopAsync(TimeSpan.FromSeconds(3), CancellationToken.None).ConfigureAwait(false);
+            await _vm.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_agent is not null)
+        {
+            await _agent.DisposeAsync().ConfigureAwait(false);
+        }
+        _log.Phase("VM stopped");
+        return State.Remove(keepLog, _options.LogDir);
+    }
+
+    public async ValueTask DisposeAsync() => await TearDownAsync(keepLog: false).ConfigureAwait(false);
+
+    private static IReadOnlyList<string> DefaultHelperCommand()
+    {
+        var exe = Environment.ProcessPath ?? throw new InvalidOperationException("cannot locate the moat executable");
+        if (Path.GetFileNameWithoutExtension(exe) == "dotnet")
+        {
+            var entry = Path.Combine(AppContext.BaseDirectory, "moat.dll");
+            return File.Exists(entry) ? [exe, entry] : [exe];
+        }
+        return [exe];
+    }
+}

@@ -1,0 +1,72 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Moat.Runtime;
+
+/// <summary>Per-sandbox paths under the state root, and the abstract socket names derived from them.</summary>
+public sealed class StateDir
+{
+    public StateDir(string stateRoot, string id)
+    {
+        Id = id;
+        Path = System.IO.Path.Combine(stateRoot, id);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path)))[..16];
+        QmpSocket = $"@moat/{hash}/qmp";
+        AgentSocket = $"@moat/{hash}/agent";
+    }
+
+    public string Id { get; }
+    public string Path { get; }
+    public string ShareDir => System.IO.Path.Combine(Path, "shared");
+    public string ConsoleLog => System.IO.Path.Combine(Path, "console.log");
+    public string VmmLog => System.IO.Path.Combine(Path, "vmm.log");
+    public string QmpSocket { get; }
+    public string AgentSocket { get; }
+
+    /// <summary>Creates the directory; an existing one whose owner is gone is stale and replaced.</summary>
+    public void Create()
+    {
+        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
+        var ownerFile = System.IO.Path.Combine(Path, "owner");
+        if (Directory.Exists(Path))
+        {
+            if (File.Exists(ownerFile) && int.TryParse(File.ReadAllText(ownerFile), out var owner) && IsAlive(owner))
+            {
+                throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {Id} already exists");
+            }
+            Directory.Delete(Path, recursive: true);
+        }
+        Directory.CreateDirectory(Path);
+        File.WriteAllText(ownerFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Removes the directory; on failure keeps the console log under <paramref name="logDir"/> and returns its path.</summary>
+    public string? Remove(bool keepConsoleLog, string logDir)
+    {
+        string? kept = null;
+        if (keepConsoleLog && File.Exists(ConsoleLog))
+        {
+            try
+            {
+                Directory.CreateDirectory(logDir);
+                kept = System.IO.Path.Combine(logDir, $"{Id}-console.log");
+                var vmm = File.Exists(VmmLog) ? File.ReadAllText(VmmLog) : "";
+                File.WriteAllText(kept, File.ReadAllText(ConsoleLog) + (vmm.Length > 0 ? "\n--- qemu ---\n" + vmm : ""));
+            }
+            catch (IOException)
+            {
+                kept = null;
+            }
+        }
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+        return kept;
+    }
+
+    private static bool IsAlive(int pid) => pid > 0 && Directory.Exists($"/proc/{pid}");
+}

@@ -1,0 +1,288 @@
+using System.Collections.Concurrent;
+using System.Net.Sockets;
+using Google.Protobuf;
+using Moat.Ttrpc.Protocol;
+
+namespace Moat.Ttrpc;
+
+/// <summary>
+/// A ttrpc client over one connection. Unary calls are multiplexed by stream id (odd, from 1,
+/// step 2); one reader loop dispatches responses, one writer loop serializes requests.
+/// </summary>
+public sealed class TtrpcClient : IAsyncDisposable
+{
+    private readonly FrameConnection _connection;
+    private readonly ConcurrentDictionary<uint, TaskCompletionSource<Response>> _pending = new();
+    private long _lastStreamId = -1;
+
+    /// <summary>Creates a client over a duplex stream; the client owns and closes it.</summary>
+    public TtrpcClient(Stream stream, Action<string>? log = null)
+        : this(stream, stream, log)
+    {
+    }
+
+    /// <summary>Creates a client over separate read and write streams; the client owns and closes both.</summary>
+    public TtrpcClient(Stream input, Stream output, Action<string>? log = null)
+    {
+        _connection = new FrameConnection(input, output, log, "client", FailPendingCalls);
+        _connection.Start(ReadLoopAsync);
+    }
+
+    /// <summary>Completes (never faults) when the connection is closed or aborted.</summary>
+    public Task Completion => _connection.Completion;
+
+    /// <summary>Connects to a Unix socket; a path starting with '@' names an abstract socket.</summary>
+    public static Task<TtrpcClient> ConnectUnixAsync(string path, CancellationToken ct) =>
+        ConnectUnixAsync(path, log: null, ct);
+
+    /// <summary>Connects to a Unix socket, logging connection events to <paramref name="log"/>.</summary>
+    public static async Task<TtrpcClient> ConnectUnixAsync(string path, Action<string>? log, CancellationToken ct)
+    {
+        var endPoint = UnixSocketPath.ToEndPoint(path);
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(endPoint, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new TtrpcClient(new NetworkStream(socket, ownsSocket: true), log);
+    }
+
+    /// <summary>
+    /// Performs a unary call. Throws <see cref="TtrpcException"/> for a non-OK status, a local
+    /// deadline (<see cref="StatusCode.DeadlineExceeded"/>), an oversized request
+    /// (<see cref="StatusCode.ResourceExhausted"/>) or a closed connection
+    /// (<see cref="StatusCode.Unavailable"/>); throws <see cref="OperationCanceledException"/>
+    /// when <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public async Task<TResponse> CallAsync<TRequest, TResponse>(
+        string service,
+        string method,
+        TRequest request,
+        MessageParser<TResponse> parser,
+        CallOptions? options = null,
+        CancellationToken cancellationToken = default)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>
+    {
+        ArgumentException.ThrowIfNullOrEmpty(service);
+        ArgumentException.ThrowIfNullOrEmpty(method);
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(parser);
+        cancellationToken.ThrowIfCancellationRequested();
+        ThrowIfClosed();
+
+        var timeout = options?.Timeout;
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            timeout = null;
+        }
+
+        if (timeout <= TimeSpan.Zero)
+        {
+            throw DeadlineExceeded(service, method, timeout.Value);
+        }
+
+        var message = new Request
+        {
+            Service = service,
+            Method = method,
+            Payload = request.ToByteString(),
+            TimeoutNano = timeout is { } t ? Timeouts.ToNanoseconds(t) : 0,
+        };
+        MetadataConverter.AddTo(message.Metadata, options?.Metadata);
+
+        var size = message.CalculateSize();
+        if (size > FrameHeader.MaxDataLength)
+        {
+            throw new TtrpcException(
+                StatusCode.ResourceExhausted,
+                $"{service}/{method}: request length {size} exceeds the maximum message size of {FrameHeader.MaxDataLength}");
+        }
+
+        var streamId = NextStreamId();
+        var frame = FrameWriter.Encode(streamId, MessageType.Request, FrameFlags.None, message);
+        var completion = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[streamId] = completion;
+
+        // Abort sets its reason before sweeping the table, so either it saw our entry or we see the reason.
+        if (_connection.AbortReason is { } reason)
+        {
+            _pending.TryRemove(streamId, out _);
+            throw Closed(reason);
+        }
+
+        using var deadline = timeout is { } d && d < Timeouts.MaxTimer ? new CancellationTokenSource(d) : null;
+        using var deadlineRegistration = deadline is null
+            ? default
+            : deadline.Token.UnsafeRegister(
+                _ => Fail(streamId, completion, DeadlineExceeded(service, method, timeout!.Value)),
+                null);
+        using var cancelRegistration = cancellationToken.UnsafeRegister(
+            state =>
+            {
+                if (_pending.TryRemove(streamId, out _))
+                {
+                    completion.TrySetCanceled(cancellationToken);
+                }
+            },
+            null);
+
+        if (!_connection.Writer.TryEnqueue(frame))
+        {
+            _pending.TryRemove(streamId, out _);
+            throw Closed(_connection.AbortReason ?? new InvalidOperationException("writer completed"));
+        }
+
+        var response = await completion.Task.ConfigureAwait(false);
+        if (response.Status is { Code: not 0 } status)
+        {
+            throw new TtrpcException((StatusCode)status.Code, status.Message);
+        }
+
+        try
+        {
+            return parser.ParseFrom(response.Payload);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new TtrpcException(StatusCode.Internal, $"{service}/{method}: malformed response payload: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// Closes the connection. Idempotent: only the first reason is kept. Every pending call
+    /// fails with <see cref="StatusCode.Unavailable"/>.
+    /// </summary>
+    public void Abort(Exception reason)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        _connection.Abort(reason);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _connection.Abort(new ObjectDisposedException(nameof(TtrpcClient), "the ttrpc client was disposed"));
+        return new ValueTask(_connection.Completion);
+    }
+
+    private static TtrpcException DeadlineExceeded(string service, string method, TimeSpan timeout) =>
+        new(StatusCode.DeadlineExceeded, $"{service}/{method}: deadline exceeded after {timeout}");
+
+    private static TtrpcException Closed(Exception reason) =>
+        new(StatusCode.Unavailable, $"ttrpc connection closed: {reason.Message}", reason);
+
+    private void ThrowIfClosed()
+    {
+        if (_connection.AbortReason is { } reason)
+        {
+            throw Closed(reason);
+        }
+    }
+
+    private uint NextStreamId()
+    {
+        var id = Interlocked.Add(ref _lastStreamId, 2);
+        if (id > uint.MaxValue)
+        {
+            throw new TtrpcException(StatusCode.ResourceExhausted, "ttrpc stream ids exhausted; reconnect");
+        }
+
+        return (uint)id;
+    }
+
+    /// <summary>True if <paramref name="streamId"/> was issued by this client (even if no longer pending).</summary>
+    private bool WasIssued(uint streamId) => streamId % 2 == 1 && streamId <= Volatile.Read(ref _lastStreamId);
+
+    private void Fail(uint streamId, TaskCompletionSource<Response> completion, Exception error)
+    {
+        if (_pending.TryRemove(streamId, out _))
+        {
+            completion.TrySetException(error);
+        }
+    }
+
+    private void FailPendingCalls(Exception reason)
+    {
+        foreach (var streamId in _pending.Keys)
+        {
+            if (_pending.TryRemove(streamId, out var completion))
+            {
+                completion.TrySetException(Closed(reason));
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        while (true)
+        {
+            var frame = await _connection.Reader.ReadAsync(_connection.Closing).ConfigureAwait(false);
+            if (frame is null)
+            {
+                _connection.Abort(new EndOfStreamException("connection closed by peer"));
+                return;
+            }
+
+            if (!HandleFrame(frame.Value))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Handles one received frame; false if the connection had to be closed.</summary>
+    private bool HandleFrame(Frame frame)
+    {
+        var streamId = frame.Header.StreamId;
+        switch (frame.Header.Type)
+        {
+            case MessageType.Response:
+                Response response;
+                try
+                {
+                    response = Response.Parser.ParseFrom(frame.Data);
+                }
+                catch (InvalidProtocolBufferException e)
+                {
+                    _connection.Abort(new InvalidDataException($"malformed response on stream {streamId}: {e.Message}", e));
+                    return false;
+                }
+
+                if (_pending.TryRemove(streamId, out var completion))
+                {
+                    completion.TrySetResult(response);
+                }
+                else if (WasIssued(streamId))
+                {
+                    _connection.Log($"ignoring late response on stream {streamId} (call already cancelled or timed out)");
+                }
+                else
+                {
+                    _connection.Abort(new InvalidDataException($"response for unknown stream {streamId}"));
+                    return false;
+                }
+
+                return true;
+
+            case MessageType.Data:
+                _connection.Log($"ignoring data frame on stream {streamId}: streaming calls are not supported");
+                if (_pending.TryRemove(streamId, out var streaming))
+                {
+                    streaming.TrySetException(new TtrpcException(
+                        StatusCode.Unimplemented, "server sent stream data on a unary call; streaming is not supported"));
+                }
+
+                return true;
+
+            default:
+                _connection.Abort(new InvalidDataException($"unexpected {frame.Header.Type} frame from server on stream {streamId}"));
+                return false;
+        }
+    }
+}
