@@ -17,7 +17,13 @@ internal static class AgentMain
             if (isInit)
             {
                 Boot.Init();
-                Log.Debug = File.ReadAllText("/proc/cmdline").Contains("moat.debug", StringComparison.Ordinal);
+                var cmdline = File.ReadAllText("/proc/cmdline");
+                Log.Debug = cmdline.Contains("moat.debug", StringComparison.Ordinal);
+                if (cmdline.Split(' ', StringSplitOptions.TrimEntries).Contains("moat.poweroff"))
+                {
+                    // Benchmark floor: boot to a ready init, then power off at once.
+                    Boot.PowerOff();
+                }
             }
             var uptimeMs = (long)(double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1000);
             Log.Verbose($"agent {AgentService.Version} up at {uptimeMs} ms");

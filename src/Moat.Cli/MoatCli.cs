@@ -13,6 +13,7 @@ internal static class MoatCli
         GlobalOptions.AddTo(root);
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ImageCommand.Create());
+        root.Subcommands.Add(SpecCommand.Create());
         var parse = root.Parse(args);
         // Signals are the container's business (moat run forwards them), not the parser's.
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -256,7 +256,14 @@ public sealed class GuestImageBuilder
             return;
         }
 
-        Directory.Move(temp, imageDir);
+        try
+        {
+            Directory.Move(temp, imageDir);
+        }
+        catch (IOException) when (Directory.Exists(imageDir))
+        {
+            // A concurrent build of the same inputs got there first; its image is as good as ours.
+        }
     }
 
     private static async Task<string> Sha256OfFileAsync(string path, CancellationToken ct)

@@ -36,6 +36,7 @@ public sealed class ContainerRun
             _log.Phase($"warning: {w}");
         }
         var (guestSpec, binds) = SharePlan.ForContainer(id, bundle, spec);
+        StateDir.SweepStale(_options.StateRoot);
         _log.Phase("config validated");
 
         var sandbox = await Sandbox.StartAsync(id, _options, binds, _log, ct).ConfigureAwait(false);

@@ -27,17 +27,70 @@ public sealed class StateDir
     public void Create()
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        var ownerFile = System.IO.Path.Combine(Path, "owner");
         if (Directory.Exists(Path))
         {
-            if (File.Exists(ownerFile) && int.TryParse(File.ReadAllText(ownerFile), out var owner) && IsAlive(owner))
+            if (OwnerAlive(Path))
             {
                 throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {Id} already exists");
             }
             Directory.Delete(Path, recursive: true);
         }
         Directory.CreateDirectory(Path);
-        File.WriteAllText(ownerFile, Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        File.WriteAllText(System.IO.Path.Combine(Path, OwnerFile), OwnerToken(Environment.ProcessId) ?? "");
+    }
+
+    private const string OwnerFile = "owner";
+
+    /// <summary>Removes the state of sandboxes whose owning process died without cleaning up (SIGKILL).</summary>
+    public static void SweepStale(string stateRoot)
+    {
+        if (!Directory.Exists(stateRoot))
+        {
+            return;
+        }
+        foreach (var dir in Directory.EnumerateDirectories(stateRoot))
+        {
+            if (File.Exists(System.IO.Path.Combine(dir, OwnerFile)) && !OwnerAlive(dir))
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // raced with another sweeper
+                }
+            }
+        }
+    }
+
+    private static bool OwnerAlive(string dir)
+    {
+        try
+        {
+            var token = File.ReadAllText(System.IO.Path.Combine(dir, OwnerFile)).Trim();
+            var pid = int.Parse(token.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+            return OwnerToken(pid) == token;
+        }
+        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>"pid starttime": a pid alone could be reused by an unrelated process.</summary>
+    private static string? OwnerToken(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return $"{pid} {fields[19]}";
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Removes the directory; on failure keeps the console log under <paramref name="logDir"/> and returns its path.</summary>
@@ -67,6 +120,4 @@ public sealed class StateDir
         }
         return kept;
     }
-
-    private static bool IsAlive(int pid) => pid > 0 && Directory.Exists($"/proc/{pid}");
 }

@@ -34,7 +34,17 @@ internal static class ImageCommand
                 : $"guest image up to date: {image.Directory} (kernel {image.KernelVersion})");
             return 0;
         }));
-        var image = new Command("image", "manage the guest image") { build };
+        var dir = new Argument<string>("bundle-dir") { Description = "directory to create the bundle in" };
+        var cmdArgs = new Argument<string[]>("command") { Description = "the container's command (default: sh)", Arity = ArgumentArity.ZeroOrMore };
+        var tty = new Option<bool>("--tty", "-t") { Description = "set process.terminal" };
+        var busybox = new Command("busybox", "create an OCI bundle of Moat's built-in busybox image") { dir, cmdArgs, tty };
+        busybox.SetAction(r => ErrorReporter.Guard(() =>
+        {
+            var command = r.GetValue(cmdArgs) is { Length: > 0 } c ? c : ["sh"];
+            Moat.Runtime.BusyboxBundle.Create(r.GetValue(dir)!, command, terminal: r.GetValue(tty));
+            return Task.FromResult(0);
+        }));
+        var image = new Command("image", "manage the guest image and the built-in busybox bundle") { build, busybox };
         return image;
     }
 

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Sets up Moat (see setup.sh) and runs the whole test suite: unit tests and the integration tests
+# that boot real VMs through the installed `moat`. Ends with a "N passed, N failed" line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+
+results=$(mktemp -d /tmp/moat-test-results.XXXXXX)
+set +e
+dotnet test Moat.slnx -c Release -nologo --logger "trx" --results-directory "$results" "$@"
+rc=$?
+set -e
+passed=0; failed=0; skipped=0
+for f in "$results"/*.trx; do
+  [ -f "$f" ] || continue
+  c=$(grep -o '<Counters [^>]*>' "$f" | head -1)
+  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$c"); passed=$((passed + ${p:-0}))
+  q=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$c"); failed=$((failed + ${q:-0}))
+  n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$c"); skipped=$((skipped + ${n:-0}))
+done
+rm -rf "$results"
+echo "$passed passed, $failed failed, $skipped skipped"
+if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+  exit 1
+fi

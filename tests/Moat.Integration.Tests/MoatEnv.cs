@@ -1,0 +1,120 @@
+using System.Text.Json.Nodes;
+
+namespace Moat.Integration.Tests;
+
+/// <summary>
+/// A private state root and bundles under a temp directory for one test; on dispose it checks
+/// that Moat left nothing behind (no QEMU, no mount, no socket, no state directory).
+/// </summary>
+public sealed class MoatEnv : IAsyncDisposable
+{
+    public MoatEnv()
+    {
+        Dir = Directory.CreateTempSubdirectory("moat-it-").FullName;
+        Root = Path.Combine(Dir, "root");
+        if (!File.Exists(Cmd.Moat))
+        {
+            throw new InvalidOperationException($"{Cmd.Moat} is not installed: run scripts/setup.sh first (or set MOAT_BIN)");
+        }
+    }
+
+    public string Dir { get; }
+    public string Root { get; }
+
+    /// <summary>A busybox bundle running <paramref name="args"/>; <paramref name="edit"/> may change config.json.</summary>
+    public async Task<string> BundleAsync(string name, string[] args, Action<JsonObject>? edit = null)
+    {
+        var bundle = Path.Combine(Dir, name);
+        var r = await Cmd.RunAsync(Cmd.Moat, ["image", "busybox", bundle, .. args]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        if (edit is not null)
+        {
+            var path = Path.Combine(bundle, "config.json");
+            var json = JsonNode.Parse(File.ReadAllText(path))!.AsObject();
+            edit(json);
+            File.WriteAllText(path, json.ToJsonString());
+        }
+        return bundle;
+    }
+
+    public Task<CmdResult> RunAsync(string bundle, string id, string? stdin = null, IDictionary<string, string>? env = null, params string[] globalArgs) =>
+        Cmd.RunAsync(Cmd.Moat, ["--root", Root, .. globalArgs, "run", "--bundle", bundle, id], stdin, env);
+
+    public static string Id() => "it-" + Guid.NewGuid().ToString("N")[..12];
+
+    public void AssertNothingLeft()
+    {
+        var leftovers = Leftovers.Find(Root);
+        Assert.True(leftovers.Count == 0, "left behind: " + string.Join("; ", leftovers));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        // A failed test may still be tearing down: give it a moment before judging.
+        for (var i = 0; i < 50 && Leftovers.Find(Root).Count > 0; i++)
+        {
+            await Task.Delay(100);
+        }
+        var left = Leftovers.Find(Root);
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
+    }
+}
+
+public static class Leftovers
+{
+    /// <summary>QEMU processes, mounts, abstract sockets and state directories that belong to a state root.</summary>
+    public static List<string> Find(string root)
+    {
+        var found = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if (cmdline.Contains(root, StringComparison.Ordinal) && cmdline.Contains("qemu-system", StringComparison.Ordinal))
+                {
+                    found.Add($"qemu pid {pid}");
+                }
+            }
+            catch (IOException)
+            {
+            }
+            catch (UnauthorizedAccessException)
+            {
+            }
+        }
+        foreach (var line in File.ReadLines("/proc/self/mountinfo"))
+        {
+            if (line.Contains(root, StringComparison.Ordinal))
+            {
+                found.Add("mount " + line.Split(' ')[4]);
+            }
+        }
+        if (Directory.Exists(root))
+        {
+            foreach (var d in Directory.EnumerateFileSystemEntries(root))
+            {
+                found.Add("state " + d);
+            }
+        }
+        foreach (var line in File.ReadLines("/proc/net/unix"))
+        {
+            if (line.Contains("@moat/", StringComparison.Ordinal))
+            {
+                found.Add("socket " + line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last());
+            }
+        }
+        return found;
+    }
+}

@@ -1,0 +1,125 @@
+using System.Text.Json.Nodes;
+
+namespace Moat.Integration.Tests;
+
+/// <summary>`moat run` booting real VMs: what the container sees and what comes back.</summary>
+[Collection("vm")]
+public sealed class RunTests
+{
+    [Fact]
+    public async Task GuestKernelAndBootIdDifferFromTheHost()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "uname -r; cat /proc/sys/kernel/random/boot_id"]);
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(2, lines.Length);
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), lines[0]);
+        Assert.Matches(@"^\d+\.\d+\.\d+", lines[0]);
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim(), lines[1]);
+    }
+
+    [Theory]
+    [InlineData("exit 0", 0)]
+    [InlineData("exit 1", 1)]
+    [InlineData("exit 3", 3)]
+    [InlineData("kill -9 $$", 137)]
+    public async Task ExitStatusComesBack(string script, int expected)
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", script]);
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == expected, r.ToString());
+    }
+
+    [Fact]
+    public async Task StdinPipedToCatComesBackWithStdoutAndStderrApart()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "cat; echo to-stderr >&2"]);
+        var input = string.Concat(Enumerable.Range(0, 2000).Select(i => $"line {i} of the input\n"));
+        var r = await env.RunAsync(bundle, MoatEnv.Id(), stdin: input);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(input, r.Stdout);
+        Assert.Equal("to-stderr\n", r.Stderr);
+    }
+
+    [Fact]
+    public async Task EnvCwdUserGroupsAndHostnameAreHonoured()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "echo $GREETING; pwd; id -u; id -g; id -G; hostname"], cfg =>
+        {
+            var p = cfg["process"]!.AsObject();
+            p["env"]!.AsArray().Add("GREETING=hello-from-env");
+            p["cwd"] = "/tmp";
+            p["user"] = new JsonObject { ["uid"] = 65534, ["gid"] = 65534, ["additionalGids"] = new JsonArray(10, 20) };
+            cfg["hostname"] = "moat-test-host";
+        });
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["hello-from-env", "/tmp", "65534", "65534", "65534 10 20", "moat-test-host"],
+            r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task ReadonlyRootfsRefusesWrites()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "touch /probe && echo wrote"], cfg => cfg["root"]!["readonly"] = true);
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("Read-only file system", r.Stderr);
+        Assert.False(File.Exists(Path.Combine(bundle, "rootfs/probe")));
+    }
+
+    [Fact]
+    public async Task WritableRootfsWritesReachTheHostBundle()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "echo from-guest > /probe"]);
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("from-guest\n", File.ReadAllText(Path.Combine(bundle, "rootfs/probe")));
+    }
+
+    [Fact]
+    public async Task BindMountsOfFilesAndDirectoriesHonourReadOnly()
+    {
+        await using var env = new MoatEnv();
+        var rw = Directory.CreateDirectory(Path.Combine(env.Dir, "rw")).FullName;
+        var ro = Directory.CreateDirectory(Path.Combine(env.Dir, "ro")).FullName;
+        File.WriteAllText(Path.Combine(ro, "data"), "read-only data\n");
+        var hosts = Path.Combine(env.Dir, "hosts");
+        File.WriteAllText(hosts, "127.0.0.1 localhost moat-hosts-file\n");
+        var bundle = await env.BundleAsync("b",
+            ["sh", "-c", "cat /etc/hosts; cat /ro/data; echo x > /ro/new || echo ro-refused; echo written > /rw/out; ls /rw"], cfg =>
+        {
+            var mounts = cfg["mounts"]!.AsArray();
+            mounts.Add(new JsonObject { ["destination"] = "/etc/hosts", ["type"] = "bind", ["source"] = hosts, ["options"] = new JsonArray("rbind", "ro") });
+            mounts.Add(new JsonObject { ["destination"] = "/ro", ["type"] = "bind", ["source"] = ro, ["options"] = new JsonArray("rbind", "ro") });
+            mounts.Add(new JsonObject { ["destination"] = "/rw", ["type"] = "bind", ["source"] = rw, ["options"] = new JsonArray("rbind", "rw") });
+        });
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(["127.0.0.1 localhost moat-hosts-file", "read-only data", "ro-refused", "out"],
+            r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal("written\n", File.ReadAllText(Path.Combine(rw, "out")));
+        Assert.False(File.Exists(Path.Combine(ro, "new")));
+    }
+
+    [Fact]
+    public async Task ContainerHasItsOwnPidNamespaceAndCapabilityBoundingSet()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "echo $$; grep CapBnd /proc/self/status; grep NoNewPrivs /proc/self/status"]);
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("1", lines[0]);
+        // CAP_AUDIT_WRITE(29) | CAP_KILL(5) | CAP_NET_BIND_SERVICE(10), as in the default spec
+        Assert.Equal("CapBnd:\t0000000020000420", lines[1]);
+        Assert.Equal("NoNewPrivs:\t1", lines[2]);
+    }
+}
