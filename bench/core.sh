@@ -21,8 +21,10 @@ moat image busybox "$work/bundle" true
 image=$(readlink -f /var/lib/moat/guest/current)
 accel=$([ -w /dev/kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=64 -cpu max")
 
+# The same guest kernel parameters Moat boots with, read from the source.
+params=$(sed -n '/const string Default/,/;/p' src/Moat.Runtime/KernelParams.cs | grep -o '"[^"]*"' | tr -d '"\n')
 bare="qemu-system-x86_64 $accel -smp 1 -m 512M -nodefaults -no-user-config -nographic -display none -no-reboot \
- -kernel $image/vmlinux -initrd $image/initrd.img -append 'console=ttyS0 quiet panic=-1 moat.poweroff' \
+ -kernel $image/vmlinux -initrd $image/initrd.img -append 'console=ttyS0 panic=-1 moat.poweroff $params' \
  -device virtio-serial-pci -serial null"
 
 {

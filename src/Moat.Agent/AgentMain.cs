@@ -14,6 +14,7 @@ internal static class AgentMain
         Log.Debug = File.Exists("/proc/cmdline") && File.ReadAllText("/proc/cmdline").Contains("moat.debug", StringComparison.Ordinal);
         try
         {
+            var entered = Uptime.Milliseconds();
             if (isInit)
             {
                 Boot.Init();
@@ -25,8 +26,8 @@ internal static class AgentMain
                     Boot.PowerOff();
                 }
             }
-            var uptimeMs = (long)(double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) * 1000);
-            Log.Verbose($"agent {AgentService.Version} up at {uptimeMs} ms");
+            var uptimeMs = Uptime.Milliseconds();
+            Log.Verbose($"agent {AgentService.Version}: main at {entered} ms, boot set-up done at {uptimeMs} ms");
             var reaper = new Reaper();
             reaper.Start();
             var service = new AgentService(new ProcessLauncher(reaper), uptimeMs);
@@ -34,6 +35,7 @@ internal static class AgentMain
             AgentServiceBinder.Bind(server, service);
 
             var device = args.Length > 1 && args[0] == "--port" ? args[1] : Boot.FindVirtioPort(PortName, TimeSpan.FromSeconds(30));
+            Log.Verbose($"serving on {device} at {Uptime.Milliseconds()} ms");
             while (true)
             {
                 // A virtio port opens once; the fd is duplicated so reads and writes never contend on
@@ -43,6 +45,7 @@ internal static class AgentMain
                 using var input = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, true), FileAccess.Read, 0);
                 using var output = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd2, true), FileAccess.Write, 0);
                 var started = DateTime.UtcNow;
+                Log.Verbose($"connection opened at {Uptime.Milliseconds()} ms");
                 await server.ServeAsync(input, output, CancellationToken.None);
                 if (DateTime.UtcNow - started < TimeSpan.FromMilliseconds(50))
                 {

@@ -24,8 +24,11 @@ internal sealed partial class AgentService : IAgentService
         _readyUptimeMs = readyUptimeMs;
     }
 
-    public Task<CheckResponse> Check(CheckRequest request, TtrpcCallContext context) =>
-        Task.FromResult(new CheckResponse { Serving = true, AgentVersion = Version });
+    public Task<CheckResponse> Check(CheckRequest request, TtrpcCallContext context)
+    {
+        Log.Verbose($"check at {Uptime.Milliseconds()} ms");
+        return Task.FromResult(new CheckResponse { Serving = true, AgentVersion = Version });
+    }
 
     public Task<GuestDetailsResponse> GetGuestDetails(GetGuestDetailsRequest request, TtrpcCallContext context)
     {
@@ -110,6 +113,7 @@ internal sealed partial class AgentService : IAgentService
         {
             throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
         }
+        Log.Verbose($"create {request.ContainerId} at {Uptime.Milliseconds()} ms");
         var container = new Container(request.ContainerId, spec);
         if (!_containers.TryAdd(request.ContainerId, container))
         {
@@ -122,6 +126,7 @@ internal sealed partial class AgentService : IAgentService
             container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin);
             container.PidNamespace = ReadLinkOrNull($"/proc/{container.Init.Pid}/ns/pid");
             _ = container.Init.Exit.ContinueWith(_ => container.Init.CloseStdin(), TaskScheduler.Default);
+            Log.Verbose($"created {request.ContainerId} at {Uptime.Milliseconds()} ms");
         }
         catch
         {

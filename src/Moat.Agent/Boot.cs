@@ -23,7 +23,10 @@ internal static class Boot
         {
             Libc.symlink("pts/ptmx", "/dev/ptmx");
         }
+        Log.Debug = File.ReadAllText("/proc/cmdline").Contains("moat.debug", StringComparison.Ordinal);
+        var t = Uptime.Milliseconds();
         LoadModules();
+        Log.Verbose($"modules loaded in {Uptime.Milliseconds() - t} ms");
     }
 
     /// <summary>

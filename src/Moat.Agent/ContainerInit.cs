@@ -22,6 +22,7 @@ internal static unsafe partial class ContainerInit
     {
         try
         {
+            var t0 = Uptime.Milliseconds();
             Pipes.SetCloexec(SyncFd, true);
             Pipes.SetCloexec(StartFd, true);
             var spec = JsonSerializer.Deserialize(ReadAll(SpecFd), AgentJson.Default.InitSpec)
@@ -34,6 +35,10 @@ internal static unsafe partial class ContainerInit
             else
             {
                 RootfsSetup.Prepare(spec.Spec!, spec.Rootfs);
+            }
+            if (Environment.GetEnvironmentVariable("MOAT_DEBUG") == "1")
+            {
+                File.AppendAllText("/dev/kmsg", $"moat-init: main at {t0} ms, ready at {Uptime.Milliseconds()} ms\n");
             }
             Pipes.WriteAll(SyncFd, "ready\n"u8);
             if (!exec)

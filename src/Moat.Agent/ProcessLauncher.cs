@@ -59,7 +59,7 @@ internal sealed class ProcessLauncher
                 [4] = syncWrite.Fd,
                 [5] = startRead.Fd,
             };
-            var request = new SpawnRequest(_self, [_self, exec ? InitSpec.ExecMode : InitSpec.InitMode], ["PATH=/bin"]) { Fds = fds };
+            var request = new SpawnRequest(_self, [_self, exec ? InitSpec.ExecMode : InitSpec.InitMode], Log.Debug ? ["PATH=/bin", "MOAT_DEBUG=1"] : ["PATH=/bin"]) { Fds = fds };
             var (pid, exit) = _reaper.Spawn(() => OnFreshThread(() =>
             {
                 if (exec)
@@ -77,10 +77,11 @@ internal sealed class ProcessLauncher
                 }
                 else
                 {
-                    ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWPID | Libc.CLONE_NEWNS | Libc.CLONE_NEWUTS | Libc.CLONE_NEWIPC), "unshare");
+                    ErrnoException.Check(Libc.unshare(NamespaceFlags(spec.Spec)), "unshare");
                 }
                 return Spawner.Spawn(request);
             }));
+            Log.Verbose($"helper {pid} spawned at {Uptime.Milliseconds()} ms");
             specRead.Dispose();
             syncWrite.Dispose();
             startRead.Dispose();
@@ -93,6 +94,7 @@ internal sealed class ProcessLauncher
             specWrite.Dispose();
 
             var ready = ReadLine(syncRead.Fd);
+            Log.Verbose($"helper {pid} {ready} at {Uptime.Milliseconds()} ms");
             if (ready != "ready")
             {
                 syncRead.Dispose();
@@ -165,6 +167,31 @@ internal sealed class ProcessLauncher
             sb.Append((char)b[0]);
         }
         return sb.ToString();
+    }
+
+    /// <summary>
+    /// The namespaces the spec asks for: PID, UTS and IPC are new only when listed (as in runc; an
+    /// unlisted one is shared with the guest). The mount namespace is always new, since the
+    /// container must never pivot the agent's root.
+    /// </summary>
+    private static int NamespaceFlags(Moat.Oci.Spec? spec)
+    {
+        var flags = Libc.CLONE_NEWNS;
+        foreach (var ns in spec?.Linux?.Namespaces ?? [])
+        {
+            if (!string.IsNullOrEmpty(ns.Path))
+            {
+                continue; // a path names a namespace of the host: there is none to join inside the VM
+            }
+            flags |= ns.Type switch
+            {
+                "pid" => Libc.CLONE_NEWPID,
+                "uts" => Libc.CLONE_NEWUTS,
+                "ipc" => Libc.CLONE_NEWIPC,
+                _ => 0,
+            };
+        }
+        return flags;
     }
 
     private static int OnFreshThread(Func<int> action)

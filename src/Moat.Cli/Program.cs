@@ -6,4 +6,6 @@ if (args.Length > 0 && args[0] == VmmHelper.Verb)
 {
     return VmmHelper.Run();
 }
+// Blocking reads of the caller's stdin must not starve the pool that serves the agent connection.
+ThreadPool.SetMinThreads(8, 8);
 return await MoatCli.RunAsync(args);

@@ -49,7 +49,7 @@ public sealed class ContainerRun
         }
         finally
         {
-            var kept = await sandbox.TearDownAsync(keepLog: failed).ConfigureAwait(false);
+            var kept = await sandbox.TearDownAsync(keepLog: failed || _options.Debug).ConfigureAwait(false);
             if (kept is not null)
             {
                 _log.Phase($"console log kept at {kept}");

@@ -55,7 +55,7 @@ public sealed class Sandbox : IAsyncDisposable
     private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, CancellationToken ct)
     {
         var probe = AcceleratorProbe.Probe();
-        var cmdline = "quiet" + (_options.Debug ? " moat.debug" : "");
+        var cmdline = KernelParams.Default + (_options.Debug ? " moat.debug" : "");
         var config = new VmConfig
         {
             QemuBinary = _options.QemuBinary,
@@ -95,9 +95,13 @@ public sealed class Sandbox : IAsyncDisposable
             throw new RuntimeException(RuntimeErrorKind.Timeout,
                 $"the guest agent did not answer within {_options.AgentTimeout.TotalSeconds:F0} s");
         }
-        catch (TtrpcException e) when (e.Code == StatusCode.Unavailable && _vm.ExitTask.IsCompleted)
+        catch (TtrpcException e) when (e.Code == StatusCode.Unavailable)
         {
-            throw new RuntimeException(RuntimeErrorKind.GuestFailure, "the VM exited before its agent answered: the guest crashed or panicked");
+            // The agent channel closes a moment before QEMU is reaped: give the exit a chance to show.
+            await Task.WhenAny(_vm.ExitTask, Task.Delay(TimeSpan.FromSeconds(3), ct)).ConfigureAwait(false);
+            throw new RuntimeException(RuntimeErrorKind.GuestFailure, _vm.ExitTask.IsCompleted
+                ? "the VM exited before its agent answered: the guest crashed or panicked"
+                : $"lost the connection to the guest agent during boot: {e.Message}", e);
         }
         _log.Phase("agent answered");
         await _agent.CreateSandboxAsync(new CreateSandboxRequest

@@ -24,13 +24,38 @@ public sealed class RunTests
     [InlineData("exit 0", 0)]
     [InlineData("exit 1", 1)]
     [InlineData("exit 3", 3)]
-    [InlineData("kill -9 $$", 137)]
     public async Task ExitStatusComesBack(string script, int expected)
     {
         await using var env = new MoatEnv();
         var bundle = await env.BundleAsync("b", ["sh", "-c", script]);
         var r = await env.RunAsync(bundle, MoatEnv.Id());
         Assert.True(r.ExitCode == expected, r.ToString());
+    }
+
+    [Fact]
+    public async Task ProcessKilledBySignalExitsWith128PlusSignal()
+    {
+        // Without a "pid" namespace in the spec the process shares the guest's PID namespace
+        // (as runc shares the host's), so it is not an init the kernel shields from SIGKILL.
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "echo $$ >&2; kill -9 $$"], cfg =>
+        {
+            var ns = cfg["linux"]!["namespaces"]!.AsArray();
+            ns.Remove(ns.First(n => (string?)n!["type"] == "pid"));
+        });
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 137, r.ToString());
+        Assert.NotEqual("1", r.Stderr.Trim());
+    }
+
+    [Fact]
+    public async Task InitOfItsOwnPidNamespaceIgnoresSigkillFromInsideAsWithRunc()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "kill -9 $$; echo survived"]);
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("survived\n", r.Stdout);
     }
 
     [Fact]
@@ -121,5 +146,20 @@ public sealed class RunTests
         // CAP_AUDIT_WRITE(29) | CAP_KILL(5) | CAP_NET_BIND_SERVICE(10), as in the default spec
         Assert.Equal("CapBnd:\t0000000020000420", lines[1]);
         Assert.Equal("NoNewPrivs:\t1", lines[2]);
+    }
+
+    [Fact]
+    public async Task SigtermSentToMoatRunReachesTheContainer()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "trap 'echo got-term; exit 143' TERM; echo ready; while true; do sleep 0.1; done"]);
+        using var p = Cmd.Start(Cmd.Moat, ["--root", env.Root, "run", "--bundle", bundle, MoatEnv.Id()]);
+        p.StandardInput.Close();
+        Assert.Equal("ready", await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
+        System.Diagnostics.Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!.WaitForExit();
+        var rest = await p.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal("got-term\n", rest);
+        Assert.Equal(143, p.ExitCode);
     }
 }
