@@ -30,12 +30,14 @@ internal static class AgentMain
             Log.Verbose($"agent {AgentService.Version}: main at {entered} ms, boot set-up done at {uptimeMs} ms");
             var reaper = new Reaper();
             reaper.Start();
-            var service = new AgentService(new ProcessLauncher(reaper), uptimeMs);
+            var launcher = new ProcessLauncher(reaper);
+            var service = new AgentService(launcher, uptimeMs);
             var server = new TtrpcServer(Log.Info);
             AgentServiceBinder.Bind(server, service);
 
             var device = args.Length > 1 && args[0] == "--port" ? args[1] : Boot.FindVirtioPort(PortName, TimeSpan.FromSeconds(30));
             Log.Verbose($"serving on {device} at {Uptime.Milliseconds()} ms");
+            _ = Task.Run(launcher.PrepareStandby);
             while (true)
             {
                 // A virtio port opens once; the fd is duplicated so reads and writes never contend on

@@ -42,6 +42,10 @@ internal static class Boot
         ErrnoException.Check(Libc.mount(newRoot, "/", null, Libc.MS_MOVE, null), "mount --move", newRoot);
         ErrnoException.Check(Libc.chroot("."), "chroot", newRoot);
         ErrnoException.Check(Libc.chdir("/"), "chdir", "/");
+        // Shared propagation: what the agent mounts later (the 9p share, volumes) also appears in
+        // mount namespaces created earlier, such as the standby container-init helper's. Each
+        // helper makes its own tree private before it mounts anything, so nothing flows back.
+        ErrnoException.Check(Libc.mount(null, "/", null, Libc.MS_REC | Libc.MS_SHARED, null), "mount --make-rshared", "/");
     }
 
     private static void Mount(string source, string target, string fstype, ulong flags, string? data)

@@ -18,13 +18,16 @@ internal static unsafe partial class ContainerInit
 {
     private const int SpecFd = 3, SyncFd = 4, StartFd = 5;
 
+    /// <summary>With a terminal: a socket to send the pty master back to the agent on.</summary>
+    public const int ConsoleFd = 6;
+
     public static int Run(bool exec)
     {
         try
         {
-            var t0 = Uptime.Milliseconds();
             Pipes.SetCloexec(SyncFd, true);
             Pipes.SetCloexec(StartFd, true);
+            WarmUp();
             var spec = JsonSerializer.Deserialize(ReadAll(SpecFd), AgentJson.Default.InitSpec)
                 ?? throw new InvalidDataException("empty init spec");
             Libc.close(SpecFd);
@@ -36,9 +39,9 @@ internal static unsafe partial class ContainerInit
             {
                 RootfsSetup.Prepare(spec.Spec!, spec.Rootfs);
             }
-            if (Environment.GetEnvironmentVariable("MOAT_DEBUG") == "1")
+            if (spec.Process.Terminal)
             {
-                File.AppendAllText("/dev/kmsg", $"moat-init: main at {t0} ms, ready at {Uptime.Milliseconds()} ms\n");
+                OpenConsole(spec.Process.ConsoleSize);
             }
             Pipes.WriteAll(SyncFd, "ready\n"u8);
             if (!exec)
@@ -65,6 +68,36 @@ internal static unsafe partial class ContainerInit
             }
             return 1;
         }
+    }
+
+    /// <summary>
+    /// Runs the JSON code once before the spec arrives: a standby helper waits on fd 3, and under
+    /// software emulation first-time code is slow, so the work is done while nobody waits.
+    /// </summary>
+    private static void WarmUp()
+    {
+        var sample = new InitSpec { Spec = DefaultSpec.Create(), Rootfs = "/", Process = DefaultSpec.Create().Process! };
+        JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(sample, AgentJson.Default.InitSpec), AgentJson.Default.InitSpec);
+    }
+
+    /// <summary>Opens a pty in the container's own devpts, makes it stdio, and sends the master to the agent.</summary>
+    private static void OpenConsole(ConsoleSize? size)
+    {
+        var (master, slave) = Pty.Open();
+        using (master)
+        using (slave)
+        {
+            if (size is not null)
+            {
+                Pty.Resize(master.Fd, (ushort)size.Height, (ushort)size.Width);
+            }
+            for (var fd = 0; fd <= 2; fd++)
+            {
+                ErrnoException.Check(Libc.dup3(slave.Fd, fd, 0), "dup3", "console");
+            }
+            FdPassing.Send(ConsoleFd, master.Fd, []);
+        }
+        Libc.close(ConsoleFd);
     }
 
     private static byte[] ReadAll(int fd)

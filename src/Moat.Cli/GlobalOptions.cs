@@ -35,6 +35,10 @@ internal static class GlobalOptions
         {
             o = o with { MemoryMiB = m };
         }
+        if (Environment.GetEnvironmentVariable("MOAT_VCPUS") is { } cpus && int.TryParse(cpus, out var n))
+        {
+            o = o with { Vcpus = n };
+        }
         if (Environment.GetEnvironmentVariable("MOAT_AGENT_TIMEOUT") is { } t && int.TryParse(t, out var secs))
         {
             o = o with { AgentTimeout = TimeSpan.FromSeconds(secs) };

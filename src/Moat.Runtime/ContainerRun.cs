@@ -70,12 +70,16 @@ public sealed class ContainerRun
         }
         _log.Phase("container created");
 
+        var terminal = guestSpec.Process!.Terminal;
+        using var raw = terminal ? Moat.Linux.Terminal.MakeRaw(0) : null;
+        using var resizer = terminal ? new WindowSizeRelay(agent, id, "") : null;
         var relay = new StdioRelay(agent, id, "");
         using var pumpCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var outTask = relay.PumpOutputAsync(false, stdout, pumpCts.Token);
         var errTask = relay.PumpOutputAsync(true, stderr, pumpCts.Token);
         var start = await StartAsync(agent, id, ct).ConfigureAwait(false);
         _log.Phase($"container started (guest pid {start.Pid})");
+        resizer?.Send();
         _ = relay.PumpInputAsync(stdin, pumpCts.Token);
 
         using var signals = ForwardSignals(agent, id);

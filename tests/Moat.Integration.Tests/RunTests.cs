@@ -74,17 +74,18 @@ public sealed class RunTests
     public async Task EnvCwdUserGroupsAndHostnameAreHonoured()
     {
         await using var env = new MoatEnv();
-        var bundle = await env.BundleAsync("b", ["sh", "-c", "echo $GREETING; pwd; id -u; id -g; id -G; hostname"], cfg =>
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "echo $GREETING; pwd; id -u; id -g; id -G; hostname; ulimit -n"], cfg =>
         {
             var p = cfg["process"]!.AsObject();
             p["env"]!.AsArray().Add("GREETING=hello-from-env");
             p["cwd"] = "/tmp";
             p["user"] = new JsonObject { ["uid"] = 65534, ["gid"] = 65534, ["additionalGids"] = new JsonArray(10, 20) };
             cfg["hostname"] = "moat-test-host";
+            p["rlimits"] = new JsonArray(new JsonObject { ["type"] = "RLIMIT_NOFILE", ["soft"] = 321, ["hard"] = 654 });
         });
         var r = await env.RunAsync(bundle, MoatEnv.Id());
         Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Equal(["hello-from-env", "/tmp", "65534", "65534", "65534 10 20", "moat-test-host"],
+        Assert.Equal(["hello-from-env", "/tmp", "65534", "65534", "65534 10 20", "moat-test-host", "321"],
             r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
@@ -161,5 +162,15 @@ public sealed class RunTests
         await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
         Assert.Equal("got-term\n", rest);
         Assert.Equal(143, p.ExitCode);
+    }
+
+    [Fact]
+    public async Task TerminalGivesTheProcessAPty()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "tty; [ -t 0 ] && [ -t 1 ] && echo stdio-is-a-tty"], cfg => cfg["process"]!["terminal"] = true);
+        var r = await env.RunAsync(bundle, MoatEnv.Id());
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Matches(@"^/dev/pts/\d+\r\nstdio-is-a-tty\r\n$", r.Stdout);
     }
 }

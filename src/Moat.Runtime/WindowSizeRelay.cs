@@ -1,0 +1,43 @@
+using System.Runtime.InteropServices;
+using Moat.Linux;
+using Moat.Protocols.Agent;
+
+namespace Moat.Runtime;
+
+/// <summary>Keeps a guest pty the size of the caller's terminal: now, and on every SIGWINCH.</summary>
+public sealed class WindowSizeRelay : IDisposable
+{
+    private readonly AgentClient _agent;
+    private readonly string _containerId;
+    private readonly string _execId;
+    private readonly PosixSignalRegistration? _registration;
+
+    public WindowSizeRelay(AgentClient agent, string containerId, string execId)
+    {
+        _agent = agent;
+        _containerId = containerId;
+        _execId = execId;
+        if (Terminal.IsTerminal(1) || Terminal.IsTerminal(0))
+        {
+            _registration = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, _ => Send());
+        }
+    }
+
+    /// <summary>Sends the current size; call once the process exists.</summary>
+    public void Send()
+    {
+        var size = Pty.GetSize(1) ?? Pty.GetSize(0);
+        if (size is { } s)
+        {
+            _ = _agent.TtyWinResizeAsync(new TtyWinResizeRequest
+            {
+                ContainerId = _containerId,
+                ExecId = _execId,
+                Row = s.Rows,
+                Column = s.Cols,
+            }, CancellationToken.None);
+        }
+    }
+
+    public void Dispose() => _registration?.Dispose();
+}
