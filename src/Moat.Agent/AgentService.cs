@@ -90,6 +90,9 @@ internal sealed partial class AgentService : IAgentService
             }
             _sandboxMounts.Clear();
         }
+        // Everything written to the shared filesystem or the guest's disks is on the host once we
+        // answer: the host may then stop the VM without a graceful power-off.
+        Libc.sync();
         if (request.PowerOff)
         {
             _ = Task.Run(async () =>
@@ -114,6 +117,7 @@ internal sealed partial class AgentService : IAgentService
             throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
         }
         Log.Verbose($"create {request.ContainerId} at {Uptime.Milliseconds()} ms");
+        Log.Verbose($"spec parsed at {Uptime.Milliseconds()} ms");
         var container = new Container(request.ContainerId, spec);
         if (!_containers.TryAdd(request.ContainerId, container))
         {

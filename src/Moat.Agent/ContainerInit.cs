@@ -27,9 +27,22 @@ internal static unsafe partial class ContainerInit
         {
             Pipes.SetCloexec(SyncFd, true);
             Pipes.SetCloexec(StartFd, true);
+            var trace = Environment.GetEnvironmentVariable("MOAT_DEBUG") == "1";
+            void Trace(string what)
+            {
+                if (trace)
+                {
+                    Console.Error.WriteLine($"moat-init: {what} at {Uptime.Milliseconds()} ms");
+                }
+            }
+            Trace("main");
             WarmUp();
-            var spec = JsonSerializer.Deserialize(ReadAll(SpecFd), AgentJson.Default.InitSpec)
+            Trace("warm");
+            var json = ReadAll(SpecFd);
+            Trace("spec received");
+            var spec = JsonSerializer.Deserialize(json, AgentJson.Default.InitSpec)
                 ?? throw new InvalidDataException("empty init spec");
+            Trace("spec parsed");
             Libc.close(SpecFd);
             if (exec)
             {
@@ -39,6 +52,7 @@ internal static unsafe partial class ContainerInit
             {
                 RootfsSetup.Prepare(spec.Spec!, spec.Rootfs);
             }
+            Trace("rootfs ready");
             if (spec.Process.Terminal)
             {
                 OpenConsole(spec.Process.ConsoleSize);

@@ -39,6 +39,10 @@ internal static class GlobalOptions
         {
             o = o with { Vcpus = n };
         }
+        if (Environment.GetEnvironmentVariable("MOAT_MACHINE") is { } machine)
+        {
+            o = o with { Machine = machine == "microvm" ? Moat.Hypervisor.MachineType.Microvm : Moat.Hypervisor.MachineType.Q35 };
+        }
         if (Environment.GetEnvironmentVariable("MOAT_AGENT_TIMEOUT") is { } t && int.TryParse(t, out var secs))
         {
             o = o with { AgentTimeout = TimeSpan.FromSeconds(secs) };
