@@ -5,6 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
+# What only the tests need: the real components they drive (a private containerd, runc as the baseline).
+test_packages=(containerd runc)
+missing=()
+for p in "${test_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "==> installing test packages: ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 results=$(mktemp -d /tmp/moat-test-results.XXXXXX)
 set +e
 dotnet test Moat.slnx -c Release -nologo --logger "trx" --results-directory "$results" "$@"

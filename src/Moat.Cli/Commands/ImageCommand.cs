@@ -44,7 +44,25 @@ internal static class ImageCommand
             Moat.Runtime.BusyboxBundle.Create(r.GetValue(dir)!, command, terminal: r.GetValue(tty));
             return Task.FromResult(0);
         }));
-        var image = new Command("image", "manage the guest image and the built-in busybox bundle") { build, busybox };
+        var output = new Argument<string>("output") { Description = "tar file to write" };
+        var name = new Option<string>("--name") { Description = "image reference", DefaultValueFactory = _ => "busybox:latest" };
+        var imgCmd = new Option<string[]>("--cmd") { Description = "the image's default command", DefaultValueFactory = _ => ["sh"], AllowMultipleArgumentsPerToken = true };
+        var archive = new Command("archive", "write the built-in busybox image as an archive for 'ctr images import' and 'docker load'") { output, name, imgCmd };
+        archive.SetAction(r => ErrorReporter.Guard(() =>
+        {
+            var tmp = Directory.CreateTempSubdirectory("moat-image-");
+            try
+            {
+                Moat.Runtime.BusyboxBundle.Create(tmp.FullName, ["sh"]);
+                Moat.Runtime.Images.ImageArchive.Write(Path.Combine(tmp.FullName, "rootfs"), r.GetValue(name)!, r.GetValue(imgCmd)!, r.GetValue(output)!);
+            }
+            finally
+            {
+                tmp.Delete(recursive: true);
+            }
+            return Task.FromResult(0);
+        }));
+        var image = new Command("image", "manage the guest image and the built-in busybox image") { build, busybox, archive };
         return image;
     }
 
