@@ -30,16 +30,19 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-say "building Moat (NativeAOT: moat, moat-agent)"
+say "building Moat (NativeAOT: moat, moat-agent, containerd-shim-moat-v2)"
 out=out/publish
 dotnet publish src/Moat.Agent -c Release -r linux-x64 -o "$out/agent" -nologo -v quiet -p:DebugType=none
 dotnet publish src/Moat.Cli -c Release -r linux-x64 -o "$out/cli" -nologo -v quiet -p:DebugType=none
+dotnet publish src/Moat.Shim -c Release -r linux-x64 -o "$out/shim" -nologo -v quiet -p:DebugType=none
 
 say "installing into $PREFIX"
 install -d "$PREFIX/lib/moat" "$PREFIX/bin"
 install -m 0755 "$out/cli/moat" "$PREFIX/lib/moat/moat.new" && mv -f "$PREFIX/lib/moat/moat.new" "$PREFIX/lib/moat/moat"
 install -m 0755 "$out/agent/moat-agent" "$PREFIX/lib/moat/moat-agent.new" && mv -f "$PREFIX/lib/moat/moat-agent.new" "$PREFIX/lib/moat/moat-agent"
+install -m 0755 "$out/shim/containerd-shim-moat-v2" "$PREFIX/lib/moat/containerd-shim-moat-v2.new" && mv -f "$PREFIX/lib/moat/containerd-shim-moat-v2.new" "$PREFIX/lib/moat/containerd-shim-moat-v2"
 ln -sfn "$PREFIX/lib/moat/moat" "$PREFIX/bin/moat"
+ln -sfn "$PREFIX/lib/moat/containerd-shim-moat-v2" "$PREFIX/bin/containerd-shim-moat-v2"
 
 say "building the guest image"
 "$PREFIX/bin/moat" image build

@@ -27,22 +27,10 @@ internal static unsafe partial class ContainerInit
         {
             Pipes.SetCloexec(SyncFd, true);
             Pipes.SetCloexec(StartFd, true);
-            var trace = Environment.GetEnvironmentVariable("MOAT_DEBUG") == "1";
-            void Trace(string what)
-            {
-                if (trace)
-                {
-                    Console.Error.WriteLine($"moat-init: {what} at {Uptime.Milliseconds()} ms");
-                }
-            }
-            Trace("main");
             WarmUp();
-            Trace("warm");
             var json = ReadAll(SpecFd);
-            Trace("spec received");
             var spec = JsonSerializer.Deserialize(json, AgentJson.Default.InitSpec)
                 ?? throw new InvalidDataException("empty init spec");
-            Trace("spec parsed");
             Libc.close(SpecFd);
             if (exec)
             {
@@ -52,7 +40,6 @@ internal static unsafe partial class ContainerInit
             {
                 RootfsSetup.Prepare(spec.Spec!, spec.Rootfs);
             }
-            Trace("rootfs ready");
             if (spec.Process.Terminal)
             {
                 OpenConsole(spec.Process.ConsoleSize);

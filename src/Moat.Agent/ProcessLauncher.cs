@@ -193,7 +193,7 @@ internal sealed class ProcessLauncher
             {
                 fds[ContainerInit.ConsoleFd] = consoleChild.Fd;
             }
-            var request = new SpawnRequest(_self, [_self, exec ? InitSpec.ExecMode : InitSpec.InitMode], Log.Debug ? ["PATH=/bin", "MOAT_DEBUG=1"] : ["PATH=/bin"]) { Fds = fds };
+            var request = new SpawnRequest(_self, [_self, exec ? InitSpec.ExecMode : InitSpec.InitMode], ["PATH=/bin"]) { Fds = fds };
             var (pid, exit) = _reaper.Spawn(() => OnFreshThread(() =>
             {
                 if (exec)

@@ -138,6 +138,10 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
+    public Task PauseAsync(CancellationToken ct) => (_vm ?? throw new InvalidOperationException("sandbox not started")).PauseAsync(ct);
+
+    public Task ResumeAsync(CancellationToken ct) => (_vm ?? throw new InvalidOperationException("sandbox not started")).ResumeAsync(ct);
+
     public Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct) =>
         Agent.CreateContainerAsync(new CreateContainerRequest
         {

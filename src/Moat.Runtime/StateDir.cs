@@ -85,7 +85,8 @@ public sealed class StateDir
         {
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return $"{pid} {fields[19]}";
+            // A zombie has already lost everything it owned; its parent just has not reaped it yet.
+            return fields[0] is "Z" or "X" ? null : $"{pid} {fields[19]}";
         }
         catch (IOException)
         {

@@ -1,0 +1,68 @@
+using Moat.Protocols.Containerd;
+using Moat.Ttrpc;
+
+namespace Moat.Shim;
+
+/// <summary>The per-sandbox daemon: serves the task API on its socket until containerd shuts it down.</summary>
+internal static class ShimDaemon
+{
+    public static async Task<int> RunAsync(ShimArgs a)
+    {
+        var socket = Environment.GetEnvironmentVariable("MOAT_SHIM_SOCKET") ?? ShimPaths.Socket(a.Namespace, a.Id);
+        var log = OpenLog(a.Bundle);
+        using var shutdown = new CancellationTokenSource();
+        var events = new EventPublisher(a.Namespace, Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), log);
+        var service = new TaskService(a, events, log, shutdown);
+        var server = new TtrpcServer(log);
+        TaskServiceBinder.Bind(server, service);
+        try
+        {
+            await server.ListenUnixAsync(socket, shutdown.Token);
+        }
+        catch (Exception e)
+        {
+            log($"serve {socket}: {e.Message}");
+            return 1;
+        }
+        finally
+        {
+            await events.DrainAsync(TimeSpan.FromSeconds(2));
+            File.Delete(socket);
+        }
+        return 0;
+    }
+
+    /// <summary>The daemon logs to the bundle's "log" FIFO, which containerd reads.</summary>
+    private static Action<string> OpenLog(string bundle)
+    {
+        var path = Path.Combine(bundle, "log");
+        StreamWriter? writer = null;
+        try
+        {
+            if (File.Exists(path))
+            {
+                writer = new StreamWriter(new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 0)) { AutoFlush = true };
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return line =>
+        {
+            if (writer is null)
+            {
+                return;
+            }
+            lock (writer)
+            {
+                try
+                {
+                    writer.WriteLine($"time=\"{DateTime.UtcNow:O}\" level=info msg=\"{line.Replace("\"", "'", StringComparison.Ordinal)}\"");
+                }
+                catch (IOException)
+                {
+                }
+            }
+        };
+    }
+}

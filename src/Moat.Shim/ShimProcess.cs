@@ -1,0 +1,43 @@
+using Moat.Protocols.Containerd.Types;
+
+namespace Moat.Shim;
+
+/// <summary>A task's init process or one of its execs, as containerd sees it.</summary>
+internal sealed class ShimProcess
+{
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public required string ContainerId { get; init; }
+    public required string ExecId { get; init; }
+    public required StdioPaths Io { get; init; }
+    public byte[]? ProcessJson { get; init; }
+    public uint Pid { get; set; }
+
+    /// <summary>The agent's WaitProcess for this process: its status once it exits in the guest.</summary>
+    public Task<int>? GuestExit { get; set; }
+    public bool Started { get; set; }
+    public uint ExitStatus { get; private set; }
+    public DateTime ExitedAt { get; private set; }
+    public Task Exited => _exited.Task;
+    public CancellationTokenSource IoCancel { get; } = new();
+
+    public Status Status(bool paused) =>
+        Exited.IsCompleted ? Moat.Protocols.Containerd.Types.Status.Stopped
+        : !Started ? Moat.Protocols.Containerd.Types.Status.Created
+        : paused ? Moat.Protocols.Containerd.Types.Status.Paused
+        : Moat.Protocols.Containerd.Types.Status.Running;
+
+    /// <summary>Stops copying stdin (its FIFO is held open read-write, so it never reports EOF).</summary>
+    public CancellationTokenSource StdinCancel { get; } = new();
+
+    public void CloseStdin() => StdinCancel.Cancel();
+
+    public void SetExited(int status)
+    {
+        ExitStatus = (uint)status;
+        ExitedAt = DateTime.UtcNow;
+        _exited.TrySetResult();
+    }
+}
+
+internal sealed record StdioPaths(string Stdin, string Stdout, string Stderr, bool Terminal);

@@ -1,0 +1,90 @@
+using Google.Protobuf.WellKnownTypes;
+using Moat.Protocols.Agent;
+using Moat.Protocols.Containerd.Events;
+using Moat.Protocols.Containerd.Task;
+using Moat.Ttrpc;
+using Empty = Google.Protobuf.WellKnownTypes.Empty;
+using ExecProcessRequest = Moat.Protocols.Containerd.Task.ExecProcessRequest;
+
+namespace Moat.Shim;
+
+internal sealed partial class TaskService
+{
+    public Task<Empty> Exec(ExecProcessRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        if (c.Init.Exited.IsCompleted || !c.Init.Started)
+        {
+            throw new TtrpcException(StatusCode.FailedPrecondition, $"task {request.Id} is not running");
+        }
+        var p = new ShimProcess
+        {
+            ContainerId = c.Id,
+            ExecId = request.ExecId,
+            Io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal),
+            ProcessJson = request.Spec?.Value.ToByteArray() ?? throw new TtrpcException(StatusCode.InvalidArgument, $"exec {request.ExecId}: no process spec"),
+        };
+        lock (c.Execs)
+        {
+            if (!c.Execs.TryAdd(request.ExecId, p))
+            {
+                throw new TtrpcException(StatusCode.AlreadyExists, $"exec {request.ExecId} already exists in task {c.Id}");
+            }
+        }
+        _events.Publish("/tasks/exec-added", new TaskExecAdded { ContainerId = c.Id, ExecId = request.ExecId });
+        return Task.FromResult(new Empty());
+    }
+
+    public async Task<Empty> ResizePty(ResizePtyRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        Process(c, request.ExecId);
+        await c.Sandbox.Agent.TtyWinResizeAsync(new TtyWinResizeRequest
+        {
+            ContainerId = c.Id,
+            ExecId = request.ExecId,
+            Row = request.Height,
+            Column = request.Width,
+        }, context.CancellationToken);
+        return new Empty();
+    }
+
+    public async Task<Empty> CloseIO(CloseIORequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        var p = Process(c, request.ExecId);
+        if (request.Stdin)
+        {
+            p.CloseStdin();
+            await c.Sandbox.Agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = c.Id, ExecId = request.ExecId }, context.CancellationToken);
+        }
+        return new Empty();
+    }
+
+    public async Task<Empty> Pause(PauseRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        await c.Sandbox.PauseAsync(context.CancellationToken);
+        c.Paused = true;
+        _events.Publish("/tasks/paused", new TaskPaused { ContainerId = c.Id });
+        return new Empty();
+    }
+
+    public async Task<Empty> Resume(ResumeRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        await c.Sandbox.ResumeAsync(context.CancellationToken);
+        c.Paused = false;
+        _events.Publish("/tasks/resumed", new TaskResumed { ContainerId = c.Id });
+        return new Empty();
+    }
+
+    public Task<Empty> Checkpoint(CheckpointTaskRequest request, TtrpcCallContext context) =>
+        throw new TtrpcException(StatusCode.Unimplemented, "checkpoint is not supported by Moat: a container's state lives in its VM");
+
+    public Task<Empty> Update(UpdateTaskRequest request, TtrpcCallContext context) =>
+        throw new TtrpcException(StatusCode.Unimplemented, "update of task resources is not implemented by Moat yet");
+
+    public Task<StatsResponse> Stats(StatsRequest request, TtrpcCallContext context) =>
+        throw new TtrpcException(StatusCode.Unimplemented, "task metrics are not implemented by Moat yet");
+}

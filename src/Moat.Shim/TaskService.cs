@@ -1,0 +1,407 @@
+using System.Collections.Concurrent;
+using Google.Protobuf.WellKnownTypes;
+using Moat.Oci;
+using Moat.Protocols.Agent;
+using Moat.Protocols.Containerd;
+using Moat.Protocols.Containerd.Events;
+using Moat.Protocols.Containerd.Task;
+using Moat.Runtime;
+using Moat.Ttrpc;
+using Empty = Google.Protobuf.WellKnownTypes.Empty;
+using CreateTaskRequest = Moat.Protocols.Containerd.Task.CreateTaskRequest;
+using ExecProcessRequest = Moat.Protocols.Containerd.Task.ExecProcessRequest;
+
+namespace Moat.Shim;
+
+/// <summary>
+/// containerd's task API over Moat sandboxes. Protobuf stays here: the runtime underneath works
+/// with its own types. Errors carry containerd's status conventions (NotFound,
+/// FailedPrecondition, AlreadyExists, ...) so its clients print sensible messages.
+/// </summary>
+internal sealed partial class TaskService : ITaskService
+{
+    private readonly ConcurrentDictionary<string, ShimContainer> _containers = new();
+    private readonly ShimArgs _args;
+    private readonly EventPublisher _events;
+    private readonly Action<string> _log;
+    private readonly CancellationTokenSource _shutdown;
+
+    public TaskService(ShimArgs args, EventPublisher events, Action<string> log, CancellationTokenSource shutdown)
+    {
+        _args = args;
+        _events = events;
+        _log = log;
+        _shutdown = shutdown;
+    }
+
+    public bool IsEmpty => _containers.IsEmpty;
+
+    public async Task<CreateTaskResponse> Create(CreateTaskRequest request, TtrpcCallContext context)
+    {
+        if (_containers.ContainsKey(request.Id))
+        {
+            throw new TtrpcException(StatusCode.AlreadyExists, $"task {request.Id} already exists");
+        }
+        if (!string.IsNullOrEmpty(request.Checkpoint))
+        {
+            throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported by Moat");
+        }
+        Spec spec;
+        try
+        {
+            spec = SpecLoader.LoadBundle(request.Bundle);
+            SpecValidator.Validate(spec).ThrowIfInvalid(Path.Combine(request.Bundle, SpecLoader.ConfigFileName));
+        }
+        catch (OciException e)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
+        }
+        var mounted = false;
+        Sandbox? sandbox = null;
+        try
+        {
+            try
+            {
+                mounted = RootfsMounter.Mount(request.Bundle, request.Rootfs);
+            }
+            catch (Moat.Linux.ErrnoException e)
+            {
+                throw new TtrpcException(StatusCode.InvalidArgument, $"rootfs of {request.Id}: {e.Message}");
+            }
+            var (guestSpec, binds) = SharePlan.ForContainer(request.Id, request.Bundle, spec);
+            var options = new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug };
+            StateDir.SweepStale(options.StateRoot);
+            sandbox = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken);
+            var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
+            await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken);
+            var init = new ShimProcess { ContainerId = request.Id, ExecId = "", Io = io, Pid = (uint)sandbox.VmmPid };
+            init.GuestExit = WaitGuestAsync(sandbox, request.Id, "");
+            var container = new ShimContainer
+            {
+                Id = request.Id,
+                Bundle = request.Bundle,
+                Sandbox = sandbox,
+                Init = init,
+                RootfsMounted = mounted,
+            };
+            _containers[request.Id] = container;
+            _ = ExitIfNeverStartedAsync(container, init);
+            _events.Publish("/tasks/create", new TaskCreate
+            {
+                ContainerId = request.Id,
+                Bundle = request.Bundle,
+                Rootfs = { request.Rootfs.Select(m => new Moat.Protocols.Containerd.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Target, Options = { m.Options } }) },
+                Io = new TaskIO { Stdin = io.Stdin, Stdout = io.Stdout, Stderr = io.Stderr, Terminal = io.Terminal },
+                Pid = init.Pid,
+            });
+            return new CreateTaskResponse { Pid = init.Pid };
+        }
+        catch (Exception e)
+        {
+            if (sandbox is not null)
+            {
+                await sandbox.TearDownAsync(keepLog: true);
+            }
+            if (mounted)
+            {
+                RootfsMounter.Unmount(request.Bundle);
+            }
+            throw Translate(e, request.Id);
+        }
+    }
+
+    public async Task<StartResponse> Start(StartRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        var p = Process(c, request.ExecId);
+        lock (p)
+        {
+            if (p.Started)
+            {
+                throw new TtrpcException(StatusCode.FailedPrecondition, $"{Describe(request.Id, request.ExecId)} is already started");
+            }
+            p.Started = true;
+        }
+        var agent = c.Sandbox.Agent;
+        try
+        {
+            var (stdin, stdout, stderr) = await OpenIoAsync(p, context.CancellationToken);
+            var relay = new StdioRelay(agent, c.Id, p.ExecId);
+            if (p.ExecId.Length == 0)
+            {
+                await agent.StartContainerAsync(new StartContainerRequest { ContainerId = c.Id }, context.CancellationToken);
+                _events.Publish("/tasks/start", new TaskStart { ContainerId = c.Id, Pid = p.Pid });
+            }
+            else
+            {
+                var r = await agent.ExecProcessAsync(new Moat.Protocols.Agent.ExecProcessRequest
+                {
+                    ContainerId = c.Id,
+                    ExecId = p.ExecId,
+                    ProcessJson = Google.Protobuf.ByteString.CopyFrom(p.ProcessJson),
+                    Stdin = stdin is not null,
+                }, context.CancellationToken);
+                p.Pid = (uint)r.Pid;
+                p.GuestExit = WaitGuestAsync(c.Sandbox, c.Id, p.ExecId);
+                _events.Publish("/tasks/exec-started", new TaskExecStarted { ContainerId = c.Id, ExecId = p.ExecId, Pid = p.Pid });
+            }
+            _ = Supervise(c, p, relay, stdin, stdout, stderr);
+            return new StartResponse { Pid = p.Pid };
+        }
+        catch (Exception e)
+        {
+            p.Started = false;
+            throw Translate(e, request.Id);
+        }
+    }
+
+    /// <summary>Relays stdio until the process exits and its output is drained, then reports TaskExit.</summary>
+    private async Task Supervise(ShimContainer c, ShimProcess p, StdioRelay relay, Stream? stdin, Stream? stdout, Stream? stderr)
+    {
+        var ct = p.IoCancel.Token;
+        var outTask = relay.PumpOutputAsync(false, stdout ?? Stream.Null, ct);
+        var errTask = relay.PumpOutputAsync(true, stderr ?? Stream.Null, ct);
+        if (stdin is not null)
+        {
+            _ = relay.PumpInputAsync(stdin, p.StdinCancel.Token);
+        }
+        var status = 255;
+        try
+        {
+            status = await p.GuestExit!;
+            // No output lost at exit: everything written reaches the FIFO before TaskExit.
+            var drained = Task.WhenAll(outTask, errTask);
+            await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(10)));
+        }
+        catch (Exception e)
+        {
+            _log($"task {c.Id} {p.ExecId}: {e.Message}");
+        }
+        finally
+        {
+            await p.IoCancel.CancelAsync();
+            foreach (var s in new[] { stdout, stderr, stdin })
+            {
+                s?.Dispose();
+            }
+        }
+        p.SetExited(status);
+        _events.Publish("/tasks/exit", new TaskExit
+        {
+            ContainerId = c.Id,
+            Id = p.ExecId.Length == 0 ? c.Id : p.ExecId,
+            Pid = p.Pid,
+            ExitStatus = p.ExitStatus,
+            ExitedAt = Timestamp.FromDateTime(p.ExitedAt),
+        });
+    }
+
+    /// <summary>The process's status from the agent; 137 if the VM goes away first.</summary>
+    private async Task<int> WaitGuestAsync(Sandbox sandbox, string id, string execId)
+    {
+        try
+        {
+            var wait = sandbox.Agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = id, ExecId = execId }, CancellationToken.None);
+            if (await Task.WhenAny(wait, sandbox.VmExit) == wait)
+            {
+                return (await wait).Status;
+            }
+            _log($"task {id}: the VM stopped while the process was running");
+        }
+        catch (TtrpcException e)
+        {
+            _log($"task {id} {execId}: wait: {e.Message}");
+        }
+        return 128 + 9;
+    }
+
+    /// <summary>An init killed before Start still exits, as containerd expects (TaskExit, then Delete).</summary>
+    private async Task ExitIfNeverStartedAsync(ShimContainer c, ShimProcess p)
+    {
+        var status = await p.GuestExit!;
+        lock (p)
+        {
+            if (p.Started)
+            {
+                return; // Supervise reports it, after the output
+            }
+            p.Started = true;
+        }
+        p.SetExited(status);
+        _events.Publish("/tasks/exit", new TaskExit
+        {
+            ContainerId = c.Id,
+            Id = c.Id,
+            Pid = p.Pid,
+            ExitStatus = p.ExitStatus,
+            ExitedAt = Timestamp.FromDateTime(p.ExitedAt),
+        });
+    }
+
+    private static async Task<(Stream? In, Stream? Out, Stream? Err)> OpenIoAsync(ShimProcess p, CancellationToken ct)
+    {
+        var stdout = await Fifos.OpenAsync(p.Io.Stdout, FileAccess.Write, ct);
+        var stderr = p.Io.Terminal ? null : await Fifos.OpenAsync(p.Io.Stderr, FileAccess.Write, ct);
+        var stdin = await Fifos.OpenAsync(p.Io.Stdin, FileAccess.Read, ct);
+        return (stdin, stdout, stderr);
+    }
+
+    public async Task<DeleteResponse> Delete(DeleteRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        var p = Process(c, request.ExecId);
+        if (p.Started && !p.Exited.IsCompleted)
+        {
+            throw new TtrpcException(StatusCode.FailedPrecondition, $"cannot delete {Describe(request.Id, request.ExecId)}: it is still running");
+        }
+        if (request.ExecId.Length > 0)
+        {
+            lock (c.Execs)
+            {
+                c.Execs.Remove(request.ExecId);
+            }
+        }
+        else
+        {
+            _containers.TryRemove(c.Id, out _);
+            await c.Sandbox.TearDownAsync(keepLog: false);
+            if (c.RootfsMounted)
+            {
+                RootfsMounter.Unmount(c.Bundle);
+            }
+            if (!p.Exited.IsCompleted)
+            {
+                p.SetExited(128 + 9); // deleted before it ever started
+            }
+        }
+        _events.Publish("/tasks/delete", new TaskDelete
+        {
+            ContainerId = c.Id,
+            Id = request.ExecId.Length == 0 ? c.Id : request.ExecId,
+            Pid = p.Pid,
+            ExitStatus = p.ExitStatus,
+            ExitedAt = Timestamp.FromDateTime(p.ExitedAt == default ? DateTime.UtcNow : p.ExitedAt),
+        });
+        return new DeleteResponse { Pid = p.Pid, ExitStatus = p.ExitStatus, ExitedAt = Timestamp.FromDateTime(p.ExitedAt == default ? DateTime.UtcNow : p.ExitedAt) };
+    }
+
+    public Task<StateResponse> State(StateRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        var p = Process(c, request.ExecId);
+        return Task.FromResult(new StateResponse
+        {
+            Id = request.Id,
+            ExecId = request.ExecId,
+            Bundle = c.Bundle,
+            Pid = p.Pid,
+            Status = p.Status(c.Paused),
+            Stdin = p.Io.Stdin,
+            Stdout = p.Io.Stdout,
+            Stderr = p.Io.Stderr,
+            Terminal = p.Io.Terminal,
+            ExitStatus = p.ExitStatus,
+            ExitedAt = p.Exited.IsCompleted ? Timestamp.FromDateTime(p.ExitedAt) : null,
+        });
+    }
+
+    public async Task<WaitResponse> Wait(WaitRequest request, TtrpcCallContext context)
+    {
+        var p = Process(Get(request.Id), request.ExecId);
+        await p.Exited.WaitAsync(context.CancellationToken);
+        return new WaitResponse { ExitStatus = p.ExitStatus, ExitedAt = Timestamp.FromDateTime(p.ExitedAt) };
+    }
+
+    public async Task<Empty> Kill(KillRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        var p = Process(c, request.ExecId);
+        if (p.Exited.IsCompleted)
+        {
+            throw new TtrpcException(StatusCode.NotFound, $"{Describe(request.Id, request.ExecId)}: process already finished");
+        }
+        try
+        {
+            await c.Sandbox.Agent.SignalProcessAsync(new SignalProcessRequest
+            {
+                ContainerId = c.Id,
+                ExecId = request.ExecId,
+                Signal = request.Signal,
+                All = request.All,
+            }, context.CancellationToken);
+        }
+        catch (TtrpcException e) when (e.Code == StatusCode.NotFound)
+        {
+            throw new TtrpcException(StatusCode.NotFound, $"{Describe(request.Id, request.ExecId)}: process already finished");
+        }
+        return new Empty();
+    }
+
+    public Task<PidsResponse> Pids(PidsRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        var response = new PidsResponse();
+        response.Processes.Add(new Moat.Protocols.Containerd.Types.ProcessInfo { Pid = c.Init.Pid });
+        lock (c.Execs)
+        {
+            foreach (var e in c.Execs.Values.Where(e => e.Started && !e.Exited.IsCompleted))
+            {
+                response.Processes.Add(new Moat.Protocols.Containerd.Types.ProcessInfo { Pid = e.Pid });
+            }
+        }
+        return Task.FromResult(response);
+    }
+
+    public Task<ConnectResponse> Connect(ConnectRequest request, TtrpcCallContext context) =>
+        Task.FromResult(new ConnectResponse
+        {
+            ShimPid = (uint)Environment.ProcessId,
+            TaskPid = _containers.TryGetValue(request.Id, out var c) ? c.Init.Pid : 0,
+            Version = ShimVersion.Value,
+        });
+
+    public Task<Empty> Shutdown(ShutdownRequest request, TtrpcCallContext context)
+    {
+        if (!_containers.IsEmpty && !request.Now)
+        {
+            return Task.FromResult(new Empty()); // other tasks still live in this shim
+        }
+        _shutdown.CancelAfter(TimeSpan.FromMilliseconds(50));
+        return Task.FromResult(new Empty());
+    }
+
+    private ShimContainer Get(string id) =>
+        _containers.TryGetValue(id, out var c) ? c : throw new TtrpcException(StatusCode.NotFound, $"task {id} not found");
+
+    private static ShimProcess Process(ShimContainer c, string execId)
+    {
+        if (string.IsNullOrEmpty(execId))
+        {
+            return c.Init;
+        }
+        lock (c.Execs)
+        {
+            return c.Execs.TryGetValue(execId, out var p) ? p : throw new TtrpcException(StatusCode.NotFound, $"exec {execId} not found in task {c.Id}");
+        }
+    }
+
+    private static string Describe(string id, string execId) => string.IsNullOrEmpty(execId) ? $"task {id}" : $"exec {execId} of task {id}";
+
+    /// <summary>The one place runtime errors become ttrpc statuses.</summary>
+    private static Exception Translate(Exception e, string id) => e switch
+    {
+        TtrpcException t => t,
+        RuntimeException r => new TtrpcException(r.Kind switch
+        {
+            RuntimeErrorKind.InvalidArgument => StatusCode.InvalidArgument,
+            RuntimeErrorKind.NotFound => StatusCode.NotFound,
+            RuntimeErrorKind.AlreadyExists => StatusCode.AlreadyExists,
+            RuntimeErrorKind.FailedPrecondition or RuntimeErrorKind.MissingDependency => StatusCode.FailedPrecondition,
+            RuntimeErrorKind.Timeout => StatusCode.DeadlineExceeded,
+            _ => StatusCode.Internal,
+        }, $"task {id}: {r.Message}", r),
+        OciException o => new TtrpcException(StatusCode.InvalidArgument, o.Message, o),
+        OperationCanceledException => new TtrpcException(StatusCode.Cancelled, $"task {id}: cancelled", e),
+        _ => new TtrpcException(StatusCode.Internal, $"task {id}: {e.Message}", e),
+    };
+}
