@@ -1,0 +1,246 @@
+using System.Text.RegularExpressions;
+
+namespace Moat.Integration.Tests.Containerd;
+
+/// <summary>containerd-shim-moat-v2 driven by a real containerd through ctr.</summary>
+[Collection("vm")]
+public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
+{
+    private const string Runtime = "io.containerd.moat.v2";
+    private readonly ContainerdFixture _containerd;
+
+    public ShimTests(ContainerdFixture containerd) => _containerd = containerd;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>After each test: no task, shim, VM, mount, socket or state is left.</summary>
+    public async Task DisposeAsync()
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        List<string> left;
+        while ((left = Leftovers()).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+        Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
+    }
+
+    private List<string> Leftovers()
+    {
+        var found = global::Moat.Integration.Tests.Leftovers.Find(Path.Combine("/run/moat/containerd", ContainerdFixture.Namespace));
+        found.AddRange(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(d, "cmdline")).StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }).Select(d => "shim " + d));
+        found.AddRange(File.ReadLines("/proc/self/mountinfo").Where(l => l.Contains(_containerd.Dir + "/state", StringComparison.Ordinal)).Select(l => "mount " + l.Split(' ')[4]));
+        return found;
+    }
+
+    private static string Id(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
+
+    private Task<CmdResult> Run(string id, params string[] command) =>
+        _containerd.Ctr(["run", "--rm", "--runtime", Runtime, ContainerdFixture.Image, id, .. command]);
+
+    [Fact]
+    public async Task RunPrintsTheGuestKernel()
+    {
+        var r = await Run(Id("uname"), "uname", "-r");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), r.Stdout.Trim());
+        Assert.Matches(@"^\d+\.\d+\.\d+-\d+-amd64$", r.Stdout.Trim());
+    }
+
+    [Fact]
+    public async Task ExitCodesComeBack()
+    {
+        Assert.Equal(0, (await Run(Id("exit0"), "true")).ExitCode);
+        var r = await Run(Id("exit3"), "sh", "-c", "exit 3");
+        Assert.True(r.ExitCode == 3, r.ToString());
+    }
+
+    [Fact]
+    public async Task KilledTaskExitsWith137()
+    {
+        var id = Id("kill");
+        var run = Run(id, "sleep", "300");
+        await WaitForStatus(id, "RUNNING");
+        var k = await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
+        Assert.True(k.ExitCode == 0, k.ToString());
+        var r = await run;
+        Assert.True(r.ExitCode == 137, r.ToString());
+    }
+
+    [Fact]
+    public async Task ExecInARunningContainerAndKillAll()
+    {
+        var id = Id("exec");
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        try
+        {
+            await WaitForStatus(id, "RUNNING");
+            var e = await _containerd.Ctr("task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo exec-ok; cat /proc/1/cmdline | tr '\\0' ' '; exit 4");
+            Assert.True(e.ExitCode == 4, e.ToString());
+            Assert.Equal("exec-ok\nsleep 300 ", e.Stdout);
+            var k = await _containerd.Ctr("task", "kill", "-a", "-s", "SIGKILL", id);
+            Assert.True(k.ExitCode == 0, k.ToString());
+            await WaitForStatus(id, "STOPPED");
+        }
+        finally
+        {
+            await _containerd.Ctr("task", "delete", "-f", id);
+            await _containerd.Ctr("container", "rm", id);
+        }
+    }
+
+    [Fact]
+    public async Task PauseAndResume()
+    {
+        var id = Id("pause");
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        try
+        {
+            await WaitForStatus(id, "RUNNING");
+            Assert.Equal(0, (await _containerd.Ctr("task", "pause", id)).ExitCode);
+            await WaitForStatus(id, "PAUSED");
+            Assert.Equal(0, (await _containerd.Ctr("task", "resume", id)).ExitCode);
+            await WaitForStatus(id, "RUNNING");
+            Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id)).ExitCode);
+            await WaitForStatus(id, "STOPPED");
+        }
+        finally
+        {
+            await _containerd.Ctr("task", "delete", "-f", id);
+            await _containerd.Ctr("container", "rm", id);
+        }
+    }
+
+    [Fact]
+    public async Task OneMebibyteOfStdoutArrivesIntact()
+    {
+        var r = await Run(Id("mib"), "sh", "-c", "yes 0123456789abcde | head -c 1048576");
+        Assert.True(r.ExitCode == 0, $"exit {r.ExitCode}: {r.Stderr}");
+        Assert.Equal(1048576, r.Stdout.Length);
+        Assert.Equal(string.Concat(Enumerable.Repeat("0123456789abcde\n", 65536)), r.Stdout);
+    }
+
+    [Fact]
+    public async Task EventsArriveInTheContractsOrder()
+    {
+        var id = Id("events");
+        using var events = Cmd.Start("ctr", ["--address", _containerd.Socket, "--namespace", ContainerdFixture.Namespace, "events"]);
+        var lines = new List<string>();
+        var reader = Task.Run(async () =>
+        {
+            while (await events.StandardOutput.ReadLineAsync() is { } line)
+            {
+                lock (lines)
+                {
+                    lines.Add(line);
+                }
+            }
+        });
+        await Task.Delay(500);
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        await WaitForStatus(id, "RUNNING");
+        Assert.Equal(0, (await _containerd.Ctr("task", "exec", "--exec-id", "ev1", id, "true")).ExitCode);
+        Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id)).ExitCode);
+        await WaitForStatus(id, "STOPPED");
+        Assert.Equal(0, (await _containerd.Ctr("task", "delete", id)).ExitCode);
+        await _containerd.Ctr("container", "rm", id);
+        await Task.Delay(1000);
+        events.Kill();
+        await reader;
+        List<string> topics;
+        lock (lines)
+        {
+            topics = lines.Where(l => l.Contains(id, StringComparison.Ordinal))
+                .Select(l => Regex.Match(l, @"/tasks/[a-z-]+").Value).Where(t => t.Length > 0).ToList();
+        }
+        // The exec's exit and delete (delete is a SHOULD for execs), then the task's own exit and delete.
+        Assert.Equal(["/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started", "/tasks/exit", "/tasks/delete", "/tasks/exit", "/tasks/delete"], topics);
+    }
+
+    [Fact]
+    public async Task TwoContainersRunAtOnce()
+    {
+        var a = Run(Id("two-a"), "sh", "-c", "sleep 2; echo a-done");
+        var b = Run(Id("two-b"), "sh", "-c", "sleep 2; echo b-done");
+        var (ra, rb) = (await a, await b);
+        Assert.True(ra.ExitCode == 0 && rb.ExitCode == 0, ra + "\n" + rb);
+        Assert.Equal("a-done\n", ra.Stdout);
+        Assert.Equal("b-done\n", rb.Stdout);
+    }
+
+    [Fact]
+    public async Task KilledShimIsCleanedUpByContainerd()
+    {
+        var id = Id("lost");
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        await WaitForStatus(id, "RUNNING");
+        var shim = Leftovers().First(l => l.StartsWith("shim ", StringComparison.Ordinal));
+        await Cmd.RunAsync("kill", ["-9", Path.GetFileName(shim)]);
+        // containerd notices the lost shim, runs `containerd-shim-moat-v2 delete`, and the task is gone.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while ((await _containerd.Ctr("task", "ls", "-q")).Stdout.Contains(id, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+        Assert.DoesNotContain(id, (await _containerd.Ctr("task", "ls", "-q")).Stdout);
+        await _containerd.Ctr("container", "rm", id);
+    }
+
+    [Fact]
+    public async Task UnknownExecIdAndSecondStartAreProperErrors()
+    {
+        var id = Id("errs");
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        try
+        {
+            await WaitForStatus(id, "RUNNING");
+            var k = await _containerd.Ctr("task", "kill", "--exec-id", "nope", id);
+            Assert.NotEqual(0, k.ExitCode);
+            Assert.Contains("not found", k.Stderr);
+            var s = await _containerd.Ctr("task", "start", id);
+            Assert.NotEqual(0, s.ExitCode);
+            Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id)).ExitCode);
+            await WaitForStatus(id, "STOPPED");
+            var again = await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
+            Assert.NotEqual(0, again.ExitCode);
+            Assert.Contains("process already finished", again.Stderr);
+        }
+        finally
+        {
+            await _containerd.Ctr("task", "delete", "-f", id);
+            await _containerd.Ctr("container", "rm", id);
+        }
+    }
+
+    private async Task WaitForStatus(string id, string status)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        string last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            var r = await _containerd.Ctr("task", "ls");
+            last = r.Stdout;
+            if (r.Stdout.Split('\n').Any(l => l.StartsWith(id + " ", StringComparison.Ordinal) && l.Contains(status, StringComparison.Ordinal)))
+            {
+                return;
+            }
+            await Task.Delay(100);
+        }
+        Assert.Fail($"task {id} never reached {status}: {last}");
+    }
+}
