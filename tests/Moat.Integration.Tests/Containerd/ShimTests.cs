@@ -171,6 +171,21 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task RunWithATerminal()
+    {
+        // ctr -t needs a terminal of its own: script(1) gives it one.
+        var id = Id("tty");
+        var ctr = $"ctr --address {_containerd.Socket} --namespace {ContainerdFixture.Namespace} run -t --rm --runtime {Runtime} {ContainerdFixture.Image} {id} sh -c 'tty; sleep 1; stty size'"; // ctr resizes after Start
+        // stdin stays open until the end, as with a person at the terminal.
+        using var p = Cmd.Start("script", ["-qec", $"stty rows 33 cols 111; {ctr}", "/dev/null"]);
+        var stdout = await p.StandardOutput.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        p.StandardInput.Close();
+        Assert.True(p.ExitCode == 0, stdout + await p.StandardError.ReadToEndAsync());
+        Assert.Matches(@"^/dev/pts/\d+\r+\n33 111\r+\n$", stdout); // script's own pty adds a \r
+    }
+
+    [Fact]
     public async Task TwoContainersRunAtOnce()
     {
         var a = Run(Id("two-a"), "sh", "-c", "sleep 2; echo a-done");
