@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
-
 namespace Moat.Runtime;
 
 /// <summary>Per-sandbox paths under the state root, and the abstract socket names derived from them.</summary>
@@ -10,7 +7,7 @@ public sealed class StateDir
     {
         Id = id;
         Path = System.IO.Path.Combine(stateRoot, id);
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(Path)))[..16];
+        var hash = NameHash.Hex(Path, 16);
         QmpSocket = $"@moat/{hash}/qmp";
         AgentSocket = $"@moat/{hash}/agent";
     }

@@ -6,6 +6,9 @@ namespace Moat.Shim;
 /// <summary>The per-sandbox daemon: serves the task API on its socket until containerd shuts it down.</summary>
 internal static class ShimDaemon
 {
+    /// <summary>Write end of <c>start</c>'s readiness pipe.</summary>
+    public const int ReadyFd = 3;
+
     public static async Task<int> RunAsync(ShimArgs a)
     {
         var socket = Environment.GetEnvironmentVariable("MOAT_SHIM_SOCKET") ?? ShimPaths.Socket(a.Namespace, a.Id);
@@ -17,7 +20,12 @@ internal static class ShimDaemon
         TaskServiceBinder.Bind(server, service);
         try
         {
-            await server.ListenUnixAsync(socket, shutdown.Token);
+            Moat.Linux.Pipes.SetCloexec(ReadyFd, true);
+            await server.ListenUnixAsync(socket, shutdown.Token, onListening: () =>
+            {
+                Moat.Linux.Pipes.WriteAll(ReadyFd, [1]);
+                Moat.Linux.Interop.Libc.close(ReadyFd);
+            });
         }
         catch (Exception e)
         {

@@ -1,6 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
-
 namespace Moat.Shim;
 
 internal static class ShimPaths
@@ -13,5 +10,5 @@ internal static class ShimPaths
 
     /// <summary>One socket per (namespace, group): containers of one pod share a shim.</summary>
     public static string Socket(string ns, string group) =>
-        Path.Combine(SocketDir, Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ns + "/" + group)))[..24] + ".sock");
+        Path.Combine(SocketDir, Moat.Runtime.NameHash.Hex(ns + "/" + group, 24) + ".sock");
 }

@@ -26,6 +26,7 @@ internal static class StartCommand
             Directory.CreateDirectory(ShimPaths.SocketDir);
             var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot locate the shim executable");
             var devnull = ErrnoException.Check(Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/null");
+            var (ready, readyWrite) = Pipes.Create();
             var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
                 .Select(e => $"{e.Key}={e.Value}").Append($"MOAT_SHIM_SOCKET={socket}").ToList();
             int pid;
@@ -33,7 +34,7 @@ internal static class StartCommand
             {
                 pid = Spawner.Spawn(new SpawnRequest(self, [self, .. a.ToDaemonArgs()], env)
                 {
-                    Fds = new Dictionary<int, int> { [0] = devnull, [1] = devnull, [2] = devnull },
+                    Fds = new Dictionary<int, int> { [0] = devnull, [1] = devnull, [2] = devnull, [ShimDaemon.ReadyFd] = readyWrite.Fd },
                     NewSession = true,
                     WorkingDirectory = a.Bundle,
                 });
@@ -41,16 +42,17 @@ internal static class StartCommand
             finally
             {
                 Libc.close(devnull);
+                readyWrite.Dispose();
             }
-            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-            while (!await CanConnectAsync(socket))
+            // The daemon writes one byte once it listens; EOF means it died first.
+            using (ready)
             {
-                if (DateTime.UtcNow > deadline || !Directory.Exists($"/proc/{pid}"))
+                Span<byte> b = stackalloc byte[1];
+                if (Pipes.Read(ready.Fd, b) != 1)
                 {
-                    Console.Error.WriteLine($"containerd-shim-moat-v2: the shim daemon for {a.Id} did not start listening on {socket}");
+                    Console.Error.WriteLine($"containerd-shim-moat-v2: the shim daemon for {a.Id} (pid {pid}) exited before listening on {socket}");
                     return 1;
                 }
-                await Task.Delay(2);
             }
             Console.Write("unix://" + socket);
             return 0;
