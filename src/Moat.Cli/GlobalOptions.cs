@@ -10,6 +10,7 @@ internal static class GlobalOptions
     public static readonly Option<string> DataDir = new("--data-dir") { Description = "guest image directory", DefaultValueFactory = _ => "/var/lib/moat", Recursive = true };
     public static readonly Option<string?> Log = new("--log") { Description = "log file (accepted for runc compatibility)", Recursive = true };
     public static readonly Option<string> LogFormat = new("--log-format") { Description = "text or json", DefaultValueFactory = _ => "text", Recursive = true };
+    public static readonly Option<string?> Config = new("--config") { Description = $"configuration file (default {Moat.Runtime.MoatConfig.DefaultPath} if present)", Recursive = true };
     public static readonly Option<bool> SystemdCgroup = new("--systemd-cgroup") { Description = "accepted for runc compatibility", Recursive = true };
 
     public static void AddTo(RootCommand root)
@@ -20,15 +21,17 @@ internal static class GlobalOptions
         root.Options.Add(Log);
         root.Options.Add(LogFormat);
         root.Options.Add(SystemdCgroup);
+        root.Options.Add(Config);
     }
 
     public static Moat.Runtime.RuntimeOptions RuntimeOptions(ParseResult r)
     {
-        var o = new Moat.Runtime.RuntimeOptions
+        var o = Moat.Runtime.MoatConfig.Apply(new Moat.Runtime.RuntimeOptions(), r.GetValue(Config));
+        o = o with
         {
-            Debug = r.GetValue(Debug),
+            Debug = o.Debug || r.GetValue(Debug),
             StateRoot = r.GetValue(Root)!,
-            DataDir = r.GetValue(DataDir)!,
+            DataDir = r.GetResult(DataDir) is { Implicit: false } ? r.GetValue(DataDir)! : o.DataDir,
         };
         // Overrides for tests and benchmarks.
         if (Environment.GetEnvironmentVariable("MOAT_MEMORY_MIB") is { } mem && int.TryParse(mem, out var m))

@@ -69,7 +69,8 @@ internal sealed partial class TaskService : ITaskService
                 throw new TtrpcException(StatusCode.InvalidArgument, $"rootfs of {request.Id}: {e.Message}");
             }
             var (guestSpec, binds) = SharePlan.ForContainer(request.Id, request.Bundle, spec);
-            var options = new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug };
+            var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options));
+            options = options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug };
             StateDir.SweepStale(options.StateRoot);
             sandbox = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken);
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
@@ -368,6 +369,17 @@ internal sealed partial class TaskService : ITaskService
         }
         _shutdown.CancelAfter(TimeSpan.FromMilliseconds(50));
         return Task.FromResult(new Empty());
+    }
+
+    /// <summary>containerd's runtime options (options.ConfigPath, ctr --runtime-config-path) name Moat's configuration file.</summary>
+    private static string? ConfigPath(Any? options)
+    {
+        if (options is null || !options.TypeUrl.EndsWith("runtimeoptions.v1.Options", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var path = Moat.Protocols.Containerd.RuntimeOptions.Options.Parser.ParseFrom(options.Value).ConfigPath;
+        return string.IsNullOrEmpty(path) ? null : path;
     }
 
     private ShimContainer Get(string id) =>

@@ -131,4 +131,15 @@ public sealed class BadInputTests
         var r = await env.RunAsync(bundle, MoatEnv.Id(), env: vars);
         AssertOneLineError(r, what, missing, fix);
     }
+
+    [Fact]
+    public async Task ConfigFileUnknownKeyIsNamed()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["true"]);
+        var cfg = Path.Combine(env.Dir, "moat.toml");
+        File.WriteAllText(cfg, "[hypervisor]\nvcpu = 2\n");
+        var r = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "--config", cfg, "run", "--bundle", bundle, MoatEnv.Id()]);
+        AssertOneLineError(r, cfg, "hypervisor.vcpu: unknown key");
+    }
 }

@@ -173,4 +173,18 @@ public sealed class RunTests
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Matches(@"^/dev/pts/\d+\r\nstdio-is-a-tty\r\n$", r.Stdout);
     }
+
+    [Fact]
+    public async Task ConfigFileSizesTheVm()
+    {
+        await using var env = new MoatEnv();
+        var cfg = Path.Combine(env.Dir, "moat.toml");
+        File.WriteAllText(cfg, "[hypervisor]\nmemory_mib = 300\nvcpus = 2\n");
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "awk '/MemTotal/ {print $2}' /proc/meminfo; nproc"]);
+        var r = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "--config", cfg, "run", "--bundle", bundle, MoatEnv.Id()]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.InRange(long.Parse(lines[0], System.Globalization.CultureInfo.InvariantCulture), 200 * 1024, 300 * 1024);
+        Assert.Equal("2", lines[1]);
+    }
 }

@@ -186,6 +186,40 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task RuntimeConfigPathSizesTheVm()
+    {
+        var cfg = Path.Combine(_containerd.Dir, "moat-320.toml");
+        File.WriteAllText(cfg, "[hypervisor]\nmemory_mib = 320\n");
+        var r = await _containerd.Ctr("run", "--rm", "--runtime", Runtime, "--runtime-config-path", cfg, ContainerdFixture.Image, Id("cfg"),
+            "sh", "-c", "awk '/MemTotal/ {print $2}' /proc/meminfo");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var kib = long.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(kib, 200 * 1024, 320 * 1024);
+    }
+
+    [Fact]
+    public async Task BadConfigFileAndBadSpecAreProperErrors()
+    {
+        var cfg = Path.Combine(_containerd.Dir, "moat-bad.toml");
+        File.WriteAllText(cfg, "[hypervisor]\nmemroy_mib = 320\n");
+        var r = await _containerd.Ctr("run", "--rm", "--runtime", Runtime, "--runtime-config-path", cfg, ContainerdFixture.Image, Id("badcfg"), "true");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("hypervisor.memroy_mib: unknown key", r.Stderr);
+
+        // ctr --config takes a whole config.json and only the container id; the rootfs is named in it.
+        var bundle = Path.Combine(_containerd.Dir, "badspec-" + Guid.NewGuid().ToString("N")[..6]);
+        Assert.Equal(0, (await Cmd.RunAsync(Cmd.Moat, ["image", "busybox", bundle, "true"])).ExitCode);
+        var spec = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(bundle, "config.json")))!;
+        spec["root"]!["path"] = Path.Combine(bundle, "rootfs");
+        spec["process"]!["cwd"] = "relative";
+        var specPath = Path.Combine(bundle, "bad.json");
+        File.WriteAllText(specPath, spec.ToJsonString());
+        r = await _containerd.Ctr("run", "--rm", "--runtime", Runtime, "--config", specPath, Id("badspec"));
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("process.cwd", r.Stderr);
+    }
+
+    [Fact]
     public async Task TwoContainersRunAtOnce()
     {
         var a = Run(Id("two-a"), "sh", "-c", "sleep 2; echo a-done");
