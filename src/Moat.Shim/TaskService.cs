@@ -200,19 +200,31 @@ internal sealed partial class TaskService : ITaskService
     /// <summary>The process's status from the agent; 137 if the VM goes away first.</summary>
     private async Task<int> WaitGuestAsync(Sandbox sandbox, string id, string execId)
     {
-        try
+        // Asked again every 2 s: the agent answers at once for a process that has exited, so a
+        // reply that never arrives (seen intermittently with kill -a and pause) cannot leave the
+        // task RUNNING for ever. The root cause is still open.
+        var request = new WaitProcessRequest { ContainerId = id, ExecId = execId };
+        while (!sandbox.VmExit.IsCompleted)
         {
-            var wait = sandbox.Agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = id, ExecId = execId }, CancellationToken.None);
-            if (await Task.WhenAny(wait, sandbox.VmExit) == wait)
+            try
             {
-                return (await wait).Status;
+                var wait = sandbox.Agent.WaitProcessAsync(request, CancellationToken.None, TimeSpan.FromSeconds(2));
+                if (await Task.WhenAny(wait, sandbox.VmExit) == wait)
+                {
+                    return (await wait).Status;
+                }
             }
-            _log($"task {id}: the VM stopped while the process was running");
+            catch (TtrpcException e) when (e.Code == StatusCode.DeadlineExceeded)
+            {
+                continue;
+            }
+            catch (TtrpcException e)
+            {
+                _log($"task {id} {execId}: wait: {e.Message}");
+                return 128 + 9;
+            }
         }
-        catch (TtrpcException e)
-        {
-            _log($"task {id} {execId}: wait: {e.Message}");
-        }
+        _log($"task {id}: the VM stopped while the process was running");
         return 128 + 9;
     }
 
