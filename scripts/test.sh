@@ -30,6 +30,9 @@ for f in "$results"/*.trx; do
   q=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$c"); failed=$((failed + ${q:-0}))
   n=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$c"); skipped=$((skipped + ${n:-0}))
 done
+if [ "$failed" -ne 0 ] && [ -x /usr/bin/python3 ]; then
+  /usr/bin/python3 scripts/trx-summary.py "$results"/*.trx || true
+fi
 rm -rf "$results"
 echo "$passed passed, $failed failed, $skipped skipped"
 if [ "$rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then

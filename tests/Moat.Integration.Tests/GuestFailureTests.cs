@@ -96,16 +96,16 @@ public sealed class GuestFailureTests
             }
         }
         Assert.True(started, "the container never started");
-        Assert.Contains(Leftovers.Find(env.Root), l => l.StartsWith("qemu", StringComparison.Ordinal));
+        Assert.Contains(env.Remaining(), l => l.StartsWith("qemu", StringComparison.Ordinal));
         p.Kill(); // SIGKILL: no chance to clean up
         await p.WaitForExitAsync();
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
-        while (Leftovers.Find(env.Root).Any(l => !l.StartsWith("state", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
+        while (env.Remaining().Any(l => !l.StartsWith("state", StringComparison.Ordinal)) && DateTime.UtcNow < deadline)
         {
             await Task.Delay(200);
         }
-        Assert.DoesNotContain(Leftovers.Find(env.Root), l => !l.StartsWith("state", StringComparison.Ordinal));
+        Assert.DoesNotContain(env.Remaining(), l => !l.StartsWith("state", StringComparison.Ordinal));
 
         // The dead run's state directory is swept by the next moat command on that root.
         var again = await env.RunAsync(await env.BundleAsync("c", ["true"]), MoatEnv.Id());

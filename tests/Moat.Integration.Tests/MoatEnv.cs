@@ -12,11 +12,14 @@ public sealed class MoatEnv : IAsyncDisposable
     {
         Dir = Directory.CreateTempSubdirectory("moat-it-").FullName;
         Root = Path.Combine(Dir, "root");
+        _socketsBefore = Leftovers.Sockets();
         if (!File.Exists(Cmd.Moat))
         {
             throw new InvalidOperationException($"{Cmd.Moat} is not installed: run scripts/setup.sh first (or set MOAT_BIN)");
         }
     }
+
+    private readonly HashSet<string> _socketsBefore;
 
     public string Dir { get; }
     public string Root { get; }
@@ -42,20 +45,28 @@ public sealed class MoatEnv : IAsyncDisposable
 
     public static string Id() => "it-" + Guid.NewGuid().ToString("N")[..12];
 
+    /// <summary>What Moat left under this root, plus Moat sockets that appeared since the test began.</summary>
+    public List<string> Remaining() => Leftovers.Find(Root, _socketsBefore);
+
     public void AssertNothingLeft()
     {
-        var leftovers = Leftovers.Find(Root);
+        var leftovers = Leftovers.Find(Root, _socketsBefore);
         Assert.True(leftovers.Count == 0, "left behind: " + string.Join("; ", leftovers));
     }
 
     public async ValueTask DisposeAsync()
     {
         // A failed test may still be tearing down: give it a moment before judging.
-        for (var i = 0; i < 50 && Leftovers.Find(Root).Count > 0; i++)
+        for (var i = 0; i < 50 && Leftovers.Find(Root, _socketsBefore).Count > 0; i++)
         {
             await Task.Delay(100);
         }
-        var left = Leftovers.Find(Root);
+        var left = Leftovers.Find(Root, _socketsBefore);
+        if (left.Count > 0)
+        {
+            // Fail this test, but do not let its debris fail every test after it.
+            await Leftovers.ReapAsync(Root);
+        }
         try
         {
             Directory.Delete(Dir, recursive: true);
@@ -69,8 +80,53 @@ public sealed class MoatEnv : IAsyncDisposable
 
 public static class Leftovers
 {
+    /// <summary>
+    /// Kills every QEMU started by Moat and every shim, then lazily unmounts and removes what
+    /// remains under <paramref name="root"/>: run after a failed leftover check only.
+    /// </summary>
+    public static async Task ReapAsync(string root, params string[] mountPrefixes)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid) || pid == Environment.ProcessId)
+            {
+                continue;
+            }
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(dir, "cmdline")).Replace('\0', ' ');
+                if ((cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains("moat/", StringComparison.Ordinal))
+                    || cmdline.StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal))
+                {
+                    System.Diagnostics.Process.GetProcessById(pid).Kill();
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+            }
+        }
+        await Task.Delay(500);
+        var mounts = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
+            .Where(m => m.Contains(root, StringComparison.Ordinal) || mountPrefixes.Any(p => m.StartsWith(p, StringComparison.Ordinal)))
+            .OrderByDescending(m => m.Length).ToList();
+        foreach (var m in mounts)
+        {
+            await Cmd.RunAsync("umount", ["-l", m]);
+        }
+        try
+        {
+            if (Directory.Exists(root))
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+
     /// <summary>QEMU processes, mounts, abstract sockets and state directories that belong to a state root.</summary>
-    public static List<string> Find(string root)
+    public static List<string> Find(string root, IReadOnlySet<string>? socketsBefore = null)
     {
         var found = new List<string>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
@@ -108,13 +164,13 @@ public static class Leftovers
                 found.Add("state " + d);
             }
         }
-        foreach (var line in File.ReadLines("/proc/net/unix"))
-        {
-            if (line.Contains("@moat/", StringComparison.Ordinal))
-            {
-                found.Add("socket " + line.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last());
-            }
-        }
+        // Abstract sockets are global: those that were there before the test are not its own.
+        found.AddRange(Sockets().Where(s => socketsBefore?.Contains(s) != true).Select(s => "socket " + s));
         return found;
     }
+
+    /// <summary>Moat's abstract sockets (QMP and agent) that exist now.</summary>
+    public static HashSet<string> Sockets() =>
+        File.ReadLines("/proc/net/unix").Where(l => l.Contains("@moat/", StringComparison.Ordinal))
+            .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last()).ToHashSet();
 }

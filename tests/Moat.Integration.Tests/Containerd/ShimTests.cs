@@ -11,7 +11,13 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
 
     public ShimTests(ContainerdFixture containerd) => _containerd = containerd;
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    private HashSet<string> _socketsBefore = [];
+
+    public Task InitializeAsync()
+    {
+        _socketsBefore = global::Moat.Integration.Tests.Leftovers.Sockets();
+        return Task.CompletedTask;
+    }
 
     /// <summary>After each test: no task, shim, VM, mount, socket or state is left.</summary>
     public async Task DisposeAsync()
@@ -22,12 +28,32 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         {
             await Task.Delay(200);
         }
+        if (left.Count > 0)
+        {
+            // Fail this test, but clean up so the tests after it start from nothing.
+            var tasks = await _containerd.Ctr("task", "ls", "-q");
+            foreach (var t in tasks.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                await _containerd.Ctr("task", "kill", "-s", "SIGKILL", t);
+            }
+            await global::Moat.Integration.Tests.Leftovers.ReapAsync(
+                Path.Combine("/run/moat/containerd", ContainerdFixture.Namespace), _containerd.Dir + "/state");
+            foreach (var t in tasks.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                await _containerd.Ctr("task", "delete", "-f", t);
+            }
+            var containers = await _containerd.Ctr("containers", "ls", "-q");
+            foreach (var c in containers.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                await _containerd.Ctr("containers", "delete", c);
+            }
+        }
         Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
     }
 
     private List<string> Leftovers()
     {
-        var found = global::Moat.Integration.Tests.Leftovers.Find(Path.Combine("/run/moat/containerd", ContainerdFixture.Namespace));
+        var found = global::Moat.Integration.Tests.Leftovers.Find(Path.Combine("/run/moat/containerd", ContainerdFixture.Namespace), _socketsBefore);
         found.AddRange(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
         {
             try
