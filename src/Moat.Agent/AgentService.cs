@@ -127,7 +127,16 @@ internal sealed partial class AgentService : IAgentService
         {
             var process = spec.Process ?? throw new TtrpcException(StatusCode.InvalidArgument, "config.json has no process");
             var init = new InitSpec { Spec = spec, Rootfs = spec.Root!.Path, Process = process };
-            container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin);
+            try
+            {
+                Cgroups.Create(request.ContainerId, spec.Linux?.Resources);
+            }
+            catch (IOException e)
+            {
+                throw new TtrpcException(StatusCode.InvalidArgument, $"container {request.ContainerId}: linux.resources: {e.Message}");
+            }
+            container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin,
+                beforeSpec: pid => Cgroups.Join(request.ContainerId, pid));
             container.PidNamespace = ReadLinkOrNull($"/proc/{container.Init.Pid}/ns/pid");
             _ = container.Init.Exit.ContinueWith(_ => container.Init.CloseStdin(), TaskScheduler.Default);
             Log.Verbose($"created {request.ContainerId} at {Uptime.Milliseconds()} ms");
@@ -135,6 +144,7 @@ internal sealed partial class AgentService : IAgentService
         catch
         {
             _containers.TryRemove(request.ContainerId, out _);
+            Cgroups.Remove(request.ContainerId);
             throw;
         }
         return Task.FromResult(new Empty());
@@ -165,6 +175,7 @@ internal sealed partial class AgentService : IAgentService
         if (_containers.TryRemove(request.ContainerId, out var c))
         {
             await KillContainerAsync(c, TimeSpan.FromSeconds(Math.Max(1, request.TimeoutSeconds)));
+            Cgroups.Remove(c.Id);
         }
         return new Empty();
     }
@@ -199,7 +210,8 @@ internal sealed partial class AgentService : IAgentService
             }
         }
         var spec = new InitSpec { Process = process, InitPid = init.Pid };
-        var p = _launcher.Launch(request.ExecId, spec, exec: true, terminal: process.Terminal, stdin: request.Stdin);
+        var p = _launcher.Launch(request.ExecId, spec, exec: true, terminal: process.Terminal, stdin: request.Stdin,
+            beforeSpec: pid => Cgroups.Join(c.Id, pid));
         p.StartPipe?.Dispose();
         p.StartPipe = null;
         var error = ProcessLauncher.AwaitExec(p);
@@ -242,6 +254,37 @@ internal sealed partial class AgentService : IAgentService
         var p = Get(request.ContainerId).Process(request.ExecId);
         var status = await p.Exit.WaitAsync(context.CancellationToken);
         return new WaitProcessResponse { Status = status };
+    }
+
+    public Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.ContainerId);
+        var response = new StatsContainerResponse();
+        response.CgroupFiles.Add(Cgroups.Read(c.Id));
+        return Task.FromResult(response);
+    }
+
+    public Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.ContainerId);
+        LinuxResources? resources;
+        try
+        {
+            resources = JsonSerializer.Deserialize(request.ResourcesJson.Span, OciJsonContext.Default.LinuxResources);
+        }
+        catch (JsonException e)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, $"container {c.Id}: invalid resources JSON: {e.Message}");
+        }
+        try
+        {
+            Cgroups.Apply(c.Id, resources);
+        }
+        catch (IOException e)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, $"container {c.Id}: {e.Message}");
+        }
+        return Task.FromResult(new Empty());
     }
 
     private Container Get(string id) =>

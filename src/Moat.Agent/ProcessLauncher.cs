@@ -84,7 +84,8 @@ internal sealed class ProcessLauncher
         }
     }
 
-    public GuestProcess Launch(string execId, InitSpec spec, bool exec, bool terminal, bool stdin)
+    /// <param name="beforeSpec">Runs with the helper's pid before it is handed its spec (joins the container's cgroup).</param>
+    public GuestProcess Launch(string execId, InitSpec spec, bool exec, bool terminal, bool stdin, Action<int>? beforeSpec = null)
     {
         var flags = exec ? 0 : NamespaceFlags(spec.Spec);
         Helper? helper = null;
@@ -111,6 +112,7 @@ internal sealed class ProcessLauncher
         helper ??= SpawnHelper(exec, flags, spec.InitPid, terminal, stdin);
         try
         {
+            beforeSpec?.Invoke(helper.Pid);
             Pipes.WriteAll(helper.SpecWrite.Fd, JsonSerializer.SerializeToUtf8Bytes(spec, AgentJson.Default.InitSpec));
             helper.SpecWrite.Dispose();
             var ready = ReadLine(helper.SyncRead.Fd);

@@ -82,9 +82,23 @@ internal sealed partial class TaskService
     public Task<Empty> Checkpoint(CheckpointTaskRequest request, TtrpcCallContext context) =>
         throw new TtrpcException(StatusCode.Unimplemented, "checkpoint is not supported by Moat: a container's state lives in its VM");
 
-    public Task<Empty> Update(UpdateTaskRequest request, TtrpcCallContext context) =>
-        throw new TtrpcException(StatusCode.Unimplemented, "update of task resources is not implemented by Moat yet");
+    /// <summary>New cgroup limits for the container in its VM (the VM itself is not resized yet).</summary>
+    public async Task<Empty> Update(UpdateTaskRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        if (request.Resources is null)
+        {
+            return new Empty();
+        }
+        await c.Sandbox.Agent.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = c.Id, ResourcesJson = request.Resources.Value }, context.CancellationToken);
+        return new Empty();
+    }
 
-    public Task<StatsResponse> Stats(StatsRequest request, TtrpcCallContext context) =>
-        throw new TtrpcException(StatusCode.Unimplemented, "task metrics are not implemented by Moat yet");
+    public async Task<StatsResponse> Stats(StatsRequest request, TtrpcCallContext context)
+    {
+        var c = Get(request.Id);
+        var files = await c.Sandbox.Agent.StatsContainerAsync(new StatsContainerRequest { ContainerId = c.Id }, context.CancellationToken);
+        var metrics = CgroupMetrics.Parse(files.CgroupFiles);
+        return new StatsResponse { Stats = new Any { TypeUrl = Moat.Protocols.Containerd.CgroupsV2.Metrics.Descriptor.FullName, Value = Google.Protobuf.MessageExtensions.ToByteString(metrics) } };
+    }
 }

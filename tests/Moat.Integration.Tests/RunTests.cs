@@ -187,4 +187,22 @@ public sealed class RunTests
         Assert.InRange(long.Parse(lines[0], System.Globalization.CultureInfo.InvariantCulture), 200 * 1024, 300 * 1024);
         Assert.Equal("2", lines[1]);
     }
+
+    [Fact]
+    public async Task MemoryLimitIsEnforcedInTheContainersOwnCgroup()
+    {
+        await using var env = new MoatEnv();
+        var id = MoatEnv.Id();
+        var bundle = await env.BundleAsync("b",
+            ["sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/containers/$(hostname)/memory.max; head -c 300m /dev/zero | tail > /dev/null; echo status=$?"],
+            cfg =>
+            {
+                cfg["hostname"] = id;
+                cfg["linux"]!["resources"] = new JsonObject { ["memory"] = new JsonObject { ["limit"] = 32L << 20 } };
+            });
+        var r = await env.RunAsync(bundle, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal([$"0::/containers/{id}", (32L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), "status=137"],
+            r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }

@@ -59,6 +59,12 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<Empty> TtyWinResizeAsync(TtyWinResizeRequest request, CancellationToken ct) =>
         Call("TtyWinResize", request, Empty.Parser, ct);
 
+    public Task<StatsContainerResponse> StatsContainerAsync(StatsContainerRequest request, CancellationToken ct) =>
+        Call("StatsContainer", request, StatsContainerResponse.Parser, ct);
+
+    public Task<Empty> UpdateContainerAsync(UpdateContainerRequest request, CancellationToken ct) =>
+        Call("UpdateContainer", request, Empty.Parser, ct);
+
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
     private Task<TResponse> Call<TRequest, TResponse>(

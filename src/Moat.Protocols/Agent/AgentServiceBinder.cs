@@ -22,5 +22,7 @@ public static class AgentServiceBinder
         server.AddUnary<ReadStreamRequest, ReadStreamResponse>(n, "ReadStderr", ReadStreamRequest.Parser, s.ReadStderr);
         server.AddUnary<CloseStdinRequest, Empty>(n, "CloseStdin", CloseStdinRequest.Parser, s.CloseStdin);
         server.AddUnary<TtyWinResizeRequest, Empty>(n, "TtyWinResize", TtyWinResizeRequest.Parser, s.TtyWinResize);
+        server.AddUnary<StatsContainerRequest, StatsContainerResponse>(n, "StatsContainer", StatsContainerRequest.Parser, s.StatsContainer);
+        server.AddUnary<UpdateContainerRequest, Empty>(n, "UpdateContainer", UpdateContainerRequest.Parser, s.UpdateContainer);
     }
 }

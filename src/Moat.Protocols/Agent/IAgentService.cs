@@ -20,4 +20,6 @@ public interface IAgentService
     Task<ReadStreamResponse> ReadStderr(ReadStreamRequest request, TtrpcCallContext context);
     Task<Empty> CloseStdin(CloseStdinRequest request, TtrpcCallContext context);
     Task<Empty> TtyWinResize(TtyWinResizeRequest request, TtrpcCallContext context);
+    Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, TtrpcCallContext context);
+    Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context);
 }

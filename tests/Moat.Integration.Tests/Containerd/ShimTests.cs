@@ -150,6 +150,68 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task MetricsComeFromTheContainersCgroup()
+    {
+        var id = Id("metrics");
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        try
+        {
+            await WaitForStatus(id, "RUNNING");
+            var m = await _containerd.Ctr("task", "metrics", id);
+            Assert.True(m.ExitCode == 0, m.ToString());
+            Assert.Matches(@"pids\.current\s+1\b", m.Stdout);
+            Assert.Matches(@"memory\.usage\s+[1-9]\d*", m.Stdout);
+            Assert.Contains("cpu.usage_usec", m.Stdout);
+        }
+        finally
+        {
+            await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
+            await WaitForStatus(id, "STOPPED");
+            await _containerd.Ctr("task", "delete", id);
+            await _containerd.Ctr("container", "rm", id);
+        }
+    }
+
+    [Fact]
+    public async Task UpdateChangesTheContainersLimits()
+    {
+        var id = Id("update");
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        try
+        {
+            await WaitForStatus(id, "RUNNING");
+            // ctr 1.6 has no `task update`: send containerd's Update call to the shim's socket directly.
+            var socket = Path.Combine("/run/moat/s", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
+            await using (var client = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
+            {
+                await client.CallAsync("containerd.task.v2.Task", "Update", new global::Moat.Protocols.Containerd.Task.UpdateTaskRequest
+                {
+                    Id = id,
+                    Resources = new Google.Protobuf.WellKnownTypes.Any
+                    {
+                        TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
+                        Value = Google.Protobuf.ByteString.CopyFromUtf8("{\"memory\":{\"limit\":50331648}}"),
+                    },
+                }, Google.Protobuf.WellKnownTypes.Empty.Parser,
+                new global::Moat.Ttrpc.CallOptions { Metadata = new Dictionary<string, string> { ["containerd-namespace-ttrpc"] = ContainerdFixture.Namespace } });
+            }
+            // containerd's default spec mounts no cgroupfs in the container: read the limit back as a client does.
+            var m = await _containerd.Ctr("task", "metrics", id);
+            Assert.True(m.ExitCode == 0, m.ToString());
+            Assert.Matches(@"memory\.usage_limit\s+50331648\b", m.Stdout);
+        }
+        finally
+        {
+            await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
+            await WaitForStatus(id, "STOPPED");
+            await _containerd.Ctr("task", "delete", id);
+            await _containerd.Ctr("container", "rm", id);
+        }
+    }
+
+    [Fact]
     public async Task OneMebibyteOfStdoutArrivesIntact()
     {
         var r = await Run(Id("mib"), "sh", "-c", "yes 0123456789abcde | head -c 1048576");
