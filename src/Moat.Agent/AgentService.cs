@@ -17,6 +17,7 @@ internal sealed partial class AgentService : IAgentService
     private readonly ProcessLauncher _launcher;
     private readonly long _readyUptimeMs;
     private readonly List<string> _sandboxMounts = [];
+    private readonly OomWatcher _oom = new();
 
     public AgentService(ProcessLauncher launcher, long readyUptimeMs)
     {
@@ -137,6 +138,7 @@ internal sealed partial class AgentService : IAgentService
             }
             container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin,
                 beforeSpec: pid => Cgroups.Join(request.ContainerId, pid));
+            _oom.Watch(request.ContainerId);
             container.PidNamespace = ReadLinkOrNull($"/proc/{container.Init.Pid}/ns/pid");
             _ = container.Init.Exit.ContinueWith(_ => container.Init.CloseStdin(), TaskScheduler.Default);
             Log.Verbose($"created {request.ContainerId} at {Uptime.Milliseconds()} ms");
@@ -175,6 +177,7 @@ internal sealed partial class AgentService : IAgentService
         if (_containers.TryRemove(request.ContainerId, out var c))
         {
             await KillContainerAsync(c, TimeSpan.FromSeconds(Math.Max(1, request.TimeoutSeconds)));
+            _oom.Forget(c.Id);
             Cgroups.Remove(c.Id);
         }
         return new Empty();
@@ -286,6 +289,9 @@ internal sealed partial class AgentService : IAgentService
         }
         return Task.FromResult(new Empty());
     }
+
+    public async Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context) =>
+        new() { ContainerId = await _oom.Events.ReadAsync(context.CancellationToken) };
 
     private Container Get(string id) =>
         _containers.TryGetValue(id, out var c) ? c : throw new TtrpcException(StatusCode.NotFound, $"container {id} not found");

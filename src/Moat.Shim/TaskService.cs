@@ -87,6 +87,7 @@ internal sealed partial class TaskService : ITaskService
             };
             _containers[request.Id] = container;
             _ = ExitIfNeverStartedAsync(container, init);
+            _ = ForwardOomEventsAsync(sandbox);
             _events.Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = request.Id,
@@ -226,6 +227,23 @@ internal sealed partial class TaskService : ITaskService
         }
         _log($"task {id}: the VM stopped while the process was running");
         return 128 + 9;
+    }
+
+    /// <summary>Publishes TaskOOM for each OOM kill the agent reports, until the sandbox goes away.</summary>
+    private async Task ForwardOomEventsAsync(Sandbox sandbox)
+    {
+        try
+        {
+            while (true)
+            {
+                var e = await sandbox.Agent.GetOOMEventAsync(CancellationToken.None);
+                _events.Publish("/tasks/oom", new TaskOOM { ContainerId = e.ContainerId });
+            }
+        }
+        catch (Exception e) when (e is TtrpcException or ObjectDisposedException or InvalidOperationException)
+        {
+            // the sandbox was torn down
+        }
     }
 
     /// <summary>An init killed before Start still exits, as containerd expects (TaskExit, then Delete).</summary>

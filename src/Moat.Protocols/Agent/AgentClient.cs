@@ -65,6 +65,9 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<Empty> UpdateContainerAsync(UpdateContainerRequest request, CancellationToken ct) =>
         Call("UpdateContainer", request, Empty.Parser, ct);
 
+    public Task<OOMEvent> GetOOMEventAsync(CancellationToken ct) =>
+        Call("GetOOMEvent", new GetOOMEventRequest(), OOMEvent.Parser, ct);
+
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
     private Task<TResponse> Call<TRequest, TResponse>(

@@ -24,5 +24,6 @@ public static class AgentServiceBinder
         server.AddUnary<TtyWinResizeRequest, Empty>(n, "TtyWinResize", TtyWinResizeRequest.Parser, s.TtyWinResize);
         server.AddUnary<StatsContainerRequest, StatsContainerResponse>(n, "StatsContainer", StatsContainerRequest.Parser, s.StatsContainer);
         server.AddUnary<UpdateContainerRequest, Empty>(n, "UpdateContainer", UpdateContainerRequest.Parser, s.UpdateContainer);
+        server.AddUnary<GetOOMEventRequest, OOMEvent>(n, "GetOOMEvent", GetOOMEventRequest.Parser, s.GetOOMEvent);
     }
 }

@@ -22,4 +22,5 @@ public interface IAgentService
     Task<Empty> TtyWinResize(TtyWinResizeRequest request, TtrpcCallContext context);
     Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, TtrpcCallContext context);
     Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context);
+    Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context);
 }

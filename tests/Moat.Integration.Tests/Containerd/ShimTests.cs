@@ -308,6 +308,31 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task OomKillInTheGuestRaisesTaskOom()
+    {
+        var id = Id("oom");
+        using var events = Cmd.Start("ctr", ["--address", _containerd.Socket, "--namespace", ContainerdFixture.Namespace, "events"]);
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _ = Task.Run(async () =>
+        {
+            while (await events.StandardOutput.ReadLineAsync() is { } line)
+            {
+                if (line.Contains("/tasks/oom", StringComparison.Ordinal) && line.Contains(id, StringComparison.Ordinal))
+                {
+                    seen.TrySetResult();
+                }
+            }
+        });
+        await Task.Delay(500);
+        var r = await _containerd.Ctr("run", "--rm", "--runtime", Runtime, "--memory-limit", (32L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ContainerdFixture.Image, id, "sh", "-c", "head -c 300m /dev/zero | tail > /dev/null; echo status=$?");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("status=137\n", r.Stdout);
+        await seen.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        events.Kill();
+    }
+
+    [Fact]
     public async Task TwoContainersRunAtOnce()
     {
         var a = Run(Id("two-a"), "sh", "-c", "sleep 2; echo a-done");
