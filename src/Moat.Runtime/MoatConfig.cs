@@ -14,6 +14,7 @@ namespace Moat.Runtime;
 /// path = "/usr/bin/qemu-system-x86_64"
 /// machine = "q35"            # or "microvm"
 /// memory_mib = 512
+/// max_memory_mib = 8192     # memory hotplug ceiling
 /// vcpus = 1
 /// [agent]
 /// timeout_seconds = 60
@@ -68,6 +69,7 @@ public static class MoatConfig
                         },
                     },
                     ("hypervisor", "memory_mib") => options with { MemoryMiB = Number(path, name, v, 64, 1 << 20) },
+                    ("hypervisor", "max_memory_mib") => options with { MaxMemoryMiB = Number(path, name, v, 64, 1 << 22) },
                     ("hypervisor", "vcpus") => options with { Vcpus = Number(path, name, v, 1, 256) },
                     ("agent", "timeout_seconds") => options with { AgentTimeout = TimeSpan.FromSeconds(Number(path, name, v, 1, 3600)) },
                     ("runtime", "data_dir") => options with { DataDir = Text(path, name, v) },

@@ -61,6 +61,23 @@ public sealed class QemuHypervisor : IHypervisor
 
     public Task<string> QueryStatusAsync(CancellationToken ct) => Qmp.QueryStatusAsync(ct);
 
+    /// <summary>Plugs a RAM DIMM of <paramref name="sizeMiB"/> (the guest onlines it: memhp_default_state=online).</summary>
+    public async Task HotplugMemoryAsync(string id, int sizeMiB, CancellationToken ct)
+    {
+        await Qmp.ExecuteAsync("object-add", new System.Text.Json.Nodes.JsonObject
+        {
+            ["qom-type"] = "memory-backend-ram",
+            ["id"] = "mem-" + id,
+            ["size"] = (long)sizeMiB << 20,
+        }, ct).ConfigureAwait(false);
+        await Qmp.ExecuteAsync("device_add", new System.Text.Json.Nodes.JsonObject
+        {
+            ["driver"] = "pc-dimm",
+            ["id"] = "dimm-" + id,
+            ["memdev"] = "mem-" + id,
+        }, ct).ConfigureAwait(false);
+    }
+
     public async Task StopAsync(TimeSpan grace, CancellationToken ct)
     {
         if (_vmm is null || _vmm.Exit.IsCompleted)

@@ -11,6 +11,9 @@ public sealed record RuntimeOptions
     public string QemuBinary { get; init; } = "/usr/bin/qemu-system-x86_64";
     public MachineType Machine { get; init; } = MachineType.Q35;
     public int MemoryMiB { get; init; } = 512;
+
+    /// <summary>What memory hotplug may grow a VM to (containers' limits are added to <see cref="MemoryMiB"/>).</summary>
+    public int MaxMemoryMiB { get; init; } = 8192;
     public int Vcpus { get; init; } = 1;
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public bool Debug { get; init; }

@@ -13,6 +13,9 @@ public sealed class Sandbox : IAsyncDisposable
     private readonly PhaseLog _log;
     private QemuHypervisor? _vm;
     private AgentClient? _agent;
+    private readonly SemaphoreSlim _memoryLock = new(1, 1);
+    private int _memoryMiB;
+    private int _dimms;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log)
     {
@@ -31,14 +34,16 @@ public sealed class Sandbox : IAsyncDisposable
     public Task VmExit => _vm?.ExitTask ?? Task.CompletedTask;
 
     /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
-    public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct)
+    /// <param name="containerMemoryMiB">Memory the containers' limits add to the configured size.</param>
+    public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
+        int containerMemoryMiB = 0)
     {
         var (kernel, initrd) = GuestImagePaths.Resolve(options);
         var sandbox = new Sandbox(id, options, log);
         sandbox.State.Create();
         try
         {
-            await sandbox.BootAsync(kernel, initrd, binds, ct).ConfigureAwait(false);
+            await sandbox.BootAsync(kernel, initrd, binds, containerMemoryMiB, ct).ConfigureAwait(false);
             return sandbox;
         }
         catch (Exception e)
@@ -52,17 +57,19 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, CancellationToken ct)
+    private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, int containerMemoryMiB, CancellationToken ct)
     {
         var probe = AcceleratorProbe.Probe();
-        var cmdline = KernelParams.Default + (_options.Debug ? " moat.debug" : "");
+        var cmdline = KernelParams.Default + " memhp_default_state=online" + (_options.Debug ? " moat.debug" : "");
+        _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
         var config = new VmConfig
         {
             QemuBinary = _options.QemuBinary,
             Machine = _options.Machine,
             Accelerator = probe.Accel,
             Vcpus = _options.Vcpus,
-            MemoryMiB = _options.MemoryMiB,
+            MemoryMiB = _memoryMiB,
+            MaxMemoryMiB = Math.Max(_options.MaxMemoryMiB, _memoryMiB),
             KernelPath = kernel,
             InitrdPath = initrd,
             KernelCommandLine = cmdline,
@@ -137,6 +144,43 @@ public sealed class Sandbox : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>The configured VM size, before containers' limits are added.</summary>
+    public int BaseMemoryMiB => _options.MemoryMiB;
+
+    /// <summary>VM memory now, in MiB (boot size plus hotplugged DIMMs).</summary>
+    public int MemoryMiB => _memoryMiB;
+
+    /// <summary>Grows the VM to at least <paramref name="totalMiB"/> by hotplugging memory (never shrinks it).</summary>
+    public async Task EnsureMemoryAsync(int totalMiB, CancellationToken ct)
+    {
+        await _memoryLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            if (totalMiB <= _memoryMiB)
+            {
+                return;
+            }
+            var add = (totalMiB - _memoryMiB + 127) / 128 * 128; // x86 memory blocks are 128 MiB
+            var max = Math.Max(_options.MaxMemoryMiB, _options.MemoryMiB);
+            if (_memoryMiB + add > max)
+            {
+                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
+                    $"cannot grow the VM of {Id} to {_memoryMiB + add} MiB: the maximum is {max} MiB (hypervisor.max_memory_mib)");
+            }
+            await (_vm ?? throw new InvalidOperationException("sandbox not started")).HotplugMemoryAsync((++_dimms).ToString(System.Globalization.CultureInfo.InvariantCulture), add, ct).ConfigureAwait(false);
+            _memoryMiB += add;
+            _log.Phase($"VM memory grown by {add} MiB to {_memoryMiB} MiB");
+        }
+        finally
+        {
+            _memoryLock.Release();
+        }
+    }
+
+    /// <summary>MiB a container's memory limit adds to the VM (0 when it has none).</summary>
+    public static int LimitMiB(Spec spec) =>
+        spec.Linux?.Resources?.Memory?.Limit is long l && l > 0 ? (int)Math.Min(int.MaxValue, (l + (1 << 20) - 1) >> 20) : 0;
 
     public Task PauseAsync(CancellationToken ct) => (_vm ?? throw new InvalidOperationException("sandbox not started")).PauseAsync(ct);
 

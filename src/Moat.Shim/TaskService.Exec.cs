@@ -82,13 +82,33 @@ internal sealed partial class TaskService
     public Task<Empty> Checkpoint(CheckpointTaskRequest request, TtrpcCallContext context) =>
         throw new TtrpcException(StatusCode.Unimplemented, "checkpoint is not supported by Moat: a container's state lives in its VM");
 
-    /// <summary>New cgroup limits for the container in its VM (the VM itself is not resized yet).</summary>
+    /// <summary>New limits for the container: the VM grows first when the memory limit needs it, then the guest cgroup changes.</summary>
     public async Task<Empty> Update(UpdateTaskRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
         if (request.Resources is null)
         {
             return new Empty();
+        }
+        Moat.Oci.LinuxResources? resources;
+        try
+        {
+            resources = System.Text.Json.JsonSerializer.Deserialize(request.Resources.Value.Span, Moat.Oci.OciJsonContext.Default.LinuxResources);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, $"task {c.Id}: invalid resources: {e.Message}");
+        }
+        if (resources?.Memory?.Limit is long limit && limit > 0)
+        {
+            try
+            {
+                await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + (int)((limit + (1 << 20) - 1) >> 20), context.CancellationToken);
+            }
+            catch (Moat.Runtime.RuntimeException e)
+            {
+                throw new TtrpcException(StatusCode.FailedPrecondition, $"task {c.Id}: {e.Message}");
+            }
         }
         await c.Sandbox.Agent.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = c.Id, ResourcesJson = request.Resources.Value }, context.CancellationToken);
         return new Empty();

@@ -72,7 +72,8 @@ internal sealed partial class TaskService : ITaskService
             var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options));
             options = options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug };
             StateDir.SweepStale(options.StateRoot);
-            sandbox = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken);
+            sandbox = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
+                containerMemoryMiB: Sandbox.LimitMiB(spec));
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
             await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken);
             var init = new ShimProcess { ContainerId = request.Id, ExecId = "", Io = io, Pid = (uint)sandbox.VmmPid };

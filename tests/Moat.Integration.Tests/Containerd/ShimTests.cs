@@ -182,6 +182,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         try
         {
             await WaitForStatus(id, "RUNNING");
+            var before = await MemTotalKib(id, "mem0");
             // ctr 1.6 has no `task update`: send containerd's Update call to the shim's socket directly.
             var socket = Path.Combine("/run/moat/s", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
             await using (var client = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
@@ -192,7 +193,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
                     Resources = new Google.Protobuf.WellKnownTypes.Any
                     {
                         TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources",
-                        Value = Google.Protobuf.ByteString.CopyFromUtf8("{\"memory\":{\"limit\":50331648}}"),
+                        Value = Google.Protobuf.ByteString.CopyFromUtf8("{\"memory\":{\"limit\":134217728}}"),
                     },
                 }, Google.Protobuf.WellKnownTypes.Empty.Parser,
                 new global::Moat.Ttrpc.CallOptions { Metadata = new Dictionary<string, string> { ["containerd-namespace-ttrpc"] = ContainerdFixture.Namespace } });
@@ -200,7 +201,10 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
             // containerd's default spec mounts no cgroupfs in the container: read the limit back as a client does.
             var m = await _containerd.Ctr("task", "metrics", id);
             Assert.True(m.ExitCode == 0, m.ToString());
-            Assert.Matches(@"memory\.usage_limit\s+50331648\b", m.Stdout);
+            Assert.Matches(@"memory\.usage_limit\s+134217728\b", m.Stdout);
+            // The VM is sized for the default plus the limit: 128 MiB was hotplugged and onlined.
+            var after = await MemTotalKib(id, "mem1");
+            Assert.InRange(after - before, 120L * 1024, 130L * 1024);
         }
         finally
         {
@@ -387,6 +391,13 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
             await _containerd.Ctr("task", "delete", "-f", id);
             await _containerd.Ctr("container", "rm", id);
         }
+    }
+
+    private async Task<long> MemTotalKib(string id, string execId)
+    {
+        var e = await _containerd.Ctr("task", "exec", "--exec-id", execId, id, "awk", "/MemTotal/ {print $2}", "/proc/meminfo");
+        Assert.True(e.ExitCode == 0, e.ToString());
+        return long.Parse(e.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private async Task WaitForStatus(string id, string status)
