@@ -44,7 +44,28 @@ internal sealed class FrameConnection
     public Exception? AbortReason => Volatile.Read(ref _abortReason);
 
     /// <summary>Starts the writer loop and the given reader loop on the thread pool.</summary>
-    public void Start(Func<Task> readLoop)
+    /// <summary>Starts the writer loop and the one reader loop, which hands each frame to <paramref name="handleFrame"/> (false closes the connection).</summary>
+    public void Start(Func<Frame, bool> handleFrame) => Start(() => ReadLoopAsync(handleFrame));
+
+    private async Task ReadLoopAsync(Func<Frame, bool> handleFrame)
+    {
+        while (true)
+        {
+            var frame = await Reader.ReadAsync(Closing).ConfigureAwait(false);
+            if (frame is null)
+            {
+                Abort(new EndOfStreamException("connection closed by peer"));
+                return;
+            }
+
+            if (!handleFrame(frame.Value))
+            {
+                return;
+            }
+        }
+    }
+
+    private void Start(Func<Task> readLoop)
     {
         _ = Task.Run(RunWriterAsync);
         _ = Task.Run(async () =>

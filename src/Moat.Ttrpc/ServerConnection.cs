@@ -25,26 +25,8 @@ internal sealed class ServerConnection
         using var registration = ct.UnsafeRegister(
             static state => ((FrameConnection)state!).Abort(new OperationCanceledException("server is shutting down")),
             _connection);
-        _connection.Start(ReadLoopAsync);
+        _connection.Start(HandleFrame);
         await _connection.Completion.ConfigureAwait(false);
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        while (true)
-        {
-            var frame = await _connection.Reader.ReadAsync(_connection.Closing).ConfigureAwait(false);
-            if (frame is null)
-            {
-                _connection.Abort(new EndOfStreamException("connection closed by peer"));
-                return;
-            }
-
-            if (!HandleFrame(frame.Value))
-            {
-                return;
-            }
-        }
     }
 
     /// <summary>Handles one received frame; false if the connection had to be closed.</summary>

@@ -25,7 +25,7 @@ public sealed class TtrpcClient : IAsyncDisposable
     public TtrpcClient(Stream input, Stream output, Action<string>? log = null)
     {
         _connection = new FrameConnection(input, output, log, "client", FailPendingCalls);
-        _connection.Start(ReadLoopAsync);
+        _connection.Start(HandleFrame);
     }
 
     /// <summary>Completes (never faults) when the connection is closed or aborted.</summary>
@@ -214,24 +214,6 @@ public sealed class TtrpcClient : IAsyncDisposable
             if (_pending.TryRemove(streamId, out var completion))
             {
                 completion.TrySetException(Closed(reason));
-            }
-        }
-    }
-
-    private async Task ReadLoopAsync()
-    {
-        while (true)
-        {
-            var frame = await _connection.Reader.ReadAsync(_connection.Closing).ConfigureAwait(false);
-            if (frame is null)
-            {
-                _connection.Abort(new EndOfStreamException("connection closed by peer"));
-                return;
-            }
-
-            if (!HandleFrame(frame.Value))
-            {
-                return;
             }
         }
     }

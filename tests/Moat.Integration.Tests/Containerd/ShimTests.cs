@@ -107,81 +107,52 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     public async Task ExecInARunningContainerAndKillAll()
     {
         var id = Id("exec");
-        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
-        Assert.True(d.ExitCode == 0, d.ToString());
-        try
+        await WithRunningTask(id, async () =>
         {
-            await WaitForStatus(id, "RUNNING");
             var e = await _containerd.Ctr("task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo exec-ok; cat /proc/1/cmdline | tr '\\0' ' '; exit 4");
             Assert.True(e.ExitCode == 4, e.ToString());
             Assert.Equal("exec-ok\nsleep 300 ", e.Stdout);
             var k = await _containerd.Ctr("task", "kill", "-a", "-s", "SIGKILL", id);
             Assert.True(k.ExitCode == 0, k.ToString());
             await WaitForStatus(id, "STOPPED");
-        }
-        finally
-        {
-            await _containerd.Ctr("task", "delete", "-f", id);
-            await _containerd.Ctr("container", "rm", id);
-        }
+        });
     }
 
     [Fact]
     public async Task PauseAndResume()
     {
         var id = Id("pause");
-        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
-        Assert.True(d.ExitCode == 0, d.ToString());
-        try
+        await WithRunningTask(id, async () =>
         {
-            await WaitForStatus(id, "RUNNING");
             Assert.Equal(0, (await _containerd.Ctr("task", "pause", id)).ExitCode);
             await WaitForStatus(id, "PAUSED");
             Assert.Equal(0, (await _containerd.Ctr("task", "resume", id)).ExitCode);
             await WaitForStatus(id, "RUNNING");
             Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id)).ExitCode);
             await WaitForStatus(id, "STOPPED");
-        }
-        finally
-        {
-            await _containerd.Ctr("task", "delete", "-f", id);
-            await _containerd.Ctr("container", "rm", id);
-        }
+        });
     }
 
     [Fact]
     public async Task MetricsComeFromTheContainersCgroup()
     {
         var id = Id("metrics");
-        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
-        Assert.True(d.ExitCode == 0, d.ToString());
-        try
+        await WithRunningTask(id, async () =>
         {
-            await WaitForStatus(id, "RUNNING");
             var m = await _containerd.Ctr("task", "metrics", id);
             Assert.True(m.ExitCode == 0, m.ToString());
             Assert.Matches(@"pids\.current\s+1\b", m.Stdout);
             Assert.Matches(@"memory\.usage\s+[1-9]\d*", m.Stdout);
             Assert.Contains("cpu.usage_usec", m.Stdout);
-        }
-        finally
-        {
-            await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
-            await WaitForStatus(id, "STOPPED");
-            await _containerd.Ctr("task", "delete", id);
-            await _containerd.Ctr("container", "rm", id);
-        }
+        });
     }
 
     [Fact]
     public async Task UpdateChangesTheContainersLimits()
     {
         var id = Id("update");
-        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
-        Assert.True(d.ExitCode == 0, d.ToString());
-        try
+        await WithRunningTask(id, async () =>
         {
-            await WaitForStatus(id, "RUNNING");
             var before = await MemTotalKib(id, "mem0");
             // ctr 1.6 has no `task update`: send containerd's Update call to the shim's socket directly.
             var socket = Path.Combine("/run/moat/s", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
@@ -205,14 +176,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
             // The VM is sized for the default plus the limit: 128 MiB was hotplugged and onlined.
             var after = await MemTotalKib(id, "mem1");
             Assert.InRange(after - before, 120L * 1024, 130L * 1024);
-        }
-        finally
-        {
-            await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
-            await WaitForStatus(id, "STOPPED");
-            await _containerd.Ctr("task", "delete", id);
-            await _containerd.Ctr("container", "rm", id);
-        }
+        });
     }
 
     [Fact]
@@ -370,11 +334,8 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     public async Task UnknownExecIdAndSecondStartAreProperErrors()
     {
         var id = Id("errs");
-        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
-        Assert.True(d.ExitCode == 0, d.ToString());
-        try
+        await WithRunningTask(id, async () =>
         {
-            await WaitForStatus(id, "RUNNING");
             var k = await _containerd.Ctr("task", "kill", "--exec-id", "nope", id);
             Assert.NotEqual(0, k.ExitCode);
             Assert.Contains("not found", k.Stderr);
@@ -385,9 +346,23 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
             var again = await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
             Assert.NotEqual(0, again.ExitCode);
             Assert.Contains("process already finished", again.Stderr);
+        });
+    }
+
+    /// <summary>Runs <paramref name="body"/> against a detached `sleep 300` task, then kills, deletes and removes it.</summary>
+    private async Task WithRunningTask(string id, Func<Task> body)
+    {
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        try
+        {
+            await WaitForStatus(id, "RUNNING");
+            await body();
         }
         finally
         {
+            await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
+            await WaitForStatus(id, "STOPPED");
             await _containerd.Ctr("task", "delete", "-f", id);
             await _containerd.Ctr("container", "rm", id);
         }
