@@ -236,9 +236,17 @@ internal sealed partial class AgentService : IAgentService
         if (request.All)
         {
             SignalAll(c, (int)request.Signal);
+            if (request.Signal == 9)
+            {
+                _ = ReportIfStillAliveAsync(c, c.Process(""));
+            }
             return Task.FromResult(new Empty());
         }
         var p = c.Process(request.ExecId);
+        if (request.Signal == 9)
+        {
+            _ = ReportIfStillAliveAsync(c, p);
+        }
         if (p.Exited)
         {
             throw new TtrpcException(StatusCode.NotFound, $"process {Describe(c, request.ExecId)} already exited");
@@ -265,6 +273,34 @@ internal sealed partial class AgentService : IAgentService
         var response = new StatsContainerResponse();
         response.CgroupFiles.Add(Cgroups.Read(c.Id));
         return Task.FromResult(response);
+    }
+
+    public async Task<Empty> PauseContainer(PauseContainerRequest request, TtrpcCallContext context)
+    {
+        await FreezeAsync(Get(request.ContainerId), true, context.CancellationToken);
+        return new Empty();
+    }
+
+    public async Task<Empty> ResumeContainer(ResumeContainerRequest request, TtrpcCallContext context)
+    {
+        await FreezeAsync(Get(request.ContainerId), false, context.CancellationToken);
+        return new Empty();
+    }
+
+    private static async Task FreezeAsync(Container c, bool frozen, CancellationToken ct)
+    {
+        if (!c.Started || c.Process("").Exited)
+        {
+            throw new TtrpcException(StatusCode.FailedPrecondition, $"container {c.Id} is not running");
+        }
+        try
+        {
+            await Cgroups.FreezeAsync(c.Id, frozen, ct);
+        }
+        catch (IOException e)
+        {
+            throw new TtrpcException(StatusCode.Internal, $"container {c.Id}: {e.Message}");
+        }
     }
 
     public Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context)
@@ -309,6 +345,38 @@ internal sealed partial class AgentService : IAgentService
         {
             return null;
         }
+    }
+
+    /// <summary>A process SIGKILLed is gone within moments; if not, log what the container's processes are doing.</summary>
+    private static async Task ReportIfStillAliveAsync(Container c, GuestProcess p)
+    {
+        await Task.WhenAny(p.Exit, Task.Delay(TimeSpan.FromSeconds(5)));
+        if (p.Exited)
+        {
+            return;
+        }
+        var lines = new List<string>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                var inContainer = c.PidNamespace is not null && ReadLinkOrNull($"{dir}/ns/pid") == c.PidNamespace;
+                if (inContainer || pid == p.Pid)
+                {
+                    var stat = File.ReadAllText($"{dir}/stat").Trim();
+                    var wchan = File.Exists($"{dir}/wchan") ? File.ReadAllText($"{dir}/wchan") : "?";
+                    lines.Add($"{stat} wchan={wchan}");
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+        Log.Info($"{Describe(c, p.ExecId)} (pid {p.Pid}) still not reaped 5 s after SIGKILL; its processes: {string.Join(" | ", lines)}");
     }
 
     private static void SignalAll(Container c, int signal)

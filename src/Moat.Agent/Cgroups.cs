@@ -93,6 +93,23 @@ internal static class Cgroups
         return files;
     }
 
+    /// <summary>Freezes or thaws the container's group and waits until the kernel reports it done.</summary>
+    public static async Task FreezeAsync(string containerId, bool frozen, CancellationToken ct)
+    {
+        var dir = PathOf(containerId);
+        Write(dir, "cgroup.freeze", frozen ? "1" : "0");
+        var want = frozen ? "frozen 1" : "frozen 0";
+        for (var i = 0; i < 500; i++)
+        {
+            if (File.ReadLines(Path.Combine(dir, "cgroup.events")).Any(l => l == want))
+            {
+                return;
+            }
+            await Task.Delay(10, ct);
+        }
+        throw new IOException($"{dir}: still not {(frozen ? "frozen" : "thawed")} after 5 s");
+    }
+
     public static void Remove(string containerId)
     {
         try

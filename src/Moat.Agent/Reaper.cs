@@ -16,8 +16,50 @@ internal sealed unsafe class Reaper
 
     public void Start()
     {
+        TakeSigchldBack();
         var t = new Thread(Loop) { IsBackground = true, Name = "reaper" };
         t.Start();
+        var s = new Thread(SweepVanished) { IsBackground = true, Name = "reaper-sweep" };
+        s.Start();
+    }
+
+    /// <summary>
+    /// The .NET runtime reaps every child itself (waitpid(-1, WNOHANG) on SIGCHLD) when it runs
+    /// as pid 1, which steals exits from this reaper. Make sure its handler is installed, then
+    /// put SIGCHLD back to the default disposition so only this reaper collects children.
+    /// </summary>
+    private static void TakeSigchldBack()
+    {
+        using (System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGCHLD, _ => { }))
+        {
+        }
+        Libc.signal(Signals.SIGCHLD, 0);
+    }
+
+    /// <summary>
+    /// A registered pid that no longer exists (not even as a zombie) was reaped elsewhere, so its
+    /// waiter would wait for ever: seen with a second container's init after SIGKILL. Report it
+    /// as killed rather than leave the task running.
+    /// </summary>
+    private void SweepVanished()
+    {
+        while (true)
+        {
+            Thread.Sleep(1000);
+            Libc.signal(Signals.SIGCHLD, 0);
+            lock (_lock)
+            {
+                foreach (var pid in _waiters.Keys.ToList())
+                {
+                    if (Libc.kill(pid, 0) < 0 && Marshal.GetLastPInvokeError() == 3 /* ESRCH */)
+                    {
+                        _waiters.Remove(pid, out var tcs);
+                        Log.Info($"pid {pid} vanished without being reaped here; reporting it as killed");
+                        tcs!.TrySetResult(128 + 9);
+                    }
+                }
+            }
+        }
     }
 
     /// <summary>Runs <paramref name="spawn"/> and registers the pid it returns, so an early exit is not lost.</summary>
@@ -59,6 +101,11 @@ internal sealed unsafe class Reaper
                 if (_waiters.Remove(pid, out var tcs))
                 {
                     tcs.TrySetResult(code);
+                    Log.Verbose($"reaped {pid}: status {code}");
+                }
+                else
+                {
+                    Log.Verbose($"reaped {pid} (not ours to report): status {code}");
                 }
             }
         }

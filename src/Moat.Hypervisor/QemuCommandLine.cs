@@ -43,7 +43,7 @@ public static class QemuCommandLine
         }
 
         Add("-smp", Invariant($"{cfg.Vcpus}"));
-        Add("-m", cfg.MaxMemoryMiB is { } max
+        Add("-m", cfg.MaxMemoryMiB is { } max && max > cfg.MemoryMiB
             ? Invariant($"{cfg.MemoryMiB}M,slots={MemoryHotplugSlots},maxmem={max}M")
             : Invariant($"{cfg.MemoryMiB}M"));
 

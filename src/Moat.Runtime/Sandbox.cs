@@ -60,7 +60,7 @@ public sealed class Sandbox : IAsyncDisposable
     private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, int containerMemoryMiB, CancellationToken ct)
     {
         var probe = AcceleratorProbe.Probe();
-        var cmdline = KernelParams.Default + " memhp_default_state=online" + (_options.Debug ? " moat.debug" : "");
+        var cmdline = KernelParams.Default + " memhp_default_state=online swiotlb=noforce" + (_options.Debug ? " moat.debug" : "");
         _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
         var config = new VmConfig
         {
@@ -193,6 +193,59 @@ public sealed class Sandbox : IAsyncDisposable
             OciSpecJson = ByteString.CopyFrom(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(guestSpec, OciJsonContext.Default.Spec)),
             Stdin = stdin,
         }, ct);
+
+    /// <summary>
+    /// Shares a further container's rootfs and bind sources into the running VM: each is bound
+    /// under the share directory inside the VMM's private mount namespace, where 9p serves it.
+    /// </summary>
+    public void ShareContainer(string containerId, IReadOnlyList<ShareBind> binds)
+    {
+        try
+        {
+            foreach (var b in binds)
+            {
+                Moat.Linux.CrossNamespaceMount.Bind(VmmPid, b.Source, Path.Combine(State.ShareDir, b.Target), b.ReadOnly);
+            }
+        }
+        catch (IOException e)
+        {
+            TryUnshareContainer(containerId);
+            throw new RuntimeException(RuntimeErrorKind.Internal, $"cannot share the files of {containerId} with the VM: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Removes a container from the VM: the agent kills what is left of it, then its shared files are unmounted.</summary>
+    public async Task RemoveContainerAsync(string containerId, CancellationToken ct)
+    {
+        if (_vm is null || _vm.ExitTask.IsCompleted)
+        {
+            return;
+        }
+        try
+        {
+            await Agent.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = containerId, TimeoutSeconds = 2 }, ct).ConfigureAwait(false);
+        }
+        catch (TtrpcException e) when (e.Code is StatusCode.NotFound or StatusCode.Unavailable)
+        {
+        }
+        TryUnshareContainer(containerId);
+    }
+
+    private void TryUnshareContainer(string containerId)
+    {
+        if (_vm is null || _vm.ExitTask.IsCompleted)
+        {
+            return;
+        }
+        try
+        {
+            Moat.Linux.CrossNamespaceMount.UnmountTree(VmmPid, Path.Combine(State.ShareDir, containerId));
+        }
+        catch (IOException e)
+        {
+            _log.Phase($"unsharing {containerId}: {e.Message}");
+        }
+    }
 
     /// <summary>Stops the containers (the agent syncs before it answers), stops QEMU, removes the state directory.</summary>
     public async Task<string?> TearDownAsync(bool keepLog)

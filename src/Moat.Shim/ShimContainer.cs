@@ -2,7 +2,7 @@ using Moat.Runtime;
 
 namespace Moat.Shim;
 
-/// <summary>A task: its VM (one per container for now), its bundle and rootfs mount, its processes.</summary>
+/// <summary>A task: the VM it shares with the rest of its pod, its bundle and rootfs mount, its processes.</summary>
 internal sealed class ShimContainer
 {
     public required string Id { get; init; }
@@ -11,5 +11,8 @@ internal sealed class ShimContainer
     public required ShimProcess Init { get; init; }
     public required bool RootfsMounted { get; init; }
     public bool Paused { get; set; }
+
+    /// <summary>MiB its memory limit adds to the VM.</summary>
+    public int LimitMiB { get; set; }
     public Dictionary<string, ShimProcess> Execs { get; } = [];
 }

@@ -64,7 +64,7 @@ internal sealed partial class TaskService
     public async Task<Empty> Pause(PauseRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
-        await c.Sandbox.PauseAsync(context.CancellationToken);
+        await c.Sandbox.Agent.PauseContainerAsync(new PauseContainerRequest { ContainerId = c.Id }, context.CancellationToken);
         c.Paused = true;
         _events.Publish("/tasks/paused", new TaskPaused { ContainerId = c.Id });
         return new Empty();
@@ -73,7 +73,7 @@ internal sealed partial class TaskService
     public async Task<Empty> Resume(ResumeRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
-        await c.Sandbox.ResumeAsync(context.CancellationToken);
+        await c.Sandbox.Agent.ResumeContainerAsync(new ResumeContainerRequest { ContainerId = c.Id }, context.CancellationToken);
         c.Paused = false;
         _events.Publish("/tasks/resumed", new TaskResumed { ContainerId = c.Id });
         return new Empty();
@@ -103,7 +103,9 @@ internal sealed partial class TaskService
         {
             try
             {
-                await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + (int)((limit + (1 << 20) - 1) >> 20), context.CancellationToken);
+                var mib = (int)Math.Min(int.MaxValue, (limit + (1 << 20) - 1) >> 20);
+                await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + LimitsIn(c.Sandbox) - c.LimitMiB + mib, context.CancellationToken);
+                c.LimitMiB = mib;
             }
             catch (Moat.Runtime.RuntimeException e)
             {

@@ -26,6 +26,11 @@ internal sealed partial class TaskService : ITaskService
     private readonly Action<string> _log;
     private readonly CancellationTokenSource _shutdown;
 
+    // One VM per shim: every container of the group (a pod) is created in it. Creating and
+    // deleting containers is serialized so the VM is booted once and torn down after the last.
+    private readonly SemaphoreSlim _sandboxLock = new(1, 1);
+    private Sandbox? _sandbox;
+
     public TaskService(ShimArgs args, EventPublisher events, Action<string> log, CancellationTokenSource shutdown)
     {
         _args = args;
@@ -57,23 +62,37 @@ internal sealed partial class TaskService : ITaskService
             throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
         }
         var mounted = false;
-        Sandbox? sandbox = null;
         try
         {
-            try
-            {
-                mounted = RootfsMounter.Mount(request.Bundle, request.Rootfs);
-            }
-            catch (Moat.Linux.ErrnoException e)
-            {
-                throw new TtrpcException(StatusCode.InvalidArgument, $"rootfs of {request.Id}: {e.Message}");
-            }
+            mounted = RootfsMounter.Mount(request.Bundle, request.Rootfs);
+        }
+        catch (Moat.Linux.ErrnoException e)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, $"rootfs of {request.Id}: {e.Message}");
+        }
+        await _sandboxLock.WaitAsync(context.CancellationToken);
+        Sandbox? booted = null, joined = null;
+        try
+        {
             var (guestSpec, binds) = SharePlan.ForContainer(request.Id, request.Bundle, spec);
-            var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options));
-            options = options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug };
-            StateDir.SweepStale(options.StateRoot);
-            sandbox = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
-                containerMemoryMiB: Sandbox.LimitMiB(spec));
+            var limit = Sandbox.LimitMiB(spec);
+            Sandbox sandbox;
+            if (_sandbox is { } running && !running.VmExit.IsCompleted)
+            {
+                // A further container of the pod: grow the VM for its memory limit, share its files.
+                sandbox = joined = running;
+                await sandbox.EnsureMemoryAsync(sandbox.BaseMemoryMiB + LimitsIn(sandbox) + limit, context.CancellationToken);
+                sandbox.ShareContainer(request.Id, binds);
+            }
+            else
+            {
+                var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options));
+                options = options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug };
+                StateDir.SweepStale(options.StateRoot);
+                sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
+                    containerMemoryMiB: limit);
+                _ = ForwardOomEventsAsync(sandbox);
+            }
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
             await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken);
             var init = new ShimProcess { ContainerId = request.Id, ExecId = "", Io = io, Pid = (uint)sandbox.VmmPid };
@@ -85,10 +104,11 @@ internal sealed partial class TaskService : ITaskService
                 Sandbox = sandbox,
                 Init = init,
                 RootfsMounted = mounted,
+                LimitMiB = limit,
             };
             _containers[request.Id] = container;
+            _sandbox = sandbox;
             _ = ExitIfNeverStartedAsync(container, init);
-            _ = ForwardOomEventsAsync(sandbox);
             _events.Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = request.Id,
@@ -101,9 +121,13 @@ internal sealed partial class TaskService : ITaskService
         }
         catch (Exception e)
         {
-            if (sandbox is not null)
+            if (booted is not null)
             {
-                await sandbox.TearDownAsync(keepLog: true);
+                await booted.TearDownAsync(keepLog: true);
+            }
+            else if (joined is not null)
+            {
+                await joined.RemoveContainerAsync(request.Id, CancellationToken.None);
             }
             if (mounted)
             {
@@ -111,7 +135,14 @@ internal sealed partial class TaskService : ITaskService
             }
             throw Translate(e, request.Id);
         }
+        finally
+        {
+            _sandboxLock.Release();
+        }
     }
+
+    /// <summary>MiB the memory limits of the containers in <paramref name="sandbox"/> add up to.</summary>
+    private int LimitsIn(Sandbox sandbox) => _containers.Values.Where(c => c.Sandbox == sandbox).Sum(c => c.LimitMiB);
 
     public async Task<StartResponse> Start(StartRequest request, TtrpcCallContext context)
     {
@@ -202,31 +233,19 @@ internal sealed partial class TaskService : ITaskService
     /// <summary>The process's status from the agent; 137 if the VM goes away first.</summary>
     private async Task<int> WaitGuestAsync(Sandbox sandbox, string id, string execId)
     {
-        // Asked again every 2 s: the agent answers at once for a process that has exited, so a
-        // reply that never arrives (seen intermittently with kill -a and pause) cannot leave the
-        // task RUNNING for ever. The root cause is still open.
-        var request = new WaitProcessRequest { ContainerId = id, ExecId = execId };
-        while (!sandbox.VmExit.IsCompleted)
+        try
         {
-            try
+            var wait = sandbox.Agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = id, ExecId = execId }, CancellationToken.None);
+            if (await Task.WhenAny(wait, sandbox.VmExit) == wait)
             {
-                var wait = sandbox.Agent.WaitProcessAsync(request, CancellationToken.None, TimeSpan.FromSeconds(2));
-                if (await Task.WhenAny(wait, sandbox.VmExit) == wait)
-                {
-                    return (await wait).Status;
-                }
+                return (await wait).Status;
             }
-            catch (TtrpcException e) when (e.Code == StatusCode.DeadlineExceeded)
-            {
-                continue;
-            }
-            catch (TtrpcException e)
-            {
-                _log($"task {id} {execId}: wait: {e.Message}");
-                return 128 + 9;
-            }
+            _log($"task {id}: the VM stopped while the process was running");
         }
-        _log($"task {id}: the VM stopped while the process was running");
+        catch (TtrpcException e)
+        {
+            _log($"task {id} {execId}: wait: {e.Message}");
+        }
         return 128 + 9;
     }
 
@@ -295,8 +314,27 @@ internal sealed partial class TaskService : ITaskService
         }
         else
         {
-            _containers.TryRemove(c.Id, out _);
-            await c.Sandbox.TearDownAsync(keepLog: false);
+            await _sandboxLock.WaitAsync(context.CancellationToken);
+            try
+            {
+                _containers.TryRemove(c.Id, out _);
+                if (_containers.Values.Any(o => o.Sandbox == c.Sandbox))
+                {
+                    await c.Sandbox.RemoveContainerAsync(c.Id, CancellationToken.None); // the pod lives on
+                }
+                else
+                {
+                    await c.Sandbox.TearDownAsync(keepLog: false);
+                    if (_sandbox == c.Sandbox)
+                    {
+                        _sandbox = null;
+                    }
+                }
+            }
+            finally
+            {
+                _sandboxLock.Release();
+            }
             if (c.RootfsMounted)
             {
                 RootfsMounter.Unmount(c.Bundle);

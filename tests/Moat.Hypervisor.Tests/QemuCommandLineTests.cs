@@ -158,6 +158,14 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void MaxMemoryEqualToMemory_MeansNoHotplug()
+    {
+        // QEMU refuses slots with maxmem equal to the boot size.
+        var argv = QemuCommandLine.Build(Sample() with { MemoryMiB = 512, MaxMemoryMiB = 512 });
+        Assert.Equal("512M", After(argv, "-m"));
+    }
+
+    [Fact]
     public void PidFile_AndExtraArgs_ComeLast()
     {
         var argv = QemuCommandLine.Build(Sample() with { PidFile = "/run/moat/c1/qemu.pid", ExtraArgs = ["-S", "-d", "guest_errors"] });

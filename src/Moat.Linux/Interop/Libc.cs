@@ -88,6 +88,10 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int kill(int pid, int sig);
 
+    /// <summary>BSD-semantics signal(2) (SA_RESTART); <c>handler</c> 0 is SIG_DFL.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint signal(int signum, nint handler);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int waitpid(int pid, int* status, int options);
 

@@ -62,6 +62,12 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<StatsContainerResponse> StatsContainerAsync(StatsContainerRequest request, CancellationToken ct) =>
         Call("StatsContainer", request, StatsContainerResponse.Parser, ct);
 
+    public Task<Empty> PauseContainerAsync(PauseContainerRequest request, CancellationToken ct) =>
+        Call("PauseContainer", request, Empty.Parser, ct);
+
+    public Task<Empty> ResumeContainerAsync(ResumeContainerRequest request, CancellationToken ct) =>
+        Call("ResumeContainer", request, Empty.Parser, ct);
+
     public Task<Empty> UpdateContainerAsync(UpdateContainerRequest request, CancellationToken ct) =>
         Call("UpdateContainer", request, Empty.Parser, ct);
 

@@ -23,6 +23,8 @@ public static class AgentServiceBinder
         server.AddUnary<CloseStdinRequest, Empty>(n, "CloseStdin", CloseStdinRequest.Parser, s.CloseStdin);
         server.AddUnary<TtyWinResizeRequest, Empty>(n, "TtyWinResize", TtyWinResizeRequest.Parser, s.TtyWinResize);
         server.AddUnary<StatsContainerRequest, StatsContainerResponse>(n, "StatsContainer", StatsContainerRequest.Parser, s.StatsContainer);
+        server.AddUnary<PauseContainerRequest, Empty>(n, "PauseContainer", PauseContainerRequest.Parser, s.PauseContainer);
+        server.AddUnary<ResumeContainerRequest, Empty>(n, "ResumeContainer", ResumeContainerRequest.Parser, s.ResumeContainer);
         server.AddUnary<UpdateContainerRequest, Empty>(n, "UpdateContainer", UpdateContainerRequest.Parser, s.UpdateContainer);
         server.AddUnary<GetOOMEventRequest, OOMEvent>(n, "GetOOMEvent", GetOOMEventRequest.Parser, s.GetOOMEvent);
     }

@@ -21,6 +21,10 @@ public interface IAgentService
     Task<Empty> CloseStdin(CloseStdinRequest request, TtrpcCallContext context);
     Task<Empty> TtyWinResize(TtyWinResizeRequest request, TtrpcCallContext context);
     Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, TtrpcCallContext context);
+    Task<Empty> PauseContainer(PauseContainerRequest request, TtrpcCallContext context);
+
+    Task<Empty> ResumeContainer(ResumeContainerRequest request, TtrpcCallContext context);
+
     Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context);
     Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context);
 }

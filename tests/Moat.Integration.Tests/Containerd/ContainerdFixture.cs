@@ -72,6 +72,11 @@ public sealed class ContainerdFixture : IAsyncLifetime
             _daemon.Kill();
             await _daemon.WaitForExitAsync();
         }
+        if (Environment.GetEnvironmentVariable("MOAT_TEST_KEEP_LOGS") is { Length: > 0 } keep)
+        {
+            Directory.CreateDirectory(keep);
+            File.Copy(Log, Path.Combine(keep, $"containerd-{DateTime.UtcNow:HHmmss}.log"), overwrite: true);
+        }
         // Snapshots and task rootfs mounts live under the private root.
         var mounts = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
             .Where(m => m.StartsWith(Dir, StringComparison.Ordinal)).OrderByDescending(m => m.Length).ToList();

@@ -312,6 +312,75 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task ContainersOfOneGroupShareOneVmButNotTheirProcesses()
+    {
+        var group = Id("pod");
+        var (a, b) = (Id("pod-a"), Id("pod-b"));
+        var qemusBefore = QemuPids();
+        foreach (var id in new[] { a, b })
+        {
+            var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, "--annotation", "io.containerd.runc.v2.group=" + group,
+                "--memory-limit", (64L << 20).ToString(System.Globalization.CultureInfo.InvariantCulture), ContainerdFixture.Image, id, "sleep", "300");
+            Assert.True(d.ExitCode == 0, d.ToString());
+            await WaitForStatus(id, "RUNNING");
+        }
+        try
+        {
+            // One VM: one more QEMU, one guest kernel boot shared by both.
+            Assert.Single(QemuPids().Except(qemusBefore));
+            var bootA = await _containerd.Ctr("task", "exec", "--exec-id", "ba", a, "cat", "/proc/sys/kernel/random/boot_id");
+            var bootB = await _containerd.Ctr("task", "exec", "--exec-id", "bb", b, "cat", "/proc/sys/kernel/random/boot_id");
+            Assert.True(bootA.ExitCode == 0 && bootB.ExitCode == 0, bootA + "\n" + bootB);
+            Assert.Equal(bootA.Stdout, bootB.Stdout);
+
+            // Separate containers: each sees only its own processes and its own root.
+            var psA = await _containerd.Ctr("task", "exec", "--exec-id", "pa", a, "ps", "-o", "args");
+            Assert.True(psA.ExitCode == 0, psA.ToString());
+            Assert.Contains("sleep 300", psA.Stdout);
+            Assert.Equal(2, psA.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Count(l => !l.StartsWith("COMMAND", StringComparison.Ordinal)));
+            Assert.Equal(0, (await _containerd.Ctr("task", "exec", "--exec-id", "ta", a, "touch", "/only-in-a")).ExitCode);
+            Assert.NotEqual(0, (await _containerd.Ctr("task", "exec", "--exec-id", "tb", b, "test", "-e", "/only-in-a")).ExitCode);
+
+            // Pausing one freezes only that one.
+            Assert.Equal(0, (await _containerd.Ctr("task", "pause", a)).ExitCode);
+            await WaitForStatus(a, "PAUSED");
+            var whileAPaused = await _containerd.Ctr("task", "exec", "--exec-id", "wb", b, "echo", "b-runs");
+            Assert.True(whileAPaused.ExitCode == 0 && whileAPaused.Stdout == "b-runs\n", whileAPaused.ToString());
+            Assert.Equal(0, (await _containerd.Ctr("task", "resume", a)).ExitCode);
+
+            // Deleting one leaves the other, and the VM, running.
+            Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", b)).ExitCode);
+            await WaitForStatus(b, "STOPPED");
+            Assert.Equal(0, (await _containerd.Ctr("task", "delete", b)).ExitCode);
+            var still = await _containerd.Ctr("task", "exec", "--exec-id", "sa", a, "echo", "a-runs");
+            Assert.True(still.ExitCode == 0 && still.Stdout == "a-runs\n", still.ToString());
+            Assert.Single(QemuPids().Except(qemusBefore));
+        }
+        finally
+        {
+            foreach (var id in new[] { b, a })
+            {
+                await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id);
+                await _containerd.Ctr("task", "delete", "-f", id);
+                await _containerd.Ctr("container", "rm", id);
+            }
+        }
+    }
+
+    private static HashSet<int> QemuPids() =>
+        Directory.EnumerateDirectories("/proc").Select(d => int.TryParse(Path.GetFileName(d), out var pid) ? pid : 0).Where(pid =>
+        {
+            try
+            {
+                return pid > 0 && File.ReadAllText($"/proc/{pid}/cmdline").StartsWith("/usr/bin/qemu-system", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }).ToHashSet();
+
+    [Fact]
     public async Task KilledShimIsCleanedUpByContainerd()
     {
         var id = Id("lost");
