@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
-# What only the tests need: the real components they drive (a private containerd, runc as the baseline).
-test_packages=(containerd runc)
+# What only the tests need: the real components they drive (a private containerd with its CRI plugin,
+# runc as the baseline, the CNI plugins for pod networks).
+test_packages=(containerd runc containernetworking-plugins)
 missing=()
 for p in "${test_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -124,6 +124,12 @@ internal sealed partial class AgentService : IAgentService
         {
             throw new TtrpcException(StatusCode.AlreadyExists, $"container {request.ContainerId} already exists");
         }
+        if (spec.Annotations?.GetValueOrDefault("io.kubernetes.cri.container-type") == "sandbox" && !string.IsNullOrEmpty(spec.Hostname))
+        {
+            // The pod's containers share the guest's own UTS namespace (their spec names the
+            // sandbox's, a host path): give it the pod's hostname.
+            Libc.sethostname(spec.Hostname, spec.Hostname.Length);
+        }
         try
         {
             var process = spec.Process ?? throw new TtrpcException(StatusCode.InvalidArgument, "config.json has no process");
@@ -137,7 +143,7 @@ internal sealed partial class AgentService : IAgentService
                 throw new TtrpcException(StatusCode.InvalidArgument, $"container {request.ContainerId}: linux.resources: {e.Message}");
             }
             container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin,
-                beforeSpec: pid => Cgroups.Join(request.ContainerId, pid));
+                beforeSpec: pid => Cgroups.Join(request.ContainerId, pid), joins: PodJoins(spec));
             _oom.Watch(request.ContainerId);
             container.PidNamespace = ReadLinkOrNull($"/proc/{container.Init.Pid}/ns/pid");
             _ = container.Init.Exit.ContinueWith(_ => container.Init.CloseStdin(), TaskScheduler.Default);
@@ -275,6 +281,38 @@ internal sealed partial class AgentService : IAgentService
         return Task.FromResult(response);
     }
 
+    public Task<Empty> ConfigureNetwork(ConfigureNetworkRequest request, TtrpcCallContext context)
+    {
+        try
+        {
+            NetworkConfig.Up("lo");
+            foreach (var i in request.Interfaces)
+            {
+                var name = NetworkConfig.FindByMac(i.Mac)
+                    ?? throw new TtrpcException(StatusCode.NotFound, $"no guest interface has MAC {i.Mac}: is virtio_net loaded?");
+                if (i.Mtu > 0)
+                {
+                    NetworkConfig.SetMtu(name, (int)i.Mtu);
+                }
+                foreach (var a in i.Addresses)
+                {
+                    NetworkConfig.SetAddress(name, System.Net.IPAddress.Parse(a.Address), (int)a.PrefixLength);
+                }
+                NetworkConfig.Up(name);
+                Log.Verbose($"interface {name} ({i.Mac}): {string.Join(", ", i.Addresses.Select(a => $"{a.Address}/{a.PrefixLength}"))}");
+            }
+            foreach (var r in request.Routes)
+            {
+                NetworkConfig.AddRoute(System.Net.IPAddress.Parse(r.Destination), (int)r.PrefixLength, System.Net.IPAddress.Parse(r.Gateway), device: null);
+            }
+        }
+        catch (Exception e) when (e is IOException or FormatException or ArgumentException)
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument, $"network: {e.Message}");
+        }
+        return Task.FromResult(new Empty());
+    }
+
     public async Task<Empty> PauseContainer(PauseContainerRequest request, TtrpcCallContext context)
     {
         await FreezeAsync(Get(request.ContainerId), true, context.CancellationToken);
@@ -379,8 +417,44 @@ internal sealed partial class AgentService : IAgentService
         Log.Info($"{Describe(c, p.ExecId)} (pid {p.Pid}) still not reaped 5 s after SIGKILL; its processes: {string.Join(" | ", lines)}");
     }
 
+    /// <summary>The host marks namespaces a pod member shares with its sandbox container ("pid=ID,ipc=ID").</summary>
+    public const string JoinAnnotation = "io.moat.join-namespaces";
+
+    private List<(string Type, int Pid)> PodJoins(Spec spec)
+    {
+        var joins = new List<(string, int)>();
+        if (spec.Annotations?.GetValueOrDefault(JoinAnnotation) is not { Length: > 0 } value)
+        {
+            return joins;
+        }
+        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var (type, id) = (part[..part.IndexOf('=')], part[(part.IndexOf('=') + 1)..]);
+            var other = Get(id);
+            if (other.Init is not { } init || init.Exited)
+            {
+                throw new TtrpcException(StatusCode.FailedPrecondition, $"cannot share the {type} namespace of {id}: it is not running");
+            }
+            joins.Add((type, init.Pid));
+        }
+        return joins;
+    }
+
     private static void SignalAll(Container c, int signal)
     {
+        // The container's cgroup holds exactly its processes, even in a PID namespace shared with its pod.
+        var procs = Path.Combine(Cgroups.PathOf(c.Id), "cgroup.procs");
+        if (File.Exists(procs))
+        {
+            foreach (var line in File.ReadAllLines(procs))
+            {
+                if (int.TryParse(line, out var pid))
+                {
+                    Libc.kill(pid, signal);
+                }
+            }
+            return;
+        }
         if (c.PidNamespace is null)
         {
             return;

@@ -85,11 +85,14 @@ internal sealed class ProcessLauncher
     }
 
     /// <param name="beforeSpec">Runs with the helper's pid before it is handed its spec (joins the container's cgroup).</param>
-    public GuestProcess Launch(string execId, InitSpec spec, bool exec, bool terminal, bool stdin, Action<int>? beforeSpec = null)
+    /// <param name="joins">Namespaces to join instead of creating (type, e.g. "pid", and a process of that namespace), for a pod's shared namespaces.</param>
+    public GuestProcess Launch(string execId, InitSpec spec, bool exec, bool terminal, bool stdin, Action<int>? beforeSpec = null,
+        IReadOnlyList<(string Type, int Pid)>? joins = null)
     {
-        var flags = exec ? 0 : NamespaceFlags(spec.Spec);
+        joins ??= [];
+        var flags = exec ? 0 : NamespaceFlags(spec.Spec) & ~joins.Aggregate(0, (f, j) => f | CloneFlag(j.Type));
         Helper? helper = null;
-        if (!exec && !terminal)
+        if (!exec && !terminal && joins.Count == 0)
         {
             lock (_standbyLock)
             {
@@ -109,7 +112,7 @@ internal sealed class ProcessLauncher
                 }
             }
         }
-        helper ??= SpawnHelper(exec, flags, spec.InitPid, terminal, stdin);
+        helper ??= SpawnHelper(exec, flags, spec.InitPid, terminal, stdin, joins);
         try
         {
             beforeSpec?.Invoke(helper.Pid);
@@ -155,7 +158,15 @@ internal sealed class ProcessLauncher
         };
     }
 
-    private Helper SpawnHelper(bool exec, int flags, int initPid, bool terminal, bool stdin)
+    private static int CloneFlag(string type) => type switch
+    {
+        "pid" => Libc.CLONE_NEWPID,
+        "uts" => Libc.CLONE_NEWUTS,
+        "ipc" => Libc.CLONE_NEWIPC,
+        _ => 0,
+    };
+
+    private Helper SpawnHelper(bool exec, int flags, int initPid, bool terminal, bool stdin, IReadOnlyList<(string Type, int Pid)>? joins = null)
     {
         var (specRead, specWrite) = Pipes.Create();
         var (syncRead, syncWrite) = Pipes.Create();
@@ -213,6 +224,19 @@ internal sealed class ProcessLauncher
                 }
                 else
                 {
+                    foreach (var (type, pid) in joins ?? [])
+                    {
+                        var nsPath = $"/proc/{pid}/ns/{type}";
+                        var ns = ErrnoException.Check(Libc.open(nsPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", nsPath);
+                        try
+                        {
+                            ErrnoException.Check(Libc.setns(ns, CloneFlag(type)), "setns", nsPath);
+                        }
+                        finally
+                        {
+                            Libc.close(ns);
+                        }
+                    }
                     ErrnoException.Check(Libc.unshare(flags), "unshare");
                 }
                 return Spawner.Spawn(request);

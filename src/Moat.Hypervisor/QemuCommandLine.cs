@@ -64,6 +64,13 @@ public static class QemuCommandLine
             Add("-device", Invariant($"virtio-9p-pci,fsdev=fs{i},mount_tag={QemuOpts.Escape(share.Tag)}"));
         }
 
+        for (int i = 0; i < cfg.Nics.Count; i++)
+        {
+            var nic = cfg.Nics[i];
+            Add("-netdev", Invariant($"tap,id=net{i},fd={nic.Fd},vhost=off"));
+            Add("-device", Invariant($"{(cfg.Machine == MachineType.Microvm ? "virtio-net-device" : "virtio-net-pci")},netdev=net{i},mac={nic.Mac}"));
+        }
+
         if (cfg.PidFile is not null)
         {
             Add("-pidfile", cfg.PidFile);

@@ -57,4 +57,10 @@ public sealed record VmConfig
 
     /// <summary>Appended verbatim (no escaping, no validation) after everything else.</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
+
+    /// <summary>Network devices, each backed by an already-open tap fd that QEMU inherits.</summary>
+    public IReadOnlyList<NicConfig> Nics { get; init; } = [];
 }
+
+/// <summary>A virtio-net device on tap file descriptor <paramref name="Fd"/> with MAC <paramref name="Mac"/>.</summary>
+public sealed record NicConfig(int Fd, string Mac);

@@ -12,13 +12,20 @@ public sealed class QemuHypervisor : IHypervisor
     private VmmProcess? _vmm;
     private QmpClient? _qmp;
 
-    public QemuHypervisor(IReadOnlyList<string> helperCommand, string shareDir, IReadOnlyList<ShareBind> binds, string vmmLogPath)
+    public QemuHypervisor(IReadOnlyList<string> helperCommand, string shareDir, IReadOnlyList<ShareBind> binds, string vmmLogPath,
+        PodNetwork? network = null)
     {
+        _network = network;
         _helperCommand = helperCommand;
         _shareDir = shareDir;
         _binds = binds;
         _vmmLogPath = vmmLogPath;
     }
+
+    /// <summary>The fd the launcher opens the first tap onto (the next ones follow).</summary>
+    public const int FirstTapFd = 10;
+
+    private readonly PodNetwork? _network;
 
     public int Pid => _vmm?.Pid ?? 0;
 
@@ -29,7 +36,11 @@ public sealed class QemuHypervisor : IHypervisor
     public async Task StartAsync(VmConfig config, CancellationToken ct)
     {
         var args = QemuCommandLine.Build(config);
-        var spec = new VmmLaunchSpec(Environment.ProcessId, _shareDir, _binds, config.QemuBinary, args);
+        var spec = new VmmLaunchSpec(Environment.ProcessId, _shareDir, _binds, config.QemuBinary, args)
+        {
+            NetnsPath = _network?.NetnsPath,
+            Taps = _network?.Interfaces.Select((i, n) => new TapFd(i.TapName, FirstTapFd + n)).ToList() ?? [],
+        };
         _vmm = VmmProcess.Start(_helperCommand, spec, _vmmLogPath);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)

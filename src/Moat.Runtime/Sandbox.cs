@@ -16,6 +16,7 @@ public sealed class Sandbox : IAsyncDisposable
     private readonly SemaphoreSlim _memoryLock = new(1, 1);
     private int _memoryMiB;
     private int _dimms;
+    private PodNetwork? _network;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log)
     {
@@ -35,11 +36,17 @@ public sealed class Sandbox : IAsyncDisposable
 
     /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
     /// <param name="containerMemoryMiB">Memory the containers' limits add to the configured size.</param>
+    /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
-        int containerMemoryMiB = 0)
+        int containerMemoryMiB = 0, string? networkNamespace = null)
     {
         var (kernel, initrd) = GuestImagePaths.Resolve(options);
         var sandbox = new Sandbox(id, options, log);
+        if (networkNamespace is not null)
+        {
+            sandbox._network = await PodNetwork.PrepareAsync(networkNamespace, ct).ConfigureAwait(false);
+            log.Phase($"pod network: {string.Join(", ", sandbox._network.Interfaces.Select(i => $"{i.Name} {i.Mac} {string.Join(' ', i.Addresses.Select(a => $"{a.Address}/{a.PrefixLength}"))}"))}");
+        }
         sandbox.State.Create();
         try
         {
@@ -79,9 +86,10 @@ public sealed class Sandbox : IAsyncDisposable
             Shares = [new SharedDirectory(SharePlan.Tag, State.ShareDir, ReadOnly: false)],
             TscKhz = probe.Accel == Accel.Tcg ? AcceleratorProbe.HostTscKhz() : null,
             Name = "moat-" + Id,
+            Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
         };
         var helper = _options.VmmHelperCommand ?? DefaultHelperCommand();
-        _vm = new QemuHypervisor(helper, State.ShareDir, binds, State.VmmLog);
+        _vm = new QemuHypervisor(helper, State.ShareDir, binds, State.VmmLog, _network);
         await _vm.StartAsync(config, ct).ConfigureAwait(false);
         _log.Phase($"VM started (qemu pid {_vm.Pid}, {probe.Accel.ToString().ToUpperInvariant()}{(probe.Accel == Accel.Tcg ? ": " + probe.Reason : "")})");
 
@@ -127,6 +135,19 @@ public sealed class Sandbox : IAsyncDisposable
             },
         }, ct).ConfigureAwait(false);
         _log.Phase("shared filesystem mounted in the guest");
+        if (_network is { } net)
+        {
+            var request = new ConfigureNetworkRequest();
+            foreach (var i in net.Interfaces)
+            {
+                var nic = new NetworkInterface { Mac = i.Mac, Mtu = (uint)i.Mtu };
+                nic.Addresses.AddRange(i.Addresses.Select(a => new IpAddress { Address = a.Address, PrefixLength = (uint)a.PrefixLength }));
+                request.Interfaces.Add(nic);
+            }
+            request.Routes.AddRange(net.Routes.Select(r => new NetworkRoute { Destination = r.Destination, PrefixLength = (uint)r.PrefixLength, Gateway = r.Gateway }));
+            await _agent.ConfigureNetworkAsync(request, ct).ConfigureAwait(false);
+            _log.Phase("guest network configured");
+        }
     }
 
     private async Task<TtrpcClient> ConnectAgentAsync(CancellationToken ct)
@@ -271,6 +292,10 @@ public sealed class Sandbox : IAsyncDisposable
         if (_agent is not null)
         {
             await _agent.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_network is not null)
+        {
+            await _network.RemoveAsync().ConfigureAwait(false);
         }
         _log.Phase("VM stopped");
         return State.Remove(keepLog, _options.LogDir);

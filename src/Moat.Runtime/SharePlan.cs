@@ -22,7 +22,9 @@ public static class SharePlan
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument,
                 $"rootfs {rootfs} does not exist: check root.path in {Path.Combine(bundleDir, "config.json")}");
         }
-        binds.Add(new ShareBind(rootfs, $"{containerId}/rootfs", root.Readonly));
+        // Shared writable even for root.readonly, as runc mounts it: mountpoints for the spec's
+        // mounts may have to be created first; the agent makes the root read-only afterwards.
+        binds.Add(new ShareBind(rootfs, $"{containerId}/rootfs", ReadOnly: false));
 
         // Serialize and re-read to get a private copy to rewrite.
         var copy = SpecLoader.Deserialize(System.Text.Json.JsonSerializer.Serialize(spec, OciJsonContext.Default.Spec));

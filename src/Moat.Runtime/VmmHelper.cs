@@ -36,6 +36,10 @@ public static unsafe class VmmHelper
             {
                 Bind(spec.ShareDir, b);
             }
+            foreach (var tap in spec.Taps)
+            {
+                OpenTap(spec.NetnsPath!, tap);
+            }
             using var argv = new NativeStringArray([spec.Binary, .. spec.Args]);
             using var envp = new NativeStringArray(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
             Libc.execve(spec.Binary, argv.Pointer, envp.Pointer);
@@ -45,6 +49,43 @@ public static unsafe class VmmHelper
         {
             Console.Error.WriteLine($"moat: vmm launcher: {e.Message}");
             return 1;
+        }
+    }
+
+    /// <summary>
+    /// Opens tap <see cref="TapFd.Name"/> of the pod's network namespace onto its fd number, from a
+    /// thread that joins that namespace: QEMU then uses the fd while staying in the host's
+    /// namespace, where its abstract QMP and agent sockets are.
+    /// </summary>
+    private static unsafe void OpenTap(string netnsPath, TapFd tap)
+    {
+        Exception? error = null;
+        var t = new Thread(() =>
+        {
+            try
+            {
+                var ns = ErrnoException.Check(Libc.open(netnsPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", netnsPath);
+                ErrnoException.Check(Libc.setns(ns, 0x40000000 /* CLONE_NEWNET */), "setns", netnsPath);
+                Libc.close(ns);
+                var fd = ErrnoException.Check(Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/net/tun");
+                var req = stackalloc byte[40];
+                new Span<byte>(req, 40).Clear();
+                System.Text.Encoding.ASCII.GetBytes(tap.Name).CopyTo(new Span<byte>(req, 16));
+                *(short*)(req + 16) = 0x0002 | 0x1000 | 0x4000; // IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
+                ErrnoException.Check(Libc.ioctl(fd, 0x400454ca /* TUNSETIFF */, req), "TUNSETIFF", tap.Name);
+                ErrnoException.Check(Libc.dup3(fd, tap.Fd, 0), "dup3", tap.Name); // no O_CLOEXEC: QEMU inherits it
+                Libc.close(fd);
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        });
+        t.Start();
+        t.Join();
+        if (error is not null)
+        {
+            throw error;
         }
     }
 

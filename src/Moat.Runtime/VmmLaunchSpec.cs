@@ -11,7 +11,17 @@ public sealed record VmmLaunchSpec(
     string ShareDir,
     IReadOnlyList<ShareBind> Binds,
     string Binary,
-    IReadOnlyList<string> Args);
+    IReadOnlyList<string> Args)
+{
+    /// <summary>The pod's network namespace, where the taps are opened (QEMU itself stays in the host's).</summary>
+    public string? NetnsPath { get; init; }
+
+    /// <summary>Taps to open in <see cref="NetnsPath"/>, each onto a fixed fd number named in <see cref="Args"/>.</summary>
+    public IReadOnlyList<TapFd> Taps { get; init; } = [];
+}
+
+/// <summary>Tap device <paramref name="Name"/> opened onto fd <paramref name="Fd"/> for QEMU.</summary>
+public sealed record TapFd(string Name, int Fd);
 
 [JsonSerializable(typeof(VmmLaunchSpec))]
 internal sealed partial class RuntimeJson : JsonSerializerContext;

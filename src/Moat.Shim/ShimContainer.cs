@@ -12,6 +12,9 @@ internal sealed class ShimContainer
     public required bool RootfsMounted { get; init; }
     public bool Paused { get; set; }
 
+    /// <summary>The CRI sandbox (pause) container, whose namespaces the pod's other containers join.</summary>
+    public bool IsPodSandbox { get; init; }
+
     /// <summary>MiB its memory limit adds to the VM.</summary>
     public int LimitMiB { get; set; }
     public Dictionary<string, ShimProcess> Execs { get; } = [];

@@ -28,6 +28,8 @@ internal sealed partial class TaskService : ITaskService
 
     // One VM per shim: every container of the group (a pod) is created in it. Creating and
     // deleting containers is serialized so the VM is booted once and torn down after the last.
+    private const string CriSandboxTypeAnnotation = "io.kubernetes.cri.container-type";
+
     private readonly SemaphoreSlim _sandboxLock = new(1, 1);
     private Sandbox? _sandbox;
 
@@ -55,11 +57,17 @@ internal sealed partial class TaskService : ITaskService
         try
         {
             spec = SpecLoader.LoadBundle(request.Bundle);
+            MapPodNamespaces(spec);
             SpecValidator.Validate(spec).ThrowIfInvalid(Path.Combine(request.Bundle, SpecLoader.ConfigFileName));
         }
         catch (OciException e)
         {
             throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
+        }
+        if (spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox" && !(spec.Linux?.Namespaces?.Any(n => n.Type == "network") ?? false))
+        {
+            throw new TtrpcException(StatusCode.InvalidArgument,
+                $"pod {request.Id} asks for the host network, which a VM cannot isolate: run hostNetwork pods with runc (no runtimeClassName), or drop hostNetwork");
         }
         var mounted = false;
         try
@@ -89,8 +97,10 @@ internal sealed partial class TaskService : ITaskService
                 var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options));
                 options = options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug };
                 StateDir.SweepStale(options.StateRoot);
+                // A network namespace given by path is the pod's, set up by CNI: the VM becomes its endpoint.
+                var netns = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
                 sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
-                    containerMemoryMiB: limit);
+                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns);
                 _ = ForwardOomEventsAsync(sandbox);
             }
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
@@ -105,6 +115,7 @@ internal sealed partial class TaskService : ITaskService
                 Init = init,
                 RootfsMounted = mounted,
                 LimitMiB = limit,
+                IsPodSandbox = spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox",
             };
             _containers[request.Id] = container;
             _sandbox = sandbox;
@@ -138,6 +149,34 @@ internal sealed partial class TaskService : ITaskService
         finally
         {
             _sandboxLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// A pod member names its sandbox's namespaces by host path (/proc/PID/ns/TYPE, PID being the
+    /// VM's, which is what this shim reports as the sandbox's pid). Inside the VM that means the
+    /// sandbox container's namespaces: the path is dropped and the agent is told to join them.
+    /// </summary>
+    private void MapPodNamespaces(Spec spec)
+    {
+        if (_sandbox is not { } sandbox || spec.Linux?.Namespaces is not { } namespaces)
+        {
+            return;
+        }
+        var podContainer = _containers.Values.FirstOrDefault(c => c.Sandbox == sandbox && c.IsPodSandbox)?.Id ?? sandbox.Id;
+        var joins = new List<string>();
+        foreach (var ns in namespaces)
+        {
+            if (ns.Type is "pid" or "ipc" or "uts" && ns.Path == $"/proc/{sandbox.VmmPid}/ns/{ns.Type}")
+            {
+                ns.Path = null;
+                joins.Add($"{ns.Type}={podContainer}");
+            }
+        }
+        if (joins.Count > 0)
+        {
+            spec.Annotations ??= [];
+            spec.Annotations["io.moat.join-namespaces"] = string.Join(',', joins);
         }
     }
 

@@ -62,6 +62,9 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<StatsContainerResponse> StatsContainerAsync(StatsContainerRequest request, CancellationToken ct) =>
         Call("StatsContainer", request, StatsContainerResponse.Parser, ct);
 
+    public Task<Empty> ConfigureNetworkAsync(ConfigureNetworkRequest request, CancellationToken ct) =>
+        Call("ConfigureNetwork", request, Empty.Parser, ct);
+
     public Task<Empty> PauseContainerAsync(PauseContainerRequest request, CancellationToken ct) =>
         Call("PauseContainer", request, Empty.Parser, ct);
 

@@ -23,6 +23,7 @@ public static class AgentServiceBinder
         server.AddUnary<CloseStdinRequest, Empty>(n, "CloseStdin", CloseStdinRequest.Parser, s.CloseStdin);
         server.AddUnary<TtyWinResizeRequest, Empty>(n, "TtyWinResize", TtyWinResizeRequest.Parser, s.TtyWinResize);
         server.AddUnary<StatsContainerRequest, StatsContainerResponse>(n, "StatsContainer", StatsContainerRequest.Parser, s.StatsContainer);
+        server.AddUnary<ConfigureNetworkRequest, Empty>(n, "ConfigureNetwork", ConfigureNetworkRequest.Parser, s.ConfigureNetwork);
         server.AddUnary<PauseContainerRequest, Empty>(n, "PauseContainer", PauseContainerRequest.Parser, s.PauseContainer);
         server.AddUnary<ResumeContainerRequest, Empty>(n, "ResumeContainer", ResumeContainerRequest.Parser, s.ResumeContainer);
         server.AddUnary<UpdateContainerRequest, Empty>(n, "UpdateContainer", UpdateContainerRequest.Parser, s.UpdateContainer);

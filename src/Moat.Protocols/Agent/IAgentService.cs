@@ -21,6 +21,8 @@ public interface IAgentService
     Task<Empty> CloseStdin(CloseStdinRequest request, TtrpcCallContext context);
     Task<Empty> TtyWinResize(TtyWinResizeRequest request, TtrpcCallContext context);
     Task<StatsContainerResponse> StatsContainer(StatsContainerRequest request, TtrpcCallContext context);
+    Task<Empty> ConfigureNetwork(ConfigureNetworkRequest request, TtrpcCallContext context);
+
     Task<Empty> PauseContainer(PauseContainerRequest request, TtrpcCallContext context);
 
     Task<Empty> ResumeContainer(ResumeContainerRequest request, TtrpcCallContext context);

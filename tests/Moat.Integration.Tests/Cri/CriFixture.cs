@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Grpc.Net.Client;
+
+namespace Moat.Integration.Tests.Cri;
+
+/// <summary>
+/// A private containerd with its CRI plugin (Debian's package): runtimes <c>runc</c> (default),
+/// <c>moat</c> and the untrusted-workload runtime, a bridge CNI network of its own, the local
+/// busybox and pause images imported into <c>k8s.io</c>. Tests talk CRI gRPC to its socket,
+/// as kubelet does.
+/// </summary>
+public sealed class CriFixture : IAsyncLifetime
+{
+    public const string Busybox = "docker.io/library/busybox:latest";
+    public const string Pause = "moat.local/pause:3.6";
+    public const string Bridge = "moattest0";
+    public const string Subnet = "10.88.77.0/24";
+
+    private Process? _daemon;
+    private GrpcChannel? _channel;
+
+    public string Dir { get; } = Directory.CreateTempSubdirectory("moat-cri-").FullName;
+    public string Socket => Path.Combine(Dir, "containerd.sock");
+    public string Log => Path.Combine(Dir, "containerd.log");
+
+    public RuntimeService.RuntimeServiceClient Runtime { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var cniDir = Path.Combine(Dir, "cni");
+        Directory.CreateDirectory(cniDir);
+        File.WriteAllText(Path.Combine(cniDir, "10-moat-test.conflist"), $$"""
+            {
+              "cniVersion": "0.4.0",
+              "name": "moat-test",
+              "plugins": [
+                {
+                  "type": "bridge", "bridge": "{{Bridge}}", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+                  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "{{Subnet}}" }]], "routes": [{ "dst": "0.0.0.0/0" }], "dataDir": "{{Dir}}/ipam" }
+                }
+              ]
+            }
+            """);
+        var config = Path.Combine(Dir, "config.toml");
+        File.WriteAllText(config, $"""
+            version = 2
+            root = "{Dir}/root"
+            state = "{Dir}/state"
+
+            [grpc]
+              address = "{Socket}"
+
+            [ttrpc]
+              address = "{Socket}.ttrpc"
+
+            [plugins."io.containerd.grpc.v1.cri"]
+              sandbox_image = "{Pause}"
+              restrict_oom_score_adj = true
+              disable_apparmor = true
+              [plugins."io.containerd.grpc.v1.cri".containerd]
+                default_runtime_name = "runc"
+                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+                  runtime_type = "io.containerd.runc.v2"
+                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.moat]
+                  runtime_type = "io.containerd.moat.v2"
+                [plugins."io.containerd.grpc.v1.cri".containerd.untrusted_workload_runtime]
+                  runtime_type = "io.containerd.moat.v2"
+              [plugins."io.containerd.grpc.v1.cri".cni]
+                bin_dir = "/usr/lib/cni"
+                conf_dir = "{cniDir}"
+            """);
+        var psi = new ProcessStartInfo("containerd", ["--config", config, "--log-level", "debug"])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        _daemon = Process.Start(psi)!;
+        var log = File.CreateText(Log);
+        log.AutoFlush = true;
+        _daemon.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
+        _daemon.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
+        _daemon.BeginErrorReadLine();
+        _daemon.BeginOutputReadLine();
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(await Ctr("version")).Stdout.Contains("Server:", StringComparison.Ordinal))
+        {
+            if (_daemon.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"containerd did not start; see {Log}");
+            }
+            await Task.Delay(100);
+        }
+        foreach (var (name, cmd) in new[] { (Busybox, new[] { "sh" }), (Pause, new[] { "sleep", "infinity" }) })
+        {
+            var archive = Path.Combine(Dir, name.Replace('/', '_').Replace(':', '_') + ".tar");
+            var r = await Cmd.RunAsync(Cmd.Moat, ["image", "archive", archive, "--name", name, "--cmd", .. cmd]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            r = await Ctr("images", "import", archive);
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
+
+        var socket = Socket;
+        _channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, ct) =>
+                {
+                    var s = new System.Net.Sockets.Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), ct);
+                    return new NetworkStream(s, ownsSocket: true);
+                },
+            },
+        });
+        Runtime = new RuntimeService.RuntimeServiceClient(_channel);
+
+        // The CRI plugin reports ready once it has loaded the CNI configuration.
+        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var status = await Runtime.StatusAsync(new StatusRequest());
+            if (status.Status.Conditions.All(c => c.Status))
+            {
+                break;
+            }
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"the CRI plugin is not ready: {status.Status}; see {Log}");
+            }
+            await Task.Delay(200);
+        }
+    }
+
+    public Task<CmdResult> Ctr(params string[] args) =>
+        Cmd.RunAsync("ctr", ["--address", Socket, "--namespace", "k8s.io", .. args]);
+
+    public async Task DisposeAsync()
+    {
+        _channel?.Dispose();
+        if (_daemon is { HasExited: false })
+        {
+            _daemon.Kill();
+            await _daemon.WaitForExitAsync();
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_TEST_KEEP_LOGS") is { Length: > 0 } keep)
+        {
+            Directory.CreateDirectory(keep);
+            File.Copy(Log, Path.Combine(keep, $"containerd-cri-{DateTime.UtcNow:HHmmss}.log"), overwrite: true);
+        }
+        var mounts = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
+            .Where(m => m.StartsWith(Dir, StringComparison.Ordinal))
+            .OrderByDescending(m => m.Length).ToList();
+        foreach (var m in mounts)
+        {
+            await Cmd.RunAsync("umount", ["-l", m]);
+        }
+        await Cmd.RunAsync("ip", ["link", "del", Bridge]);
+        try
+        {
+            Directory.Delete(Dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,237 @@
+using Google.Protobuf;
+using Grpc.Core;
+
+namespace Moat.Integration.Tests.Cri;
+
+/// <summary>Pods under Moat through containerd's CRI plugin, driven with the calls kubelet makes.</summary>
+[Collection("vm")]
+public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
+{
+    private readonly CriFixture _cri;
+    private readonly List<string> _pods = [];
+    private HashSet<string> _socketsBefore = [];
+
+    public CriTests(CriFixture cri) => _cri = cri;
+
+    private RuntimeService.RuntimeServiceClient Runtime => _cri.Runtime;
+
+    public Task InitializeAsync()
+    {
+        _socketsBefore = Leftovers.Sockets();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>After each test: every pod it made is gone, and so is every VM, shim, mount, socket and state directory.</summary>
+    public async Task DisposeAsync()
+    {
+        foreach (var pod in _pods)
+        {
+            try
+            {
+                await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = pod });
+                await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = pod });
+            }
+            catch (RpcException)
+            {
+            }
+        }
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        List<string> left;
+        while ((left = LeftBehind()).Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+        if (left.Count > 0)
+        {
+            await Leftovers.ReapAsync(StateRoot, _cri.Dir + "/state");
+        }
+        Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
+    }
+
+    private static string StateRoot => "/run/moat/containerd/k8s.io";
+
+    private List<string> LeftBehind()
+    {
+        var found = Leftovers.Find(StateRoot, _socketsBefore);
+        found.AddRange(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(d, "cmdline")).StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }).Select(d => "shim " + d));
+        return found;
+    }
+
+    private PodSandboxConfig PodConfig(string name, NamespaceMode network = NamespaceMode.Pod) => new()
+    {
+        Metadata = new PodSandboxMetadata { Name = name, Namespace = "moat-test", Uid = Guid.NewGuid().ToString("N") },
+        Hostname = name,
+        LogDirectory = Path.Combine(_cri.Dir, "logs", name),
+        Linux = new LinuxPodSandboxConfig
+        {
+            SecurityContext = new LinuxSandboxSecurityContext
+            {
+                NamespaceOptions = new NamespaceOption { Network = network, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod },
+            },
+        },
+    };
+
+    private async Task<(string Pod, PodSandboxConfig Config)> RunPod(string name, string handler = "moat", Action<PodSandboxConfig>? edit = null)
+    {
+        var config = PodConfig(name);
+        edit?.Invoke(config);
+        Directory.CreateDirectory(config.LogDirectory);
+        var r = await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler });
+        _pods.Add(r.PodSandboxId);
+        return (r.PodSandboxId, config);
+    }
+
+    private async Task<string> StartContainer(string pod, PodSandboxConfig podConfig, string name, string[] command, Action<ContainerConfig>? edit = null)
+    {
+        var config = new ContainerConfig
+        {
+            Metadata = new ContainerMetadata { Name = name },
+            Image = new ImageSpec { Image = CriFixture.Busybox },
+            Command = { command },
+            LogPath = name + ".log",
+        };
+        edit?.Invoke(config);
+        var c = await Runtime.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = pod, Config = config, SandboxConfig = podConfig });
+        await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = c.ContainerId });
+        return c.ContainerId;
+    }
+
+    private async Task<ExecSyncResponse> Exec(string container, params string[] cmd)
+    {
+        return await Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = container, Cmd = { cmd }, Timeout = 60 });
+    }
+
+    private static string Text(ByteString b) => b.ToStringUtf8();
+
+    [Fact]
+    public async Task PodLifecycleAsKubeletDrivesIt()
+    {
+        var (pod, podConfig) = await RunPod("life");
+        var status = await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod });
+        Assert.Equal(PodSandboxState.SandboxReady, status.Status.State);
+        Assert.Equal("moat", status.Status.RuntimeHandler);
+
+        var c = await StartContainer(pod, podConfig, "main", ["sleep", "300"], cfg =>
+            cfg.Linux = new LinuxContainerConfig { Resources = new LinuxContainerResources { MemoryLimitInBytes = 64L << 20 } });
+        var uname = await Exec(c, "uname", "-r");
+        Assert.True(uname.ExitCode == 0, Text(uname.Stderr));
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), Text(uname.Stdout).Trim());
+
+        var failing = await Exec(c, "sh", "-c", "echo to-stderr >&2; exit 7");
+        Assert.Equal(7, failing.ExitCode);
+        Assert.Equal("to-stderr\n", Text(failing.Stderr));
+
+        var cs = await Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = c });
+        Assert.Equal(ContainerState.ContainerRunning, cs.Status.State);
+        var stats = await Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = c });
+        Assert.True(stats.Stats.Memory.WorkingSetBytes.Value > 0, stats.ToString());
+        Assert.True(stats.Stats.Cpu.UsageCoreNanoSeconds.Value > 0, stats.ToString());
+
+        await Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = c, Timeout = 2 });
+        cs = await Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = c });
+        Assert.Equal(ContainerState.ContainerExited, cs.Status.State);
+        await Runtime.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = c });
+        await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = pod });
+        await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = pod });
+        _pods.Remove(pod);
+    }
+
+    [Fact]
+    public async Task ContainersOfAPodShareTheVmAndItsVolumes()
+    {
+        var (pod, podConfig) = await RunPod("share");
+        var volume = Directory.CreateTempSubdirectory("moat-cri-vol-").FullName;
+        try
+        {
+            Action<ContainerConfig> mount = cfg => cfg.Mounts.Add(new Mount { ContainerPath = "/data", HostPath = volume });
+            var a = await StartContainer(pod, podConfig, "a", ["sleep", "300"], mount);
+            var b = await StartContainer(pod, podConfig, "b", ["sleep", "300"], cfg =>
+            {
+                mount(cfg);
+                cfg.Mounts.Add(new Mount { ContainerPath = "/ro", HostPath = volume, Readonly = true });
+            });
+            var bootA = await Exec(a, "cat", "/proc/sys/kernel/random/boot_id");
+            var bootB = await Exec(b, "cat", "/proc/sys/kernel/random/boot_id");
+            Assert.Equal(Text(bootA.Stdout), Text(bootB.Stdout));
+
+            var write = await Exec(a, "sh", "-c", "echo from-a > /data/note");
+            Assert.True(write.ExitCode == 0, Text(write.Stderr));
+            var read = await Exec(b, "cat", "/data/note");
+            Assert.Equal("from-a\n", Text(read.Stdout));
+            Assert.Equal("from-a\n", File.ReadAllText(Path.Combine(volume, "note")));
+            var ro = await Exec(b, "sh", "-c", "echo x > /ro/other");
+            Assert.NotEqual(0, ro.ExitCode);
+
+            // The files CRI adds reach the guest too.
+            var hostname = await Exec(b, "cat", "/etc/hostname");
+            Assert.Equal("share", Text(hostname.Stdout).Trim());
+            Assert.Equal("share", Text((await Exec(b, "hostname")).Stdout).Trim());
+        }
+        finally
+        {
+            Directory.Delete(volume, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task PodHttpdAnswersTheHostAndAnotherPodAtThePodIp()
+    {
+        var (web, webConfig) = await RunPod("web");
+        await StartContainer(web, webConfig, "httpd",
+            ["sh", "-c", "mkdir -p /www && echo hello-from-pod > /www/index.html && exec httpd -f -p 8080 -h /www"]);
+        var ip = (await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = web })).Status.Network.Ip;
+        Assert.StartsWith("10.88.77.", ip);
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        string? body = null;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (body is null)
+        {
+            try
+            {
+                body = await http.GetStringAsync($"http://{ip}:8080/index.html");
+            }
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(500); // httpd still starting
+            }
+        }
+        Assert.Equal("hello-from-pod\n", body);
+
+        var (client, clientConfig) = await RunPod("client");
+        var c = await StartContainer(client, clientConfig, "main", ["sleep", "300"]);
+        var fetched = await Exec(c, "wget", "-q", "-O", "-", $"http://{ip}:8080/index.html");
+        Assert.True(fetched.ExitCode == 0, Text(fetched.Stderr));
+        Assert.Equal("hello-from-pod\n", Text(fetched.Stdout));
+    }
+
+    [Fact]
+    public async Task HostNetworkPodIsRefusedClearly()
+    {
+        var config = PodConfig("hostnet", NamespaceMode.Node);
+        Directory.CreateDirectory(config.LogDirectory);
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = "moat" }));
+        Assert.Contains("host network", e.Status.Detail);
+        Assert.Contains("runc", e.Status.Detail);
+    }
+
+    [Fact]
+    public async Task UntrustedWorkloadAnnotationSelectsMoat()
+    {
+        var (pod, podConfig) = await RunPod("untrusted", handler: "", edit: cfg => cfg.Annotations["io.kubernetes.cri.untrusted-workload"] = "true");
+        var c = await StartContainer(pod, podConfig, "main", ["sleep", "300"]);
+        var uname = await Exec(c, "uname", "-r");
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), Text(uname.Stdout).Trim());
+    }
+}
