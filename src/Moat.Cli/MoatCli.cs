@@ -14,6 +14,9 @@ internal static class MoatCli
         root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(ImageCommand.Create());
         root.Subcommands.Add(SpecCommand.Create());
+        root.Subcommands.Add(CheckCommand.Create());
+        root.Subcommands.Add(InstallCommand.Create());
+        root.Subcommands.Add(ListCommand.Create());
         var parse = root.Parse(args);
         // Signals are the container's business (moat run forwards them), not the parser's.
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -43,7 +43,7 @@ public sealed class ContainerRun
         var failed = true;
         try
         {
-            var status = await RunInSandboxAsync(sandbox, id, guestSpec, stdin, stdout, stderr, ct).ConfigureAwait(false);
+            var status = await RunInSandboxAsync(sandbox, id, bundle, guestSpec, stdin, stdout, stderr, ct).ConfigureAwait(false);
             failed = false;
             return status;
         }
@@ -57,12 +57,12 @@ public sealed class ContainerRun
         }
     }
 
-    private async Task<int> RunInSandboxAsync(Sandbox sandbox, string id, Spec guestSpec, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
+    private async Task<int> RunInSandboxAsync(Sandbox sandbox, string id, string bundle, Spec guestSpec, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
     {
         var agent = sandbox.Agent;
         try
         {
-            await sandbox.CreateContainerAsync(id, guestSpec, stdin: true, ct).ConfigureAwait(false);
+            await sandbox.CreateContainerAsync(id, guestSpec, stdin: true, ct, bundle).ConfigureAwait(false);
         }
         catch (TtrpcException e)
         {

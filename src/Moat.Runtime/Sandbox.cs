@@ -207,13 +207,22 @@ public sealed class Sandbox : IAsyncDisposable
 
     public Task ResumeAsync(CancellationToken ct) => (_vm ?? throw new InvalidOperationException("sandbox not started")).ResumeAsync(ct);
 
-    public Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct) =>
-        Agent.CreateContainerAsync(new CreateContainerRequest
+    public async Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct, string? bundle = null)
+    {
+        await Agent.CreateContainerAsync(new CreateContainerRequest
         {
             ContainerId = containerId,
             OciSpecJson = ByteString.CopyFrom(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(guestSpec, OciJsonContext.Default.Spec)),
             Stdin = stdin,
-        }, ct);
+        }, ct).ConfigureAwait(false);
+        lock (_records)
+        {
+            _records.Add(new ContainerRecord(containerId, bundle ?? "", DateTime.UtcNow, VmmPid));
+            State.WriteContainers(_records);
+        }
+    }
+
+    private readonly List<ContainerRecord> _records = [];
 
     /// <summary>
     /// Shares a further container's rootfs and bind sources into the running VM: each is bound
@@ -250,6 +259,11 @@ public sealed class Sandbox : IAsyncDisposable
         {
         }
         TryUnshareContainer(containerId);
+        lock (_records)
+        {
+            _records.RemoveAll(r => r.Id == containerId);
+            State.WriteContainers(_records);
+        }
     }
 
     private void TryUnshareContainer(string containerId)

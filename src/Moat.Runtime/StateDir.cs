@@ -37,6 +37,62 @@ public sealed class StateDir
     }
 
     private const string OwnerFile = "owner";
+    private const string ContainersFile = "containers.json";
+
+    /// <summary>Records the containers in this sandbox (for <c>moat list</c>), by temp file and rename.</summary>
+    public void WriteContainers(IReadOnlyList<ContainerRecord> records)
+    {
+        var tmp = System.IO.Path.Combine(Path, ContainersFile + ".tmp");
+        File.WriteAllBytes(tmp, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(records.ToList(), RuntimeJson.Default.ListContainerRecord));
+        File.Move(tmp, System.IO.Path.Combine(Path, ContainersFile), overwrite: true);
+    }
+
+    /// <summary>Every container recorded under <paramref name="stateRoot"/>, with whether its sandbox still runs.</summary>
+    public static IReadOnlyList<(ContainerRecord Record, bool Running, string Owner)> List(string stateRoot)
+    {
+        var found = new List<(ContainerRecord, bool, string)>();
+        if (!Directory.Exists(stateRoot))
+        {
+            return found;
+        }
+        foreach (var dir in Directory.EnumerateDirectories(stateRoot))
+        {
+            var file = System.IO.Path.Combine(dir, ContainersFile);
+            List<ContainerRecord>? records;
+            try
+            {
+                records = System.Text.Json.JsonSerializer.Deserialize(File.ReadAllBytes(file), RuntimeJson.Default.ListContainerRecord);
+            }
+            catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
+            {
+                continue;
+            }
+            var running = OwnerAlive(dir);
+            var owner = OwnerName(dir);
+            foreach (var r in records ?? [])
+            {
+                found.Add((r, running && Directory.Exists($"/proc/{r.Pid}"), owner));
+            }
+        }
+        return found;
+    }
+
+    /// <summary>The user running the sandbox's owning process (as runc's OWNER column), or "" once it is gone.</summary>
+    private static string OwnerName(string dir)
+    {
+        try
+        {
+            var pid = File.ReadAllText(System.IO.Path.Combine(dir, OwnerFile)).Trim().Split(' ')[0];
+            var uid = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', ' ')
+                .Where(f => f.Length > 0).ElementAt(1);
+            var user = File.ReadLines("/etc/passwd").Select(l => l.Split(':')).FirstOrDefault(f => f.Length > 2 && f[2] == uid);
+            return user?[0] ?? uid;
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentOutOfRangeException)
+        {
+            return "";
+        }
+    }
 
     /// <summary>Removes the state of sandboxes whose owning process died without cleaning up (SIGKILL).</summary>
     public static void SweepStale(string stateRoot)

@@ -23,5 +23,9 @@ public sealed record VmmLaunchSpec(
 /// <summary>Tap device <paramref name="Name"/> opened onto fd <paramref name="Fd"/> for QEMU.</summary>
 public sealed record TapFd(string Name, int Fd);
 
+/// <summary>A container of a sandbox, as <c>moat list</c> shows it.</summary>
+public sealed record ContainerRecord(string Id, string Bundle, DateTime Created, int Pid);
+
 [JsonSerializable(typeof(VmmLaunchSpec))]
+[JsonSerializable(typeof(List<ContainerRecord>))]
 internal sealed partial class RuntimeJson : JsonSerializerContext;

@@ -104,7 +104,7 @@ internal sealed partial class TaskService : ITaskService
                 _ = ForwardOomEventsAsync(sandbox);
             }
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
-            await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken);
+            await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken, request.Bundle);
             var init = new ShimProcess { ContainerId = request.Id, ExecId = "", Io = io, Pid = (uint)sandbox.VmmPid };
             init.GuestExit = WaitGuestAsync(sandbox, request.Id, "");
             var container = new ShimContainer

@@ -7,6 +7,38 @@ namespace Moat.Integration.Tests;
 public sealed class RunTests
 {
     [Fact]
+    public async Task ListShowsARunningContainerAsRuncDoes()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sleep", "8"]);
+        var id = MoatEnv.Id();
+        using var run = Cmd.Start(Cmd.Moat, ["--root", env.Root, "run", "--bundle", bundle, id]);
+        run.StandardInput.Close();
+        CmdResult table = new(1, "", "");
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (!table.Stdout.Contains(id, StringComparison.Ordinal) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            table = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "list"]);
+        }
+        var lines = table.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Matches(@"^ID\s+PID\s+STATUS\s+BUNDLE\s+CREATED\s+OWNER$", lines[0]);
+        Assert.Matches($@"^{id}\s+\d+\s+running\s+{System.Text.RegularExpressions.Regex.Escape(bundle)}\s+\d{{4}}-\d\d-\d\dT[\d:.]+Z\s+root$", lines[1]);
+        Assert.Equal(id + "\n", (await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "list", "-q"])).Stdout);
+        var json = System.Text.Json.JsonDocument.Parse((await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "list", "--format", "json"])).Stdout).RootElement[0];
+        Assert.Equal(id, json.GetProperty("id").GetString());
+        Assert.Equal("running", json.GetProperty("status").GetString());
+        Assert.True(json.GetProperty("pid").GetInt32() > 0);
+
+        await run.WaitForExitAsync();
+        Assert.Equal(0, run.ExitCode);
+        Assert.Equal("", (await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "list", "-q"])).Stdout);
+        var bad = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "list", "--format", "yaml"]);
+        Assert.NotEqual(0, bad.ExitCode);
+        Assert.Contains("yaml", bad.Stderr);
+    }
+
+    [Fact]
     public async Task GuestKernelAndBootIdDifferFromTheHost()
     {
         await using var env = new MoatEnv();

@@ -26,6 +26,11 @@ public sealed class CriFixture : IAsyncLifetime
 
     public RuntimeService.RuntimeServiceClient Runtime { get; private set; } = null!;
 
+    /// <summary>config.toml as `moat install containerd` left it.</summary>
+    public string InstalledConfig { get; private set; } = "";
+
+    public string ConfigPath => Path.Combine(Dir, "config.toml");
+
     public async Task InitializeAsync()
     {
         var cniDir = Path.Combine(Dir, "cni");
@@ -62,14 +67,17 @@ public sealed class CriFixture : IAsyncLifetime
                 default_runtime_name = "runc"
                 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
                   runtime_type = "io.containerd.runc.v2"
-                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.moat]
-                  runtime_type = "io.containerd.moat.v2"
-                [plugins."io.containerd.grpc.v1.cri".containerd.untrusted_workload_runtime]
-                  runtime_type = "io.containerd.moat.v2"
               [plugins."io.containerd.grpc.v1.cri".cni]
                 bin_dir = "/usr/lib/cni"
                 conf_dir = "{cniDir}"
             """);
+        // The moat handler and the untrusted-workload runtime come from `moat install containerd`,
+        // so the tests also prove that what it writes is what containerd needs.
+        var moatConfig = Path.Combine(Dir, "moat.toml");
+        File.WriteAllText(moatConfig, "[hypervisor]\nmemory_mib = 512\n");
+        var install = await Cmd.RunAsync(Cmd.Moat, ["--config", moatConfig, "install", "containerd", "--config-file", config, "--untrusted-workload"]);
+        Assert.True(install.ExitCode == 0, install.ToString());
+        InstalledConfig = File.ReadAllText(config);
         var psi = new ProcessStartInfo("containerd", ["--config", config, "--log-level", "debug"])
         {
             RedirectStandardOutput = true,

@@ -216,6 +216,65 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task InstallRunTwiceLeavesTheSameFiles()
+    {
+        // containerd is already running on what the first run wrote: a second run changes nothing.
+        var again = await Cmd.RunAsync(Cmd.Moat, ["install", "containerd", "--config-file", _cri.ConfigPath, "--untrusted-workload"]);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains("already configured, nothing changed", again.Stdout);
+        Assert.Equal(_cri.InstalledConfig, File.ReadAllText(_cri.ConfigPath));
+        Assert.Contains("[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.moat]", _cri.InstalledConfig);
+
+        var dir = Directory.CreateTempSubdirectory("moat-install-").FullName;
+        try
+        {
+            var daemonJson = Path.Combine(dir, "daemon.json");
+            File.WriteAllText(daemonJson, "{ \"debug\": true }\n");
+            Assert.Equal(0, (await Cmd.RunAsync(Cmd.Moat, ["install", "docker", "--config-file", daemonJson])).ExitCode);
+            var first = File.ReadAllText(daemonJson);
+            var doc = System.Text.Json.JsonDocument.Parse(first).RootElement;
+            Assert.True(doc.GetProperty("debug").GetBoolean());
+            Assert.EndsWith("/moat", doc.GetProperty("runtimes").GetProperty("moat").GetProperty("path").GetString());
+            Assert.Equal("{ \"debug\": true }\n", File.ReadAllText(daemonJson + ".moat-backup"));
+            Assert.Equal(0, (await Cmd.RunAsync(Cmd.Moat, ["install", "docker", "--config-file", daemonJson])).ExitCode);
+            Assert.Equal(first, File.ReadAllText(daemonJson));
+
+            // An extra handler name gets its shim link; bad input is named.
+            var toml = Path.Combine(dir, "config.toml");
+            var r = await Cmd.RunAsync(Cmd.Moat, ["install", "containerd", "--config-file", toml, "--extra-handler", "kata", "--bin-dir", dir]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.EndsWith("containerd-shim-moat-v2", new FileInfo(Path.Combine(dir, "containerd-shim-kata-v2")).LinkTarget);
+            Assert.Contains("runtime_type = \"io.containerd.kata.v2\"", File.ReadAllText(toml));
+            File.WriteAllText(toml, "version = 1\n");
+            r = await Cmd.RunAsync(Cmd.Moat, ["install", "containerd", "--config-file", toml]);
+            Assert.Equal(1, r.ExitCode);
+            Assert.Contains("is not a version 2 containerd configuration", r.Stderr);
+            Assert.Equal("version = 1\n", File.ReadAllText(toml));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task ContainerOverItsMemoryLimitIsOomKilledAndReported()
+    {
+        var (pod, podConfig) = await RunPod("oom");
+        var c = await StartContainer(pod, podConfig, "hog", ["tail", "/dev/zero"], cfg =>
+            cfg.Linux = new LinuxContainerConfig { Resources = new LinuxContainerResources { MemoryLimitInBytes = 32L << 20 } });
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        ContainerStatus status;
+        while ((status = (await Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = c })).Status).State != ContainerState.ContainerExited)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"still {status.State} after a minute");
+            await Task.Delay(500);
+        }
+        Assert.Equal(137, status.ExitCode);
+        Assert.Equal("OOMKilled", status.Reason);
+    }
+
+    [Fact]
     public async Task HostNetworkPodIsRefusedClearly()
     {
         var config = PodConfig("hostnet", NamespaceMode.Node);

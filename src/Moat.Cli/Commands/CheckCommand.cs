@@ -1,0 +1,40 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Moat.Runtime;
+
+namespace Moat.Cli.Commands;
+
+/// <summary><c>moat check</c> (alias <c>kata-check</c>): can this host run Moat VMs, and how fast.</summary>
+internal static class CheckCommand
+{
+    public static Command Create()
+    {
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "also list every check that passed" };
+        var json = new Option<bool>("--json") { Description = "print the report as JSON" };
+        var cmd = new Command("check", "check that this host can run Moat VMs (CPU, KVM, modules, QEMU, guest image)") { verbose, json };
+        cmd.Aliases.Add("kata-check");
+        cmd.SetAction(r => ErrorReporter.Guard(() =>
+        {
+            var report = HostCheck.Run(GlobalOptions.RuntimeOptions(r));
+            if (r.GetValue(json))
+            {
+                Console.WriteLine(JsonSerializer.Serialize(report, CheckJson.Default.CheckReport));
+            }
+            else
+            {
+                foreach (var item in report.Items.Where(i => r.GetValue(verbose) || i.Level != "info"))
+                {
+                    Console.WriteLine($"{item.Level.ToUpperInvariant()}: {item.Name}: {item.Detail}");
+                }
+                Console.WriteLine(report.Verdict);
+            }
+            return Task.FromResult(report.CanCreateVms ? 0 : 1);
+        }));
+        return cmd;
+    }
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSerializable(typeof(CheckReport))]
+internal sealed partial class CheckJson : JsonSerializerContext;
