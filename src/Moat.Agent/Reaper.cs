@@ -43,17 +43,26 @@ internal sealed unsafe class Reaper
     /// </summary>
     private void SweepVanished()
     {
+        // A pid gone on one sweep may just have been reaped by the loop, which is waiting for the
+        // lock to report it: only a pid still registered and gone on the next sweep was lost.
+        var suspects = new HashSet<int>();
         while (true)
         {
             Thread.Sleep(1000);
             Libc.signal(Signals.SIGCHLD, 0);
             lock (_lock)
             {
+                suspects.IntersectWith(_waiters.Keys);
                 foreach (var pid in _waiters.Keys.ToList())
                 {
-                    if (Libc.kill(pid, 0) < 0 && Marshal.GetLastPInvokeError() == 3 /* ESRCH */)
+                    if (Libc.kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != 3 /* ESRCH */)
+                    {
+                        suspects.Remove(pid);
+                    }
+                    else if (!suspects.Add(pid))
                     {
                         _waiters.Remove(pid, out var tcs);
+                        suspects.Remove(pid);
                         Log.Info($"pid {pid} vanished without being reaped here; reporting it as killed");
                         tcs!.TrySetResult(128 + 9);
                     }
