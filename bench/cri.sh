@@ -48,7 +48,7 @@ ctd=$!
 cleanup() {
   kill "$ctd" 2>/dev/null || true
   wait "$ctd" 2>/dev/null || true
-  grep "$work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+  { grep "$work" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
   ip link del moatbench0 2>/dev/null || true
   rm -rf "$work"
 }

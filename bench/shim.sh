@@ -38,7 +38,7 @@ cleanup() {
   done
   kill "$ctd" 2>/dev/null || true
   wait "$ctd" 2>/dev/null || true
-  grep "$work" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
+  { grep "$work" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | xargs -r -n1 umount -l
   rm -rf "$work"
 }
 trap cleanup EXIT
