@@ -207,35 +207,17 @@ internal sealed class ProcessLauncher
                 fds[ContainerInit.ConsoleFd] = consoleChild.Fd;
             }
             var request = new SpawnRequest(_self, [_self, exec ? InitSpec.ExecMode : InitSpec.InitMode], ["PATH=/bin"]) { Fds = fds };
-            var (pid, exit) = _reaper.Spawn(() => OnFreshThread(() =>
+            var (pid, exit) = _reaper.Spawn(() => FreshThread.Run(() =>
             {
                 if (exec)
                 {
-                    var nsPath = $"/proc/{initPid}/ns/pid";
-                    var ns = ErrnoException.Check(Libc.open(nsPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", nsPath);
-                    try
-                    {
-                        ErrnoException.Check(Libc.setns(ns, Libc.CLONE_NEWPID), "setns", nsPath);
-                    }
-                    finally
-                    {
-                        Libc.close(ns);
-                    }
+                    FreshThread.Enter($"/proc/{initPid}/ns/pid", Libc.CLONE_NEWPID);
                 }
                 else
                 {
                     foreach (var (type, pid) in joins ?? [])
                     {
-                        var nsPath = $"/proc/{pid}/ns/{type}";
-                        var ns = ErrnoException.Check(Libc.open(nsPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", nsPath);
-                        try
-                        {
-                            ErrnoException.Check(Libc.setns(ns, CloneFlag(type)), "setns", nsPath);
-                        }
-                        finally
-                        {
-                            Libc.close(ns);
-                        }
+                        FreshThread.Enter($"/proc/{pid}/ns/{type}", CloneFlag(type));
                     }
                     ErrnoException.Check(Libc.unshare(flags), "unshare");
                 }
@@ -331,25 +313,5 @@ internal sealed class ProcessLauncher
             };
         }
         return flags;
-    }
-
-    private static int OnFreshThread(Func<int> action)
-    {
-        var pid = 0;
-        Exception? error = null;
-        var t = new Thread(() =>
-        {
-            try
-            {
-                pid = action();
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        }, 256 * 1024);
-        t.Start();
-        t.Join();
-        return error is null ? pid : throw error;
     }
 }

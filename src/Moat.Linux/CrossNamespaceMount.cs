@@ -88,31 +88,21 @@ public static unsafe class CrossNamespaceMount
         return new SafeFd((int)ErrnoException.Check(fd, "open_tree", source));
     }
 
+    /// <summary>Runs <paramref name="action"/> in the mount namespace of <paramref name="pid"/>; every failure is an IOException.</summary>
     private static void InNamespaceOf(int pid, Action action)
     {
-        var nsPath = $"/proc/{pid}/ns/mnt";
-        var nsFd = Libc.open(nsPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-        using var ns = new SafeFd(ErrnoException.Check(nsFd, "open", nsPath));
-        Exception? failure = null;
-        var thread = new Thread(() =>
+        try
         {
-            try
+            FreshThread.Run(() =>
             {
                 ErrnoException.Check(Libc.unshare(Libc.CLONE_FS), "unshare(CLONE_FS)");
-                ErrnoException.Check(Libc.setns(ns.Fd, Libc.CLONE_NEWNS), "setns", nsPath);
+                FreshThread.Enter($"/proc/{pid}/ns/mnt", Libc.CLONE_NEWNS);
                 action();
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        })
-        { IsBackground = true, Name = "mntns" };
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
+            });
+        }
+        catch (Exception e) when (e is not IOException)
         {
-            throw failure is IOException ? failure : new IOException(failure.Message, failure);
+            throw new IOException(e.Message, e);
         }
     }
 

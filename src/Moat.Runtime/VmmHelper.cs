@@ -57,37 +57,18 @@ public static unsafe class VmmHelper
     /// thread that joins that namespace: QEMU then uses the fd while staying in the host's
     /// namespace, where its abstract QMP and agent sockets are.
     /// </summary>
-    private static unsafe void OpenTap(string netnsPath, TapFd tap)
+    private static unsafe void OpenTap(string netnsPath, TapFd tap) => FreshThread.Run(() =>
     {
-        Exception? error = null;
-        var t = new Thread(() =>
-        {
-            try
-            {
-                var ns = ErrnoException.Check(Libc.open(netnsPath, Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", netnsPath);
-                ErrnoException.Check(Libc.setns(ns, 0x40000000 /* CLONE_NEWNET */), "setns", netnsPath);
-                Libc.close(ns);
-                var fd = ErrnoException.Check(Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/net/tun");
-                var req = stackalloc byte[40];
-                new Span<byte>(req, 40).Clear();
-                System.Text.Encoding.ASCII.GetBytes(tap.Name).CopyTo(new Span<byte>(req, 16));
-                *(short*)(req + 16) = 0x0002 | 0x1000 | 0x4000; // IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
-                ErrnoException.Check(Libc.ioctl(fd, 0x400454ca /* TUNSETIFF */, req), "TUNSETIFF", tap.Name);
-                ErrnoException.Check(Libc.dup3(fd, tap.Fd, 0), "dup3", tap.Name); // no O_CLOEXEC: QEMU inherits it
-                Libc.close(fd);
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        });
-        t.Start();
-        t.Join();
-        if (error is not null)
-        {
-            throw error;
-        }
-    }
+        FreshThread.Enter(netnsPath, 0x40000000 /* CLONE_NEWNET */);
+        var fd = ErrnoException.Check(Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/net/tun");
+        var req = stackalloc byte[40];
+        new Span<byte>(req, 40).Clear();
+        System.Text.Encoding.ASCII.GetBytes(tap.Name).CopyTo(new Span<byte>(req, 16));
+        *(short*)(req + 16) = 0x0002 | 0x1000 | 0x4000; // IFF_TAP | IFF_NO_PI | IFF_VNET_HDR
+        ErrnoException.Check(Libc.ioctl(fd, 0x400454ca /* TUNSETIFF */, req), "TUNSETIFF", tap.Name);
+        ErrnoException.Check(Libc.dup3(fd, tap.Fd, 0), "dup3", tap.Name); // no O_CLOEXEC: QEMU inherits it
+        Libc.close(fd);
+    });
 
     private static void Bind(string shareDir, ShareBind b)
     {

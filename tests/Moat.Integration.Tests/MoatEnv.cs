@@ -169,6 +169,20 @@ public static class Leftovers
         return found;
     }
 
+    /// <summary>Running containerd-shim-moat-v2 processes, as "shim /proc/PID".</summary>
+    public static IEnumerable<string> ShimProcesses() =>
+        Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
+        {
+            try
+            {
+                return File.ReadAllText(Path.Combine(d, "cmdline")).StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }).Select(d => "shim " + d);
+
     /// <summary>Moat's abstract sockets (QMP and agent) that exist now.</summary>
     public static HashSet<string> Sockets() =>
         File.ReadLines("/proc/net/unix").Where(l => l.Contains("@moat/", StringComparison.Ordinal))

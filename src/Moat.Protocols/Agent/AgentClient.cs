@@ -41,8 +41,8 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<Empty> SignalProcessAsync(SignalProcessRequest request, CancellationToken ct) =>
         Call("SignalProcess", request, Empty.Parser, ct);
 
-    public Task<WaitProcessResponse> WaitProcessAsync(WaitProcessRequest request, CancellationToken ct, TimeSpan? timeout = null) =>
-        Call("WaitProcess", request, WaitProcessResponse.Parser, ct, timeout);
+    public Task<WaitProcessResponse> WaitProcessAsync(WaitProcessRequest request, CancellationToken ct) =>
+        Call("WaitProcess", request, WaitProcessResponse.Parser, ct);
 
     public Task<WriteStreamResponse> WriteStdinAsync(WriteStreamRequest request, CancellationToken ct) =>
         Call("WriteStdin", request, WriteStreamResponse.Parser, ct);

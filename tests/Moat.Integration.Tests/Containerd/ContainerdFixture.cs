@@ -32,29 +32,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
             [ttrpc]
               address = "{Socket}.ttrpc"
             """);
-        var psi = new ProcessStartInfo("containerd", ["--config", config, "--log-level", "debug"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        _daemon = Process.Start(psi)!;
-        var log = File.CreateText(Log);
-        log.AutoFlush = true;
-        _daemon.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-        _daemon.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-        _daemon.BeginErrorReadLine();
-        _daemon.BeginOutputReadLine();
-
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!(await Ctr("version")).Stdout.Contains("Server:", StringComparison.Ordinal))
-        {
-            if (_daemon.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"containerd did not start; see {Log}");
-            }
-            await Task.Delay(100);
-        }
+        _daemon = await PrivateContainerd.StartAsync(config, Log, args => Ctr(args));
         var archive = Path.Combine(Dir, "busybox.tar");
         var r = await Cmd.RunAsync(Cmd.Moat, ["image", "archive", archive]);
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -65,31 +43,5 @@ public sealed class ContainerdFixture : IAsyncLifetime
     public Task<CmdResult> Ctr(params string[] args) =>
         Cmd.RunAsync("ctr", ["--address", Socket, "--namespace", Namespace, .. args]);
 
-    public async Task DisposeAsync()
-    {
-        if (_daemon is { HasExited: false })
-        {
-            _daemon.Kill();
-            await _daemon.WaitForExitAsync();
-        }
-        if (Environment.GetEnvironmentVariable("MOAT_TEST_KEEP_LOGS") is { Length: > 0 } keep)
-        {
-            Directory.CreateDirectory(keep);
-            File.Copy(Log, Path.Combine(keep, $"containerd-{DateTime.UtcNow:HHmmss}.log"), overwrite: true);
-        }
-        // Snapshots and task rootfs mounts live under the private root.
-        var mounts = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
-            .Where(m => m.StartsWith(Dir, StringComparison.Ordinal)).OrderByDescending(m => m.Length).ToList();
-        foreach (var m in mounts)
-        {
-            await Cmd.RunAsync("umount", ["-l", m]);
-        }
-        try
-        {
-            Directory.Delete(Dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public Task DisposeAsync() => PrivateContainerd.StopAsync(_daemon, Dir, Log, "containerd");
 }

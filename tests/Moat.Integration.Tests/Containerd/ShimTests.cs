@@ -54,17 +54,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     private List<string> Leftovers()
     {
         var found = global::Moat.Integration.Tests.Leftovers.Find(Path.Combine("/run/moat/containerd", ContainerdFixture.Namespace), _socketsBefore);
-        found.AddRange(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
-        {
-            try
-            {
-                return File.ReadAllText(Path.Combine(d, "cmdline")).StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal);
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        }).Select(d => "shim " + d));
+        found.AddRange(global::Moat.Integration.Tests.Leftovers.ShimProcesses());
         found.AddRange(File.ReadLines("/proc/self/mountinfo").Where(l => l.Contains(_containerd.Dir + "/state", StringComparison.Ordinal)).Select(l => "mount " + l.Split(' ')[4]));
         return found;
     }

@@ -78,29 +78,7 @@ public sealed class CriFixture : IAsyncLifetime
         var install = await Cmd.RunAsync(Cmd.Moat, ["--config", moatConfig, "install", "containerd", "--config-file", config, "--untrusted-workload"]);
         Assert.True(install.ExitCode == 0, install.ToString());
         InstalledConfig = File.ReadAllText(config);
-        var psi = new ProcessStartInfo("containerd", ["--config", config, "--log-level", "debug"])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        _daemon = Process.Start(psi)!;
-        var log = File.CreateText(Log);
-        log.AutoFlush = true;
-        _daemon.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-        _daemon.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-        _daemon.BeginErrorReadLine();
-        _daemon.BeginOutputReadLine();
-
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!(await Ctr("version")).Stdout.Contains("Server:", StringComparison.Ordinal))
-        {
-            if (_daemon.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"containerd did not start; see {Log}");
-            }
-            await Task.Delay(100);
-        }
+        _daemon = await PrivateContainerd.StartAsync(config, Log, args => Ctr(args));
         foreach (var (name, cmd) in new[] { (Busybox, new[] { "sh" }), (Pause, new[] { "sleep", "infinity" }) })
         {
             var archive = Path.Combine(Dir, name.Replace('/', '_').Replace(':', '_') + ".tar");
@@ -126,7 +104,7 @@ public sealed class CriFixture : IAsyncLifetime
         Runtime = new RuntimeService.RuntimeServiceClient(_channel);
 
         // The CRI plugin reports ready once it has loaded the CNI configuration.
-        deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
         while (true)
         {
             var status = await Runtime.StatusAsync(new StatusRequest());
@@ -148,30 +126,7 @@ public sealed class CriFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         _channel?.Dispose();
-        if (_daemon is { HasExited: false })
-        {
-            _daemon.Kill();
-            await _daemon.WaitForExitAsync();
-        }
-        if (Environment.GetEnvironmentVariable("MOAT_TEST_KEEP_LOGS") is { Length: > 0 } keep)
-        {
-            Directory.CreateDirectory(keep);
-            File.Copy(Log, Path.Combine(keep, $"containerd-cri-{DateTime.UtcNow:HHmmss}.log"), overwrite: true);
-        }
-        var mounts = File.ReadLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
-            .Where(m => m.StartsWith(Dir, StringComparison.Ordinal))
-            .OrderByDescending(m => m.Length).ToList();
-        foreach (var m in mounts)
-        {
-            await Cmd.RunAsync("umount", ["-l", m]);
-        }
+        await PrivateContainerd.StopAsync(_daemon, Dir, Log, "containerd-cri");
         await Cmd.RunAsync("ip", ["link", "del", Bridge]);
-        try
-        {
-            Directory.Delete(Dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
     }
 }

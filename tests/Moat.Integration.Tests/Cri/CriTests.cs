@@ -53,17 +53,7 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
     private List<string> LeftBehind()
     {
         var found = Leftovers.Find(StateRoot, _socketsBefore);
-        found.AddRange(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
-        {
-            try
-            {
-                return File.ReadAllText(Path.Combine(d, "cmdline")).StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal);
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        }).Select(d => "shim " + d));
+        found.AddRange(Leftovers.ShimProcesses());
         return found;
     }
 
