@@ -6,6 +6,11 @@ if (args.Length > 0 && args[0] == VmmHelper.Verb)
 {
     return VmmHelper.Run();
 }
+// The relay standing for a container process: unshares its network namespace on this (main) thread.
+if (args.Length > 0 && args[0] == Moat.Cli.Oci.Relay.Verb)
+{
+    return await Moat.Cli.Oci.Relay.RunAsync();
+}
 // Blocking reads of the caller's stdin must not starve the pool that serves the agent connection.
 ThreadPool.SetMinThreads(8, 8);
 return await MoatCli.RunAsync(args);

@@ -17,6 +17,9 @@ public static class Capabilities
 
     public static int Last => Names.Length - 1;
 
+    /// <summary>CAP_ names of every capability this kernel ABI knows.</summary>
+    public static IEnumerable<string> All => Names;
+
     public static bool TryParse(string name, out int cap)
     {
         cap = Array.IndexOf(Names, name.ToUpperInvariant());

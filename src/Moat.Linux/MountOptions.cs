@@ -33,6 +33,9 @@ public sealed record MountOptions(ulong Flags, ulong ClearFlags, ulong Propagati
         ["unbindable"] = Libc.MS_UNBINDABLE, ["runbindable"] = Libc.MS_UNBINDABLE | Libc.MS_REC,
     };
 
+    /// <summary>Every option string <see cref="Parse"/> understands (for <c>moat features</c>).</summary>
+    public static IEnumerable<string> Known => FlagTable.Keys.Concat(PropagationTable.Keys).Append("bind").Append("rbind");
+
     public static MountOptions Parse(IEnumerable<string>? options)
     {
         ulong flags = 0, clear = 0, propagation = 0;

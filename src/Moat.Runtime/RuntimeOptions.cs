@@ -24,4 +24,39 @@ public sealed record RuntimeOptions
 
     /// <summary>The command that re-executes this program in VMM-launcher mode (argv prefix).</summary>
     public IReadOnlyList<string>? VmmHelperCommand { get; init; }
+
+    /// <summary>MOAT_MEMORY_MIB, MOAT_VCPUS, MOAT_MACHINE, MOAT_AGENT_TIMEOUT, MOAT_KERNEL, MOAT_INITRD, MOAT_QEMU: overrides for tests and benchmarks.</summary>
+    public RuntimeOptions WithEnvironmentOverrides()
+    {
+        var o = this;
+        if (Environment.GetEnvironmentVariable("MOAT_MEMORY_MIB") is { } mem && int.TryParse(mem, out var m))
+        {
+            o = o with { MemoryMiB = m };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_VCPUS") is { } cpus && int.TryParse(cpus, out var n))
+        {
+            o = o with { Vcpus = n };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_MACHINE") is { } machine)
+        {
+            o = o with { Machine = machine == "microvm" ? MachineType.Microvm : MachineType.Q35 };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_AGENT_TIMEOUT") is { } t && int.TryParse(t, out var secs))
+        {
+            o = o with { AgentTimeout = TimeSpan.FromSeconds(secs) };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_KERNEL") is { } k)
+        {
+            o = o with { KernelPath = k };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_INITRD") is { } i)
+        {
+            o = o with { InitrdPath = i };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_QEMU") is { } q)
+        {
+            o = o with { QemuBinary = q };
+        }
+        return o;
+    }
 }

@@ -21,7 +21,9 @@ internal static class Fifos
         // stdin is opened read-write: that never blocks, even when the client never attaches a writer
         // (ctr without -i); end of input arrives as CloseIO. Output FIFOs block until containerd's
         // reader is there, which it normally already is.
-        var mode = access == FileAccess.Read ? FileAccess.ReadWrite : access;
+        // Moat's CLI passes its caller's own stdio as /proc/PID/fd/N: that stdin is read-only, so the
+        // caller closing it is the container's end of input, as with runc.
+        var mode = access == FileAccess.Read && !path.StartsWith("/proc/", StringComparison.Ordinal) ? FileAccess.ReadWrite : access;
         var open = Task.Run(() => (Stream)new FileStream(path, FileMode.Open, mode, FileShare.ReadWrite, 0), ct);
         return await open.WaitAsync(TimeSpan.FromSeconds(30), ct);
     }

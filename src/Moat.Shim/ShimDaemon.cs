@@ -12,7 +12,7 @@ internal static class ShimDaemon
     public static async Task<int> RunAsync(ShimArgs a)
     {
         var socket = Environment.GetEnvironmentVariable("MOAT_SHIM_SOCKET") ?? ShimPaths.Socket(a.Namespace, a.Id);
-        var log = OpenLog(a.Bundle);
+        var log = OpenLog(Environment.GetEnvironmentVariable("MOAT_SHIM_LOG") ?? Path.Combine(a.Bundle, "log"));
         using var shutdown = new CancellationTokenSource();
         var events = new EventPublisher(a.Namespace, Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), log);
         var service = new TaskService(a, events, log, shutdown);
@@ -40,10 +40,9 @@ internal static class ShimDaemon
         return 0;
     }
 
-    /// <summary>The daemon logs to the bundle's "log" FIFO, which containerd reads.</summary>
-    private static Action<string> OpenLog(string bundle)
+    /// <summary>The daemon logs to the bundle's "log" FIFO, which containerd reads (Moat's CLI names a file instead).</summary>
+    private static Action<string> OpenLog(string path)
     {
-        var path = Path.Combine(bundle, "log");
         StreamWriter? writer = null;
         try
         {

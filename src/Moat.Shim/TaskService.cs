@@ -94,11 +94,13 @@ internal sealed partial class TaskService : ITaskService
             }
             else
             {
-                var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options));
-                options = options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug };
+                var cli = CliOptions(request.Options);
+                var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options) ?? NonEmpty(cli?.ConfigPath));
+                options = (options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug }).WithEnvironmentOverrides();
                 StateDir.SweepStale(options.StateRoot);
                 // A network namespace given by path is the pod's, set up by CNI: the VM becomes its endpoint.
-                var netns = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
+                // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
+                var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
                 sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
                     containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns);
                 _ = ForwardOomEventsAsync(sandbox);
@@ -489,6 +491,14 @@ internal sealed partial class TaskService : ITaskService
         var path = Moat.Protocols.Containerd.RuntimeOptions.Options.Parser.ParseFrom(options.Value).ConfigPath;
         return string.IsNullOrEmpty(path) ? null : path;
     }
+
+    /// <summary>Options from Moat's own OCI CLI (moat create): the network namespace its hooks set up.</summary>
+    private static Moat.Protocols.Shim.CreateOptions? CliOptions(Any? options) =>
+        options is not null && options.TypeUrl.EndsWith(Moat.Protocols.Shim.CreateOptions.Descriptor.FullName, StringComparison.Ordinal)
+            ? Moat.Protocols.Shim.CreateOptions.Parser.ParseFrom(options.Value)
+            : null;
+
+    private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
     private ShimContainer Get(string id) =>
         _containers.TryGetValue(id, out var c) ? c : throw new TtrpcException(StatusCode.NotFound, $"task {id} not found");

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
+using Moat.Cli.Oci;
 using Moat.Runtime;
 
 namespace Moat.Cli.Commands;
@@ -15,27 +16,36 @@ internal static class ListCommand
         format.AcceptOnlyFromAmong("table", "json");
         var cmd = new Command("list", "list the containers started by Moat under --root") { quiet, format };
         cmd.Aliases.Add("ls");
-        cmd.SetAction(r => ErrorReporter.Guard(() =>
+        cmd.SetAction((r, ct) => ErrorReporter.Guard(async () =>
         {
-            var rows = StateDir.List(r.GetValue(GlobalOptions.Root)!).OrderBy(x => x.Record.Created).ToList();
+            var root = r.GetValue(GlobalOptions.Root)!;
+            // Containers of moat run (VM in the moat process) and of create/start (VM in a shim daemon).
+            var rows = StateDir.List(root).Select(x => new Row(x.Record.Id, x.Running ? x.Record.Pid : 0, x.Running ? "running" : "stopped",
+                x.Record.Bundle, Path.Combine(x.Record.Bundle, "rootfs"), x.Record.Created, x.Owner)).ToList();
+            foreach (var rec in CliStore.All(root))
+            {
+                var state = StateCommand.ToJson(rec, await ShimConnection.StatusAsync(rec, ct));
+                rows.Add(new Row(rec.Id, (int)state["pid"]!, (string)state["status"]!, rec.Bundle, rec.Rootfs, rec.Created, (string)state["owner"]!));
+            }
+            rows = rows.OrderBy(x => x.Created).ToList();
             if (r.GetValue(quiet))
             {
-                foreach (var (rec, _, _) in rows)
+                foreach (var row in rows)
                 {
-                    Console.WriteLine(rec.Id);
+                    Console.WriteLine(row.Id);
                 }
             }
             else if (r.GetValue(format) == "json")
             {
                 var array = new JsonArray(rows.Select(x => (JsonNode)new JsonObject
                 {
-                    ["ociVersion"] = "1.1.0",
-                    ["id"] = x.Record.Id,
-                    ["pid"] = x.Running ? x.Record.Pid : 0,
-                    ["status"] = x.Running ? "running" : "stopped",
-                    ["bundle"] = x.Record.Bundle,
-                    ["rootfs"] = Path.Combine(x.Record.Bundle, "rootfs"),
-                    ["created"] = x.Record.Created.ToString("O", CultureInfo.InvariantCulture),
+                    ["ociVersion"] = Moat.Oci.Spec.CurrentVersion,
+                    ["id"] = x.Id,
+                    ["pid"] = x.Pid,
+                    ["status"] = x.Status,
+                    ["bundle"] = x.Bundle,
+                    ["rootfs"] = x.Rootfs,
+                    ["created"] = x.Created.ToString("O", CultureInfo.InvariantCulture),
                     ["owner"] = x.Owner,
                 }).ToArray());
                 Console.WriteLine(array.ToJsonString());
@@ -45,8 +55,8 @@ internal static class ListCommand
                 var table = new List<string[]> { new[] { "ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER" } };
                 table.AddRange(rows.Select(x => new[]
                 {
-                    x.Record.Id, x.Running ? x.Record.Pid.ToString(CultureInfo.InvariantCulture) : "0", x.Running ? "running" : "stopped",
-                    x.Record.Bundle, x.Record.Created.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture), x.Owner,
+                    x.Id, x.Pid.ToString(CultureInfo.InvariantCulture), x.Status,
+                    x.Bundle, x.Created.ToString("yyyy-MM-ddTHH:mm:ss.fffffffZ", CultureInfo.InvariantCulture), x.Owner,
                 }));
                 var widths = Enumerable.Range(0, 6).Select(i => table.Max(row => row[i].Length)).ToArray();
                 foreach (var row in table)
@@ -54,8 +64,10 @@ internal static class ListCommand
                     Console.WriteLine(string.Join("   ", row.Select((c, i) => i == 5 ? c : c.PadRight(widths[i]))).TrimEnd());
                 }
             }
-            return Task.FromResult(0);
+            return 0;
         }));
         return cmd;
     }
+
+    private sealed record Row(string Id, int Pid, string Status, string Bundle, string Rootfs, DateTime Created, string Owner);
 }

@@ -1,23 +1,61 @@
 using System.CommandLine;
+using Moat.Cli.Oci;
 using Moat.Runtime;
 
 namespace Moat.Cli.Commands;
 
-/// <summary><c>moat run [--bundle DIR] ID</c>: create and start a container in a new VM, wait for it.</summary>
+/// <summary>
+/// <c>moat run [--bundle DIR] [--detach] [--pid-file F] [--console-socket S] ID</c>: create and start.
+/// In the foreground without pid file or console socket the VM lives in this process and goes
+/// when the container exits (no daemon needed, phases logged with --debug); otherwise the
+/// container outlives us in the shim daemon, exactly as with create + start.
+/// </summary>
 internal static class RunCommand
 {
     public static Command Create()
     {
-        var bundle = new Option<string>("--bundle", "-b") { Description = "path to the OCI bundle", DefaultValueFactory = _ => "." };
-        var id = new Argument<string>("container-id") { Description = "unique container id" };
-        var cmd = new Command("run", "create and run a container in its own VM") { bundle, id };
+        var o = new LifecycleOptions();
+        var detach = new Option<bool>("--detach", "-d") { Description = "do not wait for the container's process" };
+        var keep = new Option<bool>("--keep") { Description = "do not delete the container after it exits" };
+        var cmd = new Command("run", "create and run a container in its own VM") { detach, keep };
+        o.AddTo(cmd);
         cmd.SetAction((r, ct) => ErrorReporter.Guard(async () =>
         {
-            var options = GlobalOptions.RuntimeOptions(r);
-            var log = new PhaseLog(options.Debug ? Console.Error.WriteLine : null);
-            var run = new ContainerRun(options, log);
-            return await run.RunAsync(r.GetValue(id)!, r.GetValue(bundle)!,
-                Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.OpenStandardError(), ct);
+            var root = r.GetValue(GlobalOptions.Root)!;
+            var id = r.GetValue(o.Id)!;
+            var pidFile = r.GetValue(o.PidFile);
+            var console = r.GetValue(o.ConsoleSocket);
+            if (!r.GetValue(detach) && pidFile is null && console is null && !r.GetValue(keep))
+            {
+                var options = GlobalOptions.RuntimeOptions(r);
+                var log = new PhaseLog(options.Debug ? Console.Error.WriteLine : null);
+                return await new ContainerRun(options, log).RunAsync(id, r.GetValue(o.Bundle)!,
+                    Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.OpenStandardError(), ct);
+            }
+            var rec = await Lifecycle.CreateAsync(root, id, r.GetValue(o.Bundle)!, pidFile, console, foreground: !r.GetValue(detach), r.GetValue(GlobalOptions.Config), ct);
+            try
+            {
+                await Lifecycle.StartAsync(root, id, ct);
+            }
+            catch
+            {
+                await DeleteCommand.DeleteAsync(root, rec, force: true, CancellationToken.None);
+                throw;
+            }
+            if (r.GetValue(detach))
+            {
+                return 0;
+            }
+            int status;
+            using (Lifecycle.ForwardSignalsTo(rec.Pid))
+            {
+                status = await Task.Run(() => RelayLauncher.WaitChild(rec.Pid), CancellationToken.None);
+            }
+            if (!r.GetValue(keep))
+            {
+                await DeleteCommand.DeleteAsync(root, rec, force: true, CancellationToken.None);
+            }
+            return status;
         }));
         return cmd;
     }

@@ -1,0 +1,38 @@
+using System.CommandLine;
+using Moat.Cli.Oci;
+using Moat.Oci;
+using Moat.Runtime;
+using Moat.Ttrpc;
+
+namespace Moat.Cli.Commands;
+
+/// <summary><c>moat pause ID</c> and <c>moat resume ID</c>: freeze and thaw the container's cgroup in the guest.</summary>
+internal static class PauseCommand
+{
+    public static Command Create(bool pause)
+    {
+        var id = new Argument<string>("container-id");
+        var cmd = new Command(pause ? "pause" : "resume", pause ? "suspend all processes of a container" : "resume a paused container") { id };
+        cmd.SetAction((r, ct) => ErrorReporter.Guard(async () =>
+        {
+            var containerId = r.GetValue(id)!;
+            var rec = CliStore.Read(r.GetValue(GlobalOptions.Root)!, containerId);
+            var status = await ShimConnection.StatusAsync(rec, ct);
+            if (pause ? status != ContainerStatus.Running : status != ContainerStatus.Paused)
+            {
+                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, pause ? $"container {containerId}: container not running" : $"container {containerId}: container not paused");
+            }
+            await using var client = await ShimConnection.ConnectAsync(rec, ct);
+            try
+            {
+                await (pause ? client.PauseAsync(containerId, ct) : client.ResumeAsync(containerId, ct));
+            }
+            catch (TtrpcException e)
+            {
+                throw ShimConnection.Translate(e, containerId);
+            }
+            return 0;
+        }));
+        return cmd;
+    }
+}

@@ -1,0 +1,148 @@
+using Moat.Linux;
+using Moat.Oci;
+using Moat.Runtime;
+
+namespace Moat.Cli.Oci;
+
+/// <summary>What create, run and exec share: bundle checks, the relay, the hooks, the records.</summary>
+internal static class Lifecycle
+{
+    /// <summary>Creates the container: its VM boots, its process waits for <c>start</c>.</summary>
+    /// <param name="foreground">moat run without --detach: a terminal may be the caller's own.</param>
+    public static async Task<CliRecord> CreateAsync(string root, string id, string bundleArg, string? pidFile, string? consoleSocket,
+        bool foreground, string? configPath, CancellationToken ct)
+    {
+        ContainerId.Validate(id);
+        var bundle = Path.GetFullPath(bundleArg);
+        if (!Directory.Exists(bundle))
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"bundle {bundle} does not exist: pass --bundle with the directory that holds config.json");
+        }
+        var spec = SpecLoader.LoadBundle(bundle);
+        SpecValidator.Validate(spec).ThrowIfInvalid(Path.Combine(bundle, SpecLoader.ConfigFileName));
+        if (spec.Process is null)
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"{Path.Combine(bundle, SpecLoader.ConfigFileName)}: process: missing; a container needs a process to start");
+        }
+        var terminal = spec.Process.Terminal;
+        if (terminal && consoleSocket is null && !foreground)
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, "cannot allocate a tty when moat detaches without --console-socket: pass --console-socket or set process.terminal to false");
+        }
+        if (!terminal && consoleSocket is not null)
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, "--console-socket was given but process.terminal is false in config.json: drop one of them");
+        }
+        CliStore.Reserve(root, id);
+        try
+        {
+            var netns = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
+            var ns = CliStore.Namespace(root);
+            var job = new RelayJob(Path.GetFullPath(root), id, bundle, ns, ShimSocket: null, ExecId: null, ProcessJson: null, terminal, consoleSocket,
+                ForegroundTty: terminal && consoleSocket is null, NewNetworkNamespace: netns is not null && string.IsNullOrEmpty(netns.Path),
+                NetworkNamespacePath: string.IsNullOrEmpty(netns?.Path) ? null : netns.Path, configPath);
+            var state = new ContainerState { Id = id, Status = ContainerStatus.Creating, Bundle = bundle, Annotations = spec.Annotations };
+            var (pid, socket) = await RelayLauncher.LaunchAsync(job, async relayPid =>
+            {
+                state.Pid = relayPid;
+                await HookRunner.RunAsync("createRuntime", spec.Hooks?.CreateRuntime, state, ct).ConfigureAwait(false);
+                await HookRunner.RunAsync("prestart", spec.Hooks?.Prestart, state, ct).ConfigureAwait(false);
+            }, ct).ConfigureAwait(false);
+            var rootfs = Path.GetFullPath(Path.Combine(bundle, spec.Root?.Path ?? "rootfs"));
+            var record = new CliRecord(id, bundle, rootfs, DateTime.UtcNow, pid, socket, ns, (uint)Moat.Linux.Interop.Libc.geteuid(), spec.Annotations);
+            CliStore.Write(root, record);
+            if (pidFile is not null)
+            {
+                CliStore.WritePidFile(pidFile, pid);
+            }
+            return record;
+        }
+        catch
+        {
+            Directory.Delete(CliStore.Dir(root, id), recursive: true);
+            throw;
+        }
+    }
+
+    public static async Task StartAsync(string root, string id, CancellationToken ct)
+    {
+        var r = CliStore.Read(root, id);
+        var status = await ShimConnection.StatusAsync(r, ct).ConfigureAwait(false);
+        if (status != ContainerStatus.Created)
+        {
+            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, status == ContainerStatus.Stopped
+                ? $"cannot start container {id}: it has stopped"
+                : $"cannot start container {id}: it is already running");
+        }
+        await using (var client = await ShimConnection.ConnectAsync(r, ct).ConfigureAwait(false))
+        {
+            try
+            {
+                await client.StartAsync(id, "", ct).ConfigureAwait(false);
+            }
+            catch (Moat.Ttrpc.TtrpcException e)
+            {
+                throw ShimConnection.Translate(e, id);
+            }
+        }
+        // The relay forwards its terminal's size on SIGWINCH: the size set before start now reaches the guest.
+        Moat.Linux.Interop.Libc.kill(r.Pid, Signals.SIGWINCH);
+        await WarnOnFailureAsync(() => HookRunner.RunAsync("poststart", SpecOf(r)?.Hooks?.Poststart, StateOf(r, ContainerStatus.Running), ct)).ConfigureAwait(false);
+    }
+
+    /// <summary>Forwards the signals a foreground moat gets to the relay, which passes them to the process.</summary>
+    public static IDisposable ForwardSignalsTo(int pid) => new SignalForwarder(pid);
+
+    public static Spec? SpecOf(CliRecord r)
+    {
+        try
+        {
+            return SpecLoader.LoadBundle(r.Bundle);
+        }
+        catch (OciException)
+        {
+            return null;
+        }
+    }
+
+    public static ContainerState StateOf(CliRecord r, ContainerStatus status) =>
+        new() { Id = r.Id, Status = status, Pid = status == ContainerStatus.Stopped ? 0 : r.Pid, Bundle = r.Bundle, Annotations = r.Annotations };
+
+    /// <summary>poststart and poststop hook failures are warnings (runtime.md "Lifecycle").</summary>
+    public static async Task WarnOnFailureAsync(Func<Task> hooks)
+    {
+        try
+        {
+            await hooks().ConfigureAwait(false);
+        }
+        catch (RuntimeException e)
+        {
+            ErrorReporter.Warn(e.Message);
+        }
+    }
+
+    private sealed class SignalForwarder : IDisposable
+    {
+        private readonly List<System.Runtime.InteropServices.PosixSignalRegistration> _registrations = [];
+
+        public SignalForwarder(int pid)
+        {
+            foreach (var sig in new[] { Signals.SIGHUP, Signals.SIGINT, Signals.SIGQUIT, Signals.SIGTERM })
+            {
+                _registrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create((System.Runtime.InteropServices.PosixSignal)sig, ctx =>
+                {
+                    ctx.Cancel = true;
+                    Moat.Linux.Interop.Libc.kill(pid, sig);
+                }));
+            }
+        }
+
+        public void Dispose()
+        {
+            foreach (var r in _registrations)
+            {
+                r.Dispose();
+            }
+        }
+    }
+}

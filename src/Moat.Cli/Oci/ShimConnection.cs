@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using Process = System.Diagnostics.Process;
+using Moat.Oci;
+using Moat.Protocols.Containerd;
+using Moat.Runtime;
+using Moat.Ttrpc;
+using ContainerdStatus = Moat.Protocols.Containerd.Types.Status;
+
+namespace Moat.Cli.Oci;
+
+/// <summary>
+/// The CLI side of the per-sandbox shim daemon: starts it as containerd would (<c>start</c>,
+/// which reuses the daemon of the container's group) and asks it the container's state.
+/// </summary>
+internal static class ShimConnection
+{
+    public const string ShimBinary = "containerd-shim-moat-v2";
+
+    /// <summary>Runs the shim's <c>start</c> verb and returns the socket it prints.</summary>
+    public static async Task<string> StartDaemonAsync(string ns, string id, string bundle, string log, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(FindShim())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = bundle,
+        };
+        foreach (var a in new[] { "-namespace", ns, "-id", id, "-address", "", "-publish-binary", "", "-bundle", bundle, "start" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        // Events go nowhere: a caller's containerd (runc shim → moat) must not hear of our tasks.
+        psi.Environment.Remove("TTRPC_ADDRESS");
+        psi.Environment["MOAT_SHIM_LOG"] = log;
+        using var p = Process.Start(psi) ?? throw new RuntimeException(RuntimeErrorKind.MissingDependency, $"cannot start {psi.FileName}");
+        p.StandardInput.Close();
+        var stdout = p.StandardOutput.ReadToEndAsync(ct);
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        var address = (await stdout.ConfigureAwait(false)).Trim();
+        if (p.ExitCode != 0 || !address.StartsWith("unix://", StringComparison.Ordinal))
+        {
+            throw new RuntimeException(RuntimeErrorKind.Internal, $"the shim daemon for {id} did not start: {(await stderr.ConfigureAwait(false)).Trim()}");
+        }
+        return address["unix://".Length..];
+    }
+
+    private static string FindShim()
+    {
+        var beside = Path.Combine(Path.GetDirectoryName(Environment.ProcessPath) ?? "", ShimBinary);
+        if (File.Exists(beside))
+        {
+            return beside;
+        }
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin").Split(':'))
+        {
+            var candidate = Path.Combine(dir, ShimBinary);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+        throw new RuntimeException(RuntimeErrorKind.MissingDependency, $"{ShimBinary} is not installed next to moat or on PATH: run scripts/setup.sh");
+    }
+
+    public static Task<TaskClient> ConnectAsync(CliRecord r, CancellationToken ct) => TaskClient.ConnectAsync(r.ShimSocket, r.Namespace, ct);
+
+    /// <summary>The container's status from its shim; stopped once the shim is gone.</summary>
+    public static async Task<ContainerStatus> StatusAsync(CliRecord r, CancellationToken ct)
+    {
+        if (!File.Exists(r.ShimSocket))
+        {
+            return ContainerStatus.Stopped;
+        }
+        try
+        {
+            await using var client = await ConnectAsync(r, ct).ConfigureAwait(false);
+            var s = await client.StateAsync(r.Id, "", ct).ConfigureAwait(false);
+            return s.Status switch
+            {
+                ContainerdStatus.Created => ContainerStatus.Created,
+                ContainerdStatus.Running => ContainerStatus.Running,
+                ContainerdStatus.Paused or ContainerdStatus.Pausing => ContainerStatus.Paused,
+                _ => ContainerStatus.Stopped,
+            };
+        }
+        catch (Exception e) when (e is TtrpcException or IOException or System.Net.Sockets.SocketException)
+        {
+            return ContainerStatus.Stopped;
+        }
+    }
+
+    /// <summary>One place where shim statuses become the CLI's typed errors (runc's wording where callers match it).</summary>
+    public static RuntimeException Translate(TtrpcException e, string id) => new(e.Code switch
+    {
+        StatusCode.NotFound => RuntimeErrorKind.NotFound,
+        StatusCode.AlreadyExists => RuntimeErrorKind.AlreadyExists,
+        StatusCode.InvalidArgument => RuntimeErrorKind.InvalidArgument,
+        StatusCode.FailedPrecondition => RuntimeErrorKind.FailedPrecondition,
+        StatusCode.DeadlineExceeded => RuntimeErrorKind.Timeout,
+        _ => RuntimeErrorKind.Internal,
+    }, $"container {id}: {e.Message}", e);
+}
