@@ -39,6 +39,11 @@ internal static class RootfsSetup
 
         PivotRoot(rootfs);
 
+        // Before readonlyPaths, which (with Docker) make /proc/sys read-only, as runc orders it.
+        foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
+        {
+            File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
+        }
         foreach (var p in spec.Linux?.MaskedPaths ?? [])
         {
             MaskPath(p);
@@ -58,10 +63,6 @@ internal static class RootfsSetup
         if (!string.IsNullOrEmpty(spec.Domainname))
         {
             Check(Libc.setdomainname(spec.Domainname, System.Text.Encoding.UTF8.GetByteCount(spec.Domainname)), "setdomainname", spec.Domainname);
-        }
-        foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
-        {
-            File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
         }
     }
 

@@ -42,15 +42,15 @@ internal static class MoatCli
         {
             return await parse.InvokeAsync();
         }
+        if (UndefinedFlag(parse) is { } flag)
+        {
+            return ErrorReporter.Fail($"flag provided but not defined: {flag} (see moat {parse.CommandResult.Command.Name} --help)");
+        }
         if (parse.Errors.Count > 0)
         {
             // One line, as runc: what was wrong and where to look (an unknown verb or flag first).
             var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
             return ErrorReporter.Fail($"{error.Message.TrimEnd('.')} (see moat --help)");
-        }
-        if (UndefinedFlag(parse) is { } flag)
-        {
-            return ErrorReporter.Fail($"flag provided but not defined: {flag} (see moat {parse.CommandResult.Command.Name} --help)");
         }
         // Signals are the container's business (moat run forwards them), not the parser's.
         return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null });

@@ -36,6 +36,7 @@ internal static class ShimDaemon
         {
             await events.DrainAsync(TimeSpan.FromSeconds(2));
             File.Delete(socket);
+            RemoveIfEmpty(ShimPaths.StateRoot(a.Namespace));
         }
         return 0;
     }
@@ -71,5 +72,21 @@ internal static class ShimDaemon
                 }
             }
         };
+    }
+
+    /// <summary>The namespace's state root goes with its last sandbox (the CLI derives one per --root).</summary>
+    private static void RemoveIfEmpty(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+            {
+                Directory.Delete(dir);
+            }
+        }
+        catch (IOException)
+        {
+            // another shim of the namespace just created a sandbox there
+        }
     }
 }

@@ -1,12 +1,16 @@
-using System.Diagnostics;
-using Process = System.Diagnostics.Process;
+using System.Text;
 using System.Text.Json;
+using Moat.Linux;
+using Moat.Linux.Interop;
 using Moat.Oci;
 using Moat.Runtime;
 
 namespace Moat.Cli.Oci;
 
-/// <summary>Runs OCI hooks on the host (runtime.md "Lifecycle"), each given the state on stdin.</summary>
+/// <summary>
+/// Runs OCI hooks on the host (runtime.md "Lifecycle"), each given the state on stdin. argv[0] is
+/// the hook's own args[0]: dockerd's libnetwork-setkey hook is /proc/PID/exe dispatching on it.
+/// </summary>
 internal static class HookRunner
 {
     public static async Task RunAsync(string stage, IReadOnlyList<Hook>? hooks, ContainerState state, CancellationToken ct)
@@ -15,73 +19,81 @@ internal static class HookRunner
         {
             return;
         }
-        var json = JsonSerializer.Serialize(state, OciJsonContext.Default.ContainerState);
+        var json = JsonSerializer.SerializeToUtf8Bytes(state, OciJsonContext.Default.ContainerState);
         for (var i = 0; i < hooks.Count; i++)
         {
             var h = hooks[i];
-            var psi = new ProcessStartInfo(h.Path)
-            {
-                RedirectStandardInput = true,
-                RedirectStandardError = true,
-                RedirectStandardOutput = true,
-                UseShellExecute = false,
-            };
-            foreach (var a in (h.Args ?? []).Skip(1))
-            {
-                psi.ArgumentList.Add(a);
-            }
-            psi.Environment.Clear();
-            foreach (var e in h.Env ?? [])
-            {
-                var eq = e.IndexOf('=');
-                if (eq > 0)
-                {
-                    psi.Environment[e[..eq]] = e[(eq + 1)..];
-                }
-            }
             var what = $"{stage} hook #{i} ({h.Path})";
-            Process p;
+            var (stdinRead, stdinWrite) = Pipes.Create();
+            var (errRead, errWrite) = Pipes.Create();
+            using var devnull = new SafeFd(ErrnoException.Check(Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/null"));
+            int pid;
             try
             {
-                p = Process.Start(psi) ?? throw new InvalidOperationException("no process");
+                var argv = h.Args is { Count: > 0 } a ? a : [h.Path];
+                pid = Spawner.Spawn(new SpawnRequest(h.Path, argv, h.Env ?? [])
+                {
+                    Fds = new Dictionary<int, int> { [0] = stdinRead.Fd, [1] = devnull.Fd, [2] = errWrite.Fd },
+                });
             }
-            catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+            catch (ErrnoException e)
             {
                 throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"{what} cannot run: {e.Message}");
             }
-            using (p)
+            finally
             {
-                var stderr = p.StandardError.ReadToEndAsync(ct);
-                _ = p.StandardOutput.ReadToEndAsync(ct);
+                stdinRead.Dispose();
+                errWrite.Dispose();
+            }
+            using (stdinWrite)
+            {
                 try
                 {
-                    await p.StandardInput.WriteAsync(json).ConfigureAwait(false);
-                    p.StandardInput.Close();
+                    Pipes.WriteAll(stdinWrite.Fd, json);
                 }
-                catch (IOException)
+                catch (ErrnoException)
                 {
                     // the hook does not read its stdin
                 }
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                if (h.Timeout is { } secs)
+            }
+            var stderr = Task.Run(() =>
+            {
+                using (errRead)
                 {
-                    timeout.CancelAfter(TimeSpan.FromSeconds(secs));
+                    var buffer = new byte[4096];
+                    var text = new StringBuilder();
+                    int n;
+                    while ((n = Pipes.Read(errRead.Fd, buffer)) > 0 && text.Length < 4096)
+                    {
+                        text.Append(Encoding.UTF8.GetString(buffer, 0, n));
+                    }
+                    return text.ToString();
                 }
-                try
+            }, CancellationToken.None);
+            var deadline = h.Timeout is { } secs ? DateTime.UtcNow.AddSeconds(secs) : DateTime.MaxValue;
+            int? status;
+            while ((status = TryReap(pid)) is null)
+            {
+                if (DateTime.UtcNow > deadline || ct.IsCancellationRequested)
                 {
-                    await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    p.Kill(entireProcessTree: true);
+                    Libc.kill(pid, Signals.SIGKILL);
+                    RelayLauncher.WaitChild(pid);
                     throw new RuntimeException(RuntimeErrorKind.Timeout, $"{what} timed out after {h.Timeout} s");
                 }
-                if (p.ExitCode != 0)
-                {
-                    var err = (await stderr.ConfigureAwait(false)).Trim().ReplaceLineEndings(" ");
-                    throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, $"{what} failed with exit status {p.ExitCode}{(err.Length > 0 ? ": " + err : "")}");
-                }
+                await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
+            }
+            if (status != 0)
+            {
+                var err = (await stderr.ConfigureAwait(false)).Trim().ReplaceLineEndings(" ");
+                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, $"{what} failed with exit status {status}{(err.Length > 0 ? ": " + err : "")}");
             }
         }
+    }
+
+    private static unsafe int? TryReap(int pid)
+    {
+        int status;
+        var r = Libc.waitpid(pid, &status, Libc.WNOHANG);
+        return r == pid ? ExitStatus.Decode(status) : r < 0 ? 255 : null;
     }
 }

@@ -1,0 +1,60 @@
+namespace Moat.Integration.Tests.Cli;
+
+/// <summary>Every bad input: a one-line error in runc's words, a non-zero exit, nothing left behind.</summary>
+[Collection("vm")]
+public sealed class OciBadInputTests
+{
+    private static void AssertOneLineError(CmdResult r, string expected)
+    {
+        Assert.True(r.ExitCode != 0, r.ToString());
+        Assert.Contains(expected, r.Stderr);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+    }
+
+    [Fact]
+    public async Task BundleErrorsNameTheBundle()
+    {
+        await using var env = new CliEnv();
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", Path.Combine(env.Dir, "nope"), "c1"), "does not exist");
+        var empty = Directory.CreateDirectory(Path.Combine(env.Dir, "empty")).FullName;
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", empty, "c1"), "config.json");
+        // no --bundle: the current directory (here the test's), which holds no config.json
+        AssertOneLineError(await env.MoatAsync("create", "c1"), "config.json");
+    }
+
+    [Fact]
+    public async Task UnknownVerbFlagAndSignal()
+    {
+        await using var env = new CliEnv();
+        AssertOneLineError(await env.MoatAsync("frobnicate"), "frobnicate");
+        AssertOneLineError(await env.MoatAsync("create", "--bogus", "c1"), "--bogus");
+        AssertOneLineError(await env.MoatAsync("kill", "c1", "SIGNOPE"), "unknown signal");
+        AssertOneLineError(await env.MoatAsync("state", "c1"), "does not exist");
+        AssertOneLineError(await env.MoatAsync("--root", "/proc/moat-cannot-be-here", "create", "--bundle", env.Dir, "c1"), "--root");
+    }
+
+    [Fact]
+    public async Task IdInUseAndProcessFileThatIsNotJson()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "while true; do sleep 0.1; done"]);
+        Assert.Equal(0, (await env.MoatAsync("run", "-d", "--bundle", bundle, "dup")).ExitCode);
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "dup"), "already exists");
+        var notJson = Path.Combine(env.Dir, "process.json");
+        File.WriteAllText(notJson, "{ this is not json");
+        AssertOneLineError(await env.MoatAsync("exec", "--process", notJson, "dup"), "not valid JSON");
+        Assert.Equal(0, (await env.MoatAsync("delete", "-f", "dup")).ExitCode);
+    }
+
+    [Fact]
+    public async Task JsonLogFormatWritesTheErrorToTheLogFile()
+    {
+        await using var env = new CliEnv();
+        var log = Path.Combine(env.Dir, "log.json");
+        var r = await env.MoatAsync("--log", log, "--log-format", "json", "state", "missing");
+        Assert.NotEqual(0, r.ExitCode);
+        var line = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllLines(log).Single())!;
+        Assert.Equal("error", (string?)line["level"]);
+        Assert.Contains("does not exist", (string?)line["msg"]);
+    }
+}

@@ -1,0 +1,182 @@
+using System.Text.Json.Nodes;
+
+namespace Moat.Integration.Tests.Cli;
+
+/// <summary>The OCI runtime lifecycle (runtime.md) through moat's runc-compatible verbs.</summary>
+[Collection("vm")]
+public sealed class OciLifecycleTests
+{
+    private static string Id() => "cli-" + Guid.NewGuid().ToString("N")[..10];
+
+    [Fact]
+    public async Task CreateStartKillDeleteFollowsTheSpecsStates()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "trap 'exit 3' TERM; echo up; while true; do sleep 0.1; done"]);
+        var id = Id();
+        var pidFile = Path.Combine(env.Dir, "pid");
+
+        var r = await env.MoatAsync("create", "--bundle", bundle, "--pid-file", pidFile, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var state = await env.StateAsync(id);
+        Assert.Equal("created", (string?)state["status"]);
+        var pid = (int)state["pid"]!;
+        Assert.Equal(pid.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(pidFile));
+        Assert.True(Directory.Exists($"/proc/{pid}"), "the pid in state must be a live host process");
+        foreach (var field in new[] { "ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner", "annotations" })
+        {
+            Assert.True(state.ContainsKey(field), $"state lacks {field}: {state}");
+        }
+        Assert.Equal(bundle, (string?)state["bundle"]);
+
+        Assert.Equal(0, (await env.MoatAsync("start", id)).ExitCode);
+        Assert.Equal("running", (string?)(await env.StateAsync(id))["status"]);
+        r = await env.MoatAsync("start", id);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("already running", r.Stderr);
+
+        r = await env.MoatAsync("delete", id);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("not stopped", r.Stderr);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+
+        Assert.Equal(0, (await env.MoatAsync("kill", id, "TERM")).ExitCode);
+        await WaitForAsync(env, id, "stopped");
+        Assert.Equal(0, (int)(await env.StateAsync(id))["pid"]!);
+        r = await env.MoatAsync("kill", id, "KILL");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("container not running", r.Stderr);
+
+        Assert.Equal(0, (await env.MoatAsync("delete", id)).ExitCode);
+        r = await env.MoatAsync("state", id);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("does not exist", r.Stderr);
+    }
+
+    [Fact]
+    public async Task PidFileProcessExitsWithTheContainersStatusAndRelaysItsOutput()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit 7"]);
+        var id = Id();
+        var output = Path.Combine(env.Dir, "output");
+        Assert.Equal(7, await SubreaperHarness.RunAsync(env, bundle, id, output));
+        var text = File.ReadAllText(output);
+        Assert.Contains("to-stdout", text);
+        Assert.Contains("to-stderr", text);
+        Assert.Equal("stopped", (string?)(await env.StateAsync(id))["status"]);
+        Assert.Equal(0, (await env.MoatAsync("delete", id)).ExitCode);
+    }
+
+    [Fact]
+    public async Task ExecPsPauseResumeUpdateAndEventsOnARunningContainer()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "while true; do sleep 0.1; done"]);
+        var id = Id();
+        Assert.Equal(0, (await env.MoatAsync("run", "--detach", "--bundle", bundle, id)).ExitCode);
+        Assert.Equal("running", (string?)(await env.StateAsync(id))["status"]);
+
+        var r = await env.MoatAsync("exec", id, "sh", "-c", "echo exec-out; exit 5");
+        Assert.Equal(5, r.ExitCode);
+        Assert.Equal("exec-out\n", r.Stdout);
+        var proc = Path.Combine(env.Dir, "process.json");
+        File.WriteAllText(proc, """{"args":["cat","/proc/self/status"],"cwd":"/","user":{"uid":0,"gid":0}}""");
+        r = await env.MoatAsync("exec", "--process", proc, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("Name:", r.Stdout);
+
+        r = await env.MoatAsync("ps", "--format", "json", id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("", r.Stderr);
+        Assert.Contains((int)(await env.StateAsync(id))["pid"]!, JsonNode.Parse(r.Stdout)!.AsArray().Select(n => (int)n!));
+
+        Assert.Equal(0, (await env.MoatAsync("pause", id)).ExitCode);
+        Assert.Equal("paused", (string?)(await env.StateAsync(id))["status"]);
+        r = await env.MoatAsync("exec", id, "true");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Equal(0, (await env.MoatAsync("resume", id)).ExitCode);
+        Assert.Equal("running", (string?)(await env.StateAsync(id))["status"]);
+
+        Assert.Equal(0, (await env.MoatAsync("update", "--memory", "96m", "--pids-limit", "50", id)).ExitCode);
+        r = await env.MoatAsync("events", "--stats", id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        var ev = JsonNode.Parse(r.Stdout)!;
+        Assert.Equal("stats", (string?)ev["type"]);
+        Assert.Equal(96L << 20, (long)ev["data"]!["memory"]!["usage"]!["limit"]!);
+        Assert.Equal(50, (int)ev["data"]!["pids"]!["limit"]!);
+
+        r = await env.MoatAsync("list", "--format", "json");
+        Assert.Contains(id, r.Stdout);
+        Assert.Equal(0, (await env.MoatAsync("delete", "--force", id)).ExitCode);
+    }
+
+    [Fact]
+    public async Task ConsoleSocketReceivesARealPtyThatFollowsResizes()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["-t", "sh", "-c", "sleep 1; tty; stty size; echo DONE; sleep 1"]);
+        var id = Id();
+        var socket = Path.Combine(env.Dir, "console.sock");
+        var script = Path.Combine(env.Dir, "console.py");
+        File.WriteAllText(script, """
+            import array, fcntl, os, socket, struct, sys, termios, time
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.bind(sys.argv[1]); s.listen(1)
+            c, _ = s.accept()
+            msg, anc, _, _ = c.recvmsg(1024, socket.CMSG_LEN(4))
+            m = array.array("i", anc[0][2][:4])[0]
+            fcntl.ioctl(m, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 111, 0, 0))
+            out = b""
+            end = time.time() + 90
+            while b"DONE" not in out and time.time() < end:
+                try:
+                    d = os.read(m, 4096)
+                except OSError:
+                    break
+                if not d: break
+                out += d
+            print(msg.decode(), repr(out))
+            """);
+        using var receiver = Cmd.Start("python3", [script, socket]);
+        for (var i = 0; i < 50 && !File.Exists(socket); i++)
+        {
+            await Task.Delay(100);
+        }
+        var r = await env.MoatAsync("create", "--bundle", bundle, "--console-socket", socket, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(0, (await env.MoatAsync("start", id)).ExitCode);
+        var received = await receiver.StandardOutput.ReadToEndAsync();
+        Assert.Contains("/dev/pts/", received);
+        Assert.Contains("33 111", received);
+        await WaitForAsync(env, id, "stopped");
+        Assert.Equal(0, (await env.MoatAsync("delete", id)).ExitCode);
+    }
+
+    [Fact]
+    public async Task CheckpointAndRestoreSayTheyAreNotSupported()
+    {
+        await using var env = new CliEnv();
+        foreach (var verb in new[] { "checkpoint", "restore" })
+        {
+            var r = await env.MoatAsync(verb, "x");
+            Assert.NotEqual(0, r.ExitCode);
+            Assert.Contains("not supported", r.Stderr);
+        }
+        var f = await env.MoatAsync("features");
+        Assert.Equal(0, f.ExitCode);
+        Assert.Equal("1.1.0", (string?)JsonNode.Parse(f.Stdout)!["ociVersionMax"]);
+    }
+
+    internal static async Task WaitForAsync(CliEnv env, string id, string status)
+    {
+        for (var i = 0; i < 150; i++)
+        {
+            if ((string?)(await env.StateAsync(id))["status"] == status)
+            {
+                return;
+            }
+            await Task.Delay(200);
+        }
+        Assert.Fail($"{id} never became {status}");
+    }
+}
