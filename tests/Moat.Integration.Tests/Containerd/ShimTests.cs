@@ -73,6 +73,19 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         Assert.Matches(@"^\d+\.\d+\.\d+-\d+-amd64$", r.Stdout.Trim());
     }
 
+    /// <summary>The seed's "katacli" runtime: containerd's own runc shim with moat as its runc (BinaryName).</summary>
+    [Fact]
+    public async Task RuncShimWithMoatAsBinaryNameRunsTheContainerInAVm()
+    {
+        var id = Id("runc-shim");
+        var r = await _containerd.Ctr("run", "--rm", "--runtime", "io.containerd.runc.v2", "--runc-binary", Cmd.Moat, ContainerdFixture.Image, id,
+            "sh", "-c", "uname -r; exit 4");
+        Assert.True(r.ExitCode == 4, r.ToString());
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), r.Stdout.Trim());
+        Assert.Matches(@"^\d+\.\d+\.\d+-\d+-amd64$", r.Stdout.Trim());
+        Assert.Empty(Cli.CliEnv.RelayProcesses());
+    }
+
     [Fact]
     public async Task ExitCodesComeBack()
     {

@@ -1,0 +1,103 @@
+namespace Moat.Integration.Tests.Docker;
+
+/// <summary><c>docker run --runtime=moat</c> on a private dockerd: Docker drives moat through containerd's runc shim.</summary>
+[Collection("vm")]
+public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
+{
+    private readonly DockerFixture _docker;
+
+    public DockerTests(DockerFixture docker) => _docker = docker;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    /// <summary>After each test: no moat shim, relay or QEMU is left.</summary>
+    public async Task DisposeAsync()
+    {
+        List<string> left = [];
+        for (var i = 0; i < 100 && (left = Remaining()).Count > 0; i++)
+        {
+            await Task.Delay(200);
+        }
+        if (left.Count > 0)
+        {
+            var all = await _docker.Docker("ps", "-aq");
+            foreach (var c in all.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                await _docker.Docker("rm", "-f", c);
+            }
+            await Leftovers.ReapAsync(Path.Combine(_docker.Dir, "none"));
+        }
+        Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
+    }
+
+    private static List<string> Remaining()
+    {
+        var left = Leftovers.ShimProcesses().Concat(Cli.CliEnv.RelayProcesses()).ToList();
+        left.AddRange(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
+        {
+            try
+            {
+                var cmdline = File.ReadAllText(Path.Combine(d, "cmdline"));
+                return cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains("moat-cli-", StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }).Select(d => "qemu " + d));
+        return left;
+    }
+
+    private Task<CmdResult> Run(params string[] args) =>
+        _docker.Docker(["run", "--rm", "--runtime=moat", "--network", "none", "busybox", .. args]);
+
+    [Fact]
+    public async Task RunPrintsTheGuestKernelAndExitCodesComeBack()
+    {
+        var r = await Run("uname", "-r");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), r.Stdout.Trim());
+        Assert.Matches(@"^\d+\.\d+\.\d+-\d+-amd64$", r.Stdout.Trim());
+        Assert.Equal(42, (await Run("sh", "-c", "exit 42")).ExitCode);
+    }
+
+    [Fact]
+    public async Task StdinReachesTheContainerAndTtyGivesAPty()
+    {
+        var r = await _docker.DockerWithInput("hello from stdin\n", "run", "--rm", "-i", "--runtime=moat", "--network", "none", "busybox", "cat");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("hello from stdin\n", r.Stdout);
+        r = await _docker.Docker("run", "--rm", "-t", "--runtime=moat", "--network", "none", "busybox", "tty");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("/dev/pts/", r.Stdout);
+    }
+
+    [Fact]
+    public async Task DetachedContainerLogsExecsAndStopsWithSigterm()
+    {
+        var name = "moat-" + Guid.NewGuid().ToString("N")[..8];
+        var r = await _docker.Docker("run", "-d", "--name", name, "--runtime=moat", "--network", "none", "busybox",
+            "sh", "-c", "echo hello-logs; trap 'echo got-term; exit 0' TERM; while true; do sleep 0.2; done");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        try
+        {
+            for (var i = 0; i < 100 && !(await _docker.Docker("logs", name)).Stdout.Contains("hello-logs", StringComparison.Ordinal); i++)
+            {
+                await Task.Delay(200);
+            }
+            Assert.Contains("hello-logs", (await _docker.Docker("logs", name)).Stdout);
+            r = await _docker.Docker("exec", name, "sh", "-c", "echo in-exec; exit 3");
+            Assert.Equal(3, r.ExitCode);
+            Assert.Equal("in-exec\n", r.Stdout);
+            Assert.Equal("moat", (await _docker.Docker("inspect", "-f", "{{.HostConfig.Runtime}}", name)).Stdout.Trim());
+            r = await _docker.Docker("stop", name);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Contains("got-term", (await _docker.Docker("logs", name)).Stdout);
+            Assert.Equal("0", (await _docker.Docker("inspect", "-f", "{{.State.ExitCode}}", name)).Stdout.Trim());
+        }
+        finally
+        {
+            await _docker.Docker("rm", "-f", name);
+        }
+    }
+}
