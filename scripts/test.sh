@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 # What only the tests need: the real components they drive (a private containerd with its CRI plugin,
-# runc as the baseline, the CNI plugins for pod networks).
-test_packages=(containerd runc containernetworking-plugins)
+# runc as the baseline, the CNI plugins for pod networks, dockerd for docker run --runtime=moat).
+test_packages=(containerd runc crun containernetworking-plugins docker.io python3)
 missing=()
 for p in "${test_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -15,7 +15,13 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> installing test packages: ${missing[*]}" >&2
   apt-get update -qq
+  # docker.io's maintainer scripts would start a system dockerd: the tests start their own.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard=1
+  fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$guard" ] && rm -f /usr/sbin/policy-rc.d
 fi
 
 results=$(mktemp -d /tmp/moat-test-results.XXXXXX)
