@@ -6,6 +6,7 @@
 # Writes bench/results/<date>/cli.{md,json}. Usage: bench/cli.sh [--quick]   (root, after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=10
 [ "${1:-}" = "--quick" ] && runs=2
 
@@ -49,19 +50,12 @@ moat install docker --config-file "$work/daemon.json" >/dev/null
 for _ in $(seq 1 120); do $docker version >/dev/null 2>&1 && break; sleep 0.5; done
 $docker load -i "$work/busybox.tar" >/dev/null
 
-image=$(readlink -f /var/lib/moat/guest/current)
-accel=$([ -w /dev/kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=64 -cpu max")
-params=$(sed -n '/const string Default/,/;/p' src/Moat.Runtime/KernelParams.cs | grep -o '"[^"]*"' | tr -d '"\n')
-bare="qemu-system-x86_64 $accel -smp 1 -m 512M -nodefaults -no-user-config -nographic -display none -no-reboot \
- -kernel $image/vmlinux -initrd $image/initrd.img -append 'console=ttyS0 panic=-1 moat.poweroff $params' \
- -device virtio-serial-pci -serial null"
+bare=$(bare_qemu_boot)
 
 {
   echo "# Moat OCI CLI and Docker benchmark — $(date -u +%FT%TZ)"
   echo
-  echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores"
-  echo "- Accelerator: $([ -w /dev/kvm ] && echo KVM || echo 'TCG (no /dev/kvm)')"
-  echo "- Host kernel: $(uname -r); QEMU: $(qemu-system-x86_64 --version | head -1)"
+  machine_lines
   echo "- runc $(runc --version | head -1 | awk '{print $3}'), crun $(crun --version | head -1 | awk '{print $3}'), dockerd $(/usr/sbin/dockerd --version | awk '{print $3}' | tr -d ,)"
   echo
 } > "$out/cli.md"

@@ -5,6 +5,7 @@
 # Usage: bench/core.sh [--quick]   (run as root after scripts/setup.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=10
 [ "${1:-}" = "--quick" ] && runs=2
 
@@ -19,21 +20,13 @@ work=$(mktemp -d /tmp/moat-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 moat image busybox "$work/bundle" true
 image=$(readlink -f /var/lib/moat/guest/current)
-accel=$([ -w /dev/kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=64 -cpu max")
-
-# The same guest kernel parameters Moat boots with, read from the source.
-params=$(sed -n '/const string Default/,/;/p' src/Moat.Runtime/KernelParams.cs | grep -o '"[^"]*"' | tr -d '"\n')
-bare="qemu-system-x86_64 $accel -smp 1 -m 512M -nodefaults -no-user-config -nographic -display none -no-reboot \
- -kernel $image/vmlinux -initrd $image/initrd.img -append 'console=ttyS0 panic=-1 moat.poweroff $params' \
- -device virtio-serial-pci -serial null"
+bare=$(bare_qemu_boot)
 
 {
   echo "# Moat core benchmark — $(date -u +%FT%TZ)"
   echo
-  echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores"
-  echo "- Accelerator: $([ -w /dev/kvm ] && echo KVM || echo 'TCG (no /dev/kvm)')"
-  echo "- Host kernel: $(uname -r); guest kernel: $(jq -r .kernelVersion "$image/manifest.json" 2>/dev/null || basename "$image")"
-  echo "- QEMU: $(qemu-system-x86_64 --version | head -1)"
+  machine_lines
+  echo "- Guest kernel: $(jq -r .kernelVersion "$image/manifest.json" 2>/dev/null || basename "$image")"
   echo
 } > "$out/core.md"
 

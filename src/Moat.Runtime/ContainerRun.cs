@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Moat.Oci;
 using Moat.Protocols.Agent;
 using Moat.Ttrpc;
@@ -121,30 +120,7 @@ public sealed class ContainerRun
     }
 
     /// <summary>Like runc run: SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to us go to the container's process.</summary>
-    private static SignalForwarder ForwardSignals(AgentClient agent, string id) => new(agent, id);
-
-    private sealed class SignalForwarder : IDisposable
-    {
-        private readonly List<PosixSignalRegistration> _registrations = [];
-
-        public SignalForwarder(AgentClient agent, string id)
-        {
-            foreach (var (sig, num) in new[] { (PosixSignal.SIGINT, 2), (PosixSignal.SIGTERM, 15), (PosixSignal.SIGHUP, 1), (PosixSignal.SIGQUIT, 3) })
-            {
-                _registrations.Add(PosixSignalRegistration.Create(sig, ctx =>
-                {
-                    ctx.Cancel = true;
-                    _ = agent.SignalProcessAsync(new SignalProcessRequest { ContainerId = id, Signal = (uint)num }, CancellationToken.None);
-                }));
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (var r in _registrations)
-            {
-                r.Dispose();
-            }
-        }
-    }
+    private static Moat.Linux.ForwardedSignals ForwardSignals(AgentClient agent, string id) =>
+        new(Moat.Linux.ForwardedSignals.Default, sig =>
+            _ = agent.SignalProcessAsync(new SignalProcessRequest { ContainerId = id, Signal = (uint)sig }, CancellationToken.None));
 }

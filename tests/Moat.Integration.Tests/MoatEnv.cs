@@ -171,17 +171,24 @@ public static class Leftovers
 
     /// <summary>Running containerd-shim-moat-v2 processes, as "shim /proc/PID".</summary>
     public static IEnumerable<string> ShimProcesses() =>
+        Processes("shim", cmdline => cmdline.StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal));
+
+    /// <summary>Running relays of moat's runc-compatible verbs (the pid-file processes), as "relay /proc/PID".</summary>
+    public static IEnumerable<string> RelayProcesses() => Processes("relay", cmdline => cmdline.Contains("__relay", StringComparison.Ordinal));
+
+    /// <summary>Processes whose command line (NUL-separated) matches, as "LABEL /proc/PID".</summary>
+    public static IEnumerable<string> Processes(string label, Func<string, bool> match) =>
         Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
         {
             try
             {
-                return File.ReadAllText(Path.Combine(d, "cmdline")).StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal);
+                return match(File.ReadAllText(Path.Combine(d, "cmdline")));
             }
             catch (IOException)
             {
                 return false;
             }
-        }).Select(d => "shim " + d);
+        }).Select(d => label + " " + d);
 
     /// <summary>Moat's abstract sockets (QMP and agent) that exist now.</summary>
     public static HashSet<string> Sockets() =>

@@ -8,7 +8,24 @@ public static class PrivateContainerd
     /// <summary>Starts containerd on <paramref name="config"/> and waits until <c>ctr version</c> reaches it.</summary>
     public static async Task<Process> StartAsync(string config, string logPath, Func<string[], Task<CmdResult>> ctr)
     {
-        var psi = new ProcessStartInfo("containerd", ["--config", config, "--log-level", "debug"])
+        var daemon = StartLogged("containerd", ["--config", config, "--log-level", "debug"], logPath);
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(await ctr(["version"])).Stdout.Contains("Server:", StringComparison.Ordinal))
+        {
+            if (daemon.HasExited || DateTime.UtcNow > deadline)
+            {
+                throw new InvalidOperationException($"containerd did not start; see {logPath}");
+            }
+            await Task.Delay(100);
+        }
+        return daemon;
+    }
+
+    /// <summary>Starts a daemon whose stdout and stderr go to <paramref name="logPath"/>.</summary>
+    public static Process StartLogged(string file, IEnumerable<string> args, string logPath)
+    {
+        var psi = new ProcessStartInfo(file, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -21,16 +38,6 @@ public static class PrivateContainerd
         daemon.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         daemon.BeginErrorReadLine();
         daemon.BeginOutputReadLine();
-
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!(await ctr(["version"])).Stdout.Contains("Server:", StringComparison.Ordinal))
-        {
-            if (daemon.HasExited || DateTime.UtcNow > deadline)
-            {
-                throw new InvalidOperationException($"containerd did not start; see {logPath}");
-            }
-            await Task.Delay(100);
-        }
         return daemon;
     }
 

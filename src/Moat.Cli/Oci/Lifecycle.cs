@@ -91,7 +91,7 @@ internal static class Lifecycle
     }
 
     /// <summary>Forwards the signals a foreground moat gets to the relay, which passes them to the process.</summary>
-    public static IDisposable ForwardSignalsTo(int pid) => new SignalForwarder(pid);
+    public static IDisposable ForwardSignalsTo(int pid) => new ForwardedSignals(ForwardedSignals.Default, sig => Moat.Linux.Interop.Libc.kill(pid, sig));
 
     public static Spec? SpecOf(CliRecord r)
     {
@@ -118,31 +118,6 @@ internal static class Lifecycle
         catch (RuntimeException e)
         {
             ErrorReporter.Warn(e.Message);
-        }
-    }
-
-    private sealed class SignalForwarder : IDisposable
-    {
-        private readonly List<System.Runtime.InteropServices.PosixSignalRegistration> _registrations = [];
-
-        public SignalForwarder(int pid)
-        {
-            foreach (var sig in new[] { Signals.SIGHUP, Signals.SIGINT, Signals.SIGQUIT, Signals.SIGTERM })
-            {
-                _registrations.Add(System.Runtime.InteropServices.PosixSignalRegistration.Create((System.Runtime.InteropServices.PosixSignal)sig, ctx =>
-                {
-                    ctx.Cancel = true;
-                    Moat.Linux.Interop.Libc.kill(pid, sig);
-                }));
-            }
-        }
-
-        public void Dispose()
-        {
-            foreach (var r in _registrations)
-            {
-                r.Dispose();
-            }
         }
     }
 }

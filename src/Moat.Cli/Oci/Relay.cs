@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
@@ -118,20 +117,15 @@ internal static class Relay
 
     private static async Task<int> SuperviseAsync(RelayJob job, TaskClient client, RelayStdio stdio, string execId)
     {
-        var registrations = new List<PosixSignalRegistration>();
-        foreach (var sig in new[] { Signals.SIGHUP, Signals.SIGINT, Signals.SIGQUIT, Signals.SIGTERM, Signals.SIGUSR1, 12 /* SIGUSR2 */ })
+        var registrations = new List<IDisposable>
         {
-            registrations.Add(PosixSignalRegistration.Create((PosixSignal)sig, ctx =>
-            {
-                ctx.Cancel = true;
-                _ = Quietly(() => client.KillAsync(job.Id, execId, (uint)sig, false, CancellationToken.None));
-            }));
-        }
+            new ForwardedSignals([.. ForwardedSignals.Default, Signals.SIGUSR1, 12 /* SIGUSR2 */],
+                sig => _ = Quietly(() => client.KillAsync(job.Id, execId, (uint)sig, false, CancellationToken.None))),
+        };
         if (stdio.TtyFd is { } tty)
         {
-            registrations.Add(PosixSignalRegistration.Create(PosixSignal.SIGWINCH, ctx =>
+            registrations.Add(new ForwardedSignals([Signals.SIGWINCH], sig =>
             {
-                ctx.Cancel = true;
                 if (Pty.GetSize(tty) is { } size)
                 {
                     _ = Quietly(() => client.ResizePtyAsync(job.Id, execId, size.Cols, size.Rows, CancellationToken.None));

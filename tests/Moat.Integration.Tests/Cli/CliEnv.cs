@@ -45,22 +45,9 @@ public sealed class CliEnv : IAsyncDisposable
         var left = Leftovers.Find(Root);
         left.AddRange(Leftovers.Find(ShimStateRoot).Where(l => !l.StartsWith("socket", StringComparison.Ordinal)));
         left.AddRange(Leftovers.ShimProcesses());
-        left.AddRange(RelayProcesses());
+        left.AddRange(Leftovers.RelayProcesses());
         return left;
     }
-
-    public static IEnumerable<string> RelayProcesses() =>
-        Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
-        {
-            try
-            {
-                return File.ReadAllText(Path.Combine(d, "cmdline")).Contains("__relay", StringComparison.Ordinal);
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        }).Select(d => "relay " + d);
 
     public async ValueTask DisposeAsync()
     {

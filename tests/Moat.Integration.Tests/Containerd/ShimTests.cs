@@ -83,7 +83,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         Assert.True(r.ExitCode == 4, r.ToString());
         Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), r.Stdout.Trim());
         Assert.Matches(@"^\d+\.\d+\.\d+-\d+-amd64$", r.Stdout.Trim());
-        Assert.Empty(Cli.CliEnv.RelayProcesses());
+        Assert.Empty(global::Moat.Integration.Tests.Leftovers.RelayProcesses());
     }
 
     [Fact]

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Moat.Integration.Tests.Docker;
 
 /// <summary>
@@ -12,7 +10,7 @@ public sealed class DockerFixture : IAsyncLifetime
     /// <summary>Debian's client: /usr/local/bin may hold another one.</summary>
     public const string DockerCli = "/usr/bin/docker";
 
-    private Process? _daemon;
+    private System.Diagnostics.Process? _daemon;
 
     public string Dir { get; } = Directory.CreateTempSubdirectory("moat-docker-").FullName;
     public string Socket => Path.Combine(Dir, "docker.sock");
@@ -24,23 +22,11 @@ public sealed class DockerFixture : IAsyncLifetime
         File.WriteAllText(config, "{}\n");
         var r = await Cmd.RunAsync(Cmd.Moat, ["install", "docker", "--config-file", config]);
         Assert.True(r.ExitCode == 0, r.ToString());
-        var psi = new ProcessStartInfo("/usr/sbin/dockerd",
+        _daemon = PrivateContainerd.StartLogged("/usr/sbin/dockerd",
         [
             "--data-root", Path.Combine(Dir, "data"), "--exec-root", Path.Combine(Dir, "exec"), "--pidfile", Path.Combine(Dir, "dockerd.pid"),
             "--host", "unix://" + Socket, "--config-file", config, "--iptables=false", "--ip-masq=false", "--bridge=none", "--userland-proxy=false",
-        ])
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        _daemon = Process.Start(psi)!;
-        var log = File.CreateText(Log);
-        log.AutoFlush = true;
-        _daemon.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-        _daemon.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
-        _daemon.BeginErrorReadLine();
-        _daemon.BeginOutputReadLine();
+        ], Log);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while ((await Docker("version")).ExitCode != 0)
         {

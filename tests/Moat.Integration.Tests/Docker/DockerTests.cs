@@ -32,19 +32,8 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
 
     private static List<string> Remaining()
     {
-        var left = Leftovers.ShimProcesses().Concat(Cli.CliEnv.RelayProcesses()).ToList();
-        left.AddRange(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)).Where(d =>
-        {
-            try
-            {
-                var cmdline = File.ReadAllText(Path.Combine(d, "cmdline"));
-                return cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains("moat-cli-", StringComparison.Ordinal);
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        }).Select(d => "qemu " + d));
+        var left = Leftovers.ShimProcesses().Concat(Leftovers.RelayProcesses()).ToList();
+        left.AddRange(Leftovers.Processes("qemu", cmdline => cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains("moat-cli-", StringComparison.Ordinal)));
         return left;
     }
 
