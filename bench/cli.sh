@@ -10,36 +10,21 @@ cd "$(dirname "$0")/.."
 runs=10
 [ "${1:-}" = "--quick" ] && runs=2
 
-for p in hyperfine runc crun jq docker.io; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
-    || { apt-get update -qq; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null; }
-done
+need_packages hyperfine runc crun jq docker.io
 command -v moat >/dev/null || ./scripts/setup.sh
 
 out="bench/results/$(date -u +%Y-%m-%d)"
 mkdir -p "$out"
 work=$(mktemp -d /tmp/moat-bench-cli.XXXXXX)
 docker="/usr/bin/docker --host unix://$work/docker.sock"
-hugetlb=""
 cleanup() {
   [ -f "$work/dockerd.pid" ] && kill "$(cat "$work/dockerd.pid")" 2>/dev/null && sleep 3
-  grep -o " $work[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
-  if [ -n "$hugetlb" ]; then
-    # Give hugetlb back to the v2 hierarchy (crun needs it on v1 on this hybrid layout).
-    umount /sys/fs/cgroup/hugetlb 2>/dev/null; rmdir /sys/fs/cgroup/hugetlb 2>/dev/null || true
-    for _ in 1 2 3 4 5; do
-      grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers && break
-      mkdir -p "$work/h" && mount -t cgroup -o hugetlb hugetlb "$work/h" && umount "$work/h"; sleep 1
-    done
-  fi
+  umount_under "$work"
+  hugetlb_return
   rm -rf "$work"
 }
 trap cleanup EXIT
-
-# crun refuses a hybrid cgroup layout while the v2 hierarchy owns a controller (hugetlb here).
-if grep -qw hugetlb /sys/fs/cgroup/unified/cgroup.controllers; then
-  mkdir -p /sys/fs/cgroup/hugetlb && mount -t cgroup -o hugetlb hugetlb /sys/fs/cgroup/hugetlb && hugetlb=1
-fi
+hugetlb_lend
 
 moat image busybox "$work/bundle" true >/dev/null
 moat image archive "$work/busybox.tar" >/dev/null

@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Grpc.Net.Client;
+using Moat.Integration.Tests.Cri;
+
+namespace Moat.Bench;
+
+/// <summary>A CRI client over containerd's Unix socket, making the calls kubelet makes for a pod.</summary>
+internal sealed class Cri : IDisposable
+{
+    public const string Image = "docker.io/library/busybox:latest";
+
+    private readonly GrpcChannel _channel;
+
+    public Cri(string socket)
+    {
+        _channel = GrpcChannel.ForAddress("http://localhost", new GrpcChannelOptions
+        {
+            HttpHandler = new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, ct) =>
+                {
+                    var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), ct);
+                    return new NetworkStream(s, ownsSocket: true);
+                },
+            },
+        });
+        Runtime = new RuntimeService.RuntimeServiceClient(_channel);
+    }
+
+    public RuntimeService.RuntimeServiceClient Runtime { get; }
+
+    /// <summary>A deadline for each call, so that a runtime that hangs fails the benchmark instead of stalling it.</summary>
+    private static DateTime Deadline => DateTime.UtcNow.AddMinutes(3);
+
+    /// <summary>
+    /// RunPodSandbox, CreateContainer, StartContainer: the pod start, timed until the container runs.
+    /// </summary>
+    public async Task<(string Pod, TimeSpan Elapsed)> StartPodAsync(string handler, string name, params string[] command)
+    {
+        var config = new PodSandboxConfig
+        {
+            Metadata = new PodSandboxMetadata { Name = name, Namespace = "bench", Uid = Guid.NewGuid().ToString("N") },
+            Hostname = name,
+            LogDirectory = Path.Combine(Path.GetTempPath(), "moat-bench-pods", name),
+            Linux = new LinuxPodSandboxConfig { SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption() } },
+        };
+        Directory.CreateDirectory(config.LogDirectory);
+        var sw = Stopwatch.StartNew();
+        var pod = (await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
+        try
+        {
+            var c = await Runtime.CreateContainerAsync(new CreateContainerRequest
+            {
+                PodSandboxId = pod,
+                SandboxConfig = config,
+                Config = new ContainerConfig
+                {
+                    Metadata = new ContainerMetadata { Name = "main" },
+                    Image = new ImageSpec { Image = Image },
+                    Command = { command },
+                    LogPath = "main.log",
+                },
+            }, deadline: Deadline);
+            await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = c.ContainerId }, deadline: Deadline);
+            return (pod, sw.Elapsed);
+        }
+        catch
+        {
+            await RemovePodAsync(pod);
+            throw;
+        }
+    }
+
+    public async Task<string> PodIpAsync(string pod) =>
+        (await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod }, deadline: Deadline)).Status.Network.Ip;
+
+    public async Task RemovePodAsync(string pod)
+    {
+        await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = pod }, deadline: Deadline);
+        await Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = pod }, deadline: Deadline);
+    }
+
+    public void Dispose() => _channel.Dispose();
+}

@@ -1,0 +1,96 @@
+using System.Globalization;
+
+namespace Moat.Bench;
+
+/// <summary>What the host's /proc says about processes and memory.</summary>
+internal static class Procs
+{
+    public static HashSet<int> All() =>
+        Directory.EnumerateDirectories("/proc")
+            .Select(d => int.TryParse(Path.GetFileName(d), out var p) ? p : 0)
+            .Where(p => p > 0).ToHashSet();
+
+    /// <summary>Proportional set size in KiB (0 when the process is gone).</summary>
+    public static long PssKiB(int pid) => Field($"/proc/{pid}/smaps_rollup", "Pss:");
+
+    public static long RssKiB(int pid) => Field($"/proc/{pid}/status", "VmRSS:");
+
+    public static string Comm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return "";
+        }
+    }
+
+    public static string[] CommandLine(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        }
+        catch (IOException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>
+    /// The process trees rooted at each shim among <paramref name="pids"/>: one per pod, as each
+    /// pod has its own shim (a subreaper, so the VMM or sandbox processes stay below it).
+    /// </summary>
+    public static Dictionary<int, List<int>> ShimTrees(IEnumerable<int> pids)
+    {
+        var set = pids.ToHashSet();
+        var parent = set.ToDictionary(p => p, ParentOf);
+        var trees = set.Where(p => Comm(p).StartsWith("containerd-shim", StringComparison.Ordinal)).ToDictionary(p => p, p => new List<int> { p });
+        foreach (var p in set)
+        {
+            for (var q = parent[p]; q > 1; q = parent.TryGetValue(q, out var next) ? next : ParentOf(q))
+            {
+                if (trees.TryGetValue(q, out var tree))
+                {
+                    tree.Add(p);
+                    break;
+                }
+            }
+        }
+
+        return trees;
+    }
+
+    /// <summary>MemTotal and MemAvailable in KiB.</summary>
+    public static (long Total, long Available) Memory() =>
+        (Field("/proc/meminfo", "MemTotal:"), Field("/proc/meminfo", "MemAvailable:"));
+
+    private static int ParentOf(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return int.Parse(fields[1], CultureInfo.InvariantCulture);
+        }
+        catch (Exception e) when (e is IOException or FormatException)
+        {
+            return 0;
+        }
+    }
+
+    private static long Field(string path, string name)
+    {
+        try
+        {
+            var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal));
+            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+}

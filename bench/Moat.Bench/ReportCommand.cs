@@ -1,0 +1,334 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace Moat.Bench;
+
+/// <summary>
+/// report: turns DIR/samples.csv (and machine.md, notes.txt) into report.md, summary.csv,
+/// results.json and the PNG charts, all in DIR.
+/// </summary>
+internal static class ReportCommand
+{
+    private const string Bare = "bare QEMU boot";
+
+    public static int Run(Args args)
+    {
+        var dir = args.Get("dir");
+        var samples = SampleFile.Read(Path.Combine(dir, "samples.csv"));
+        var stats = samples.GroupBy(s => (s.Group, s.Case, s.Metric, s.Unit))
+            .ToDictionary(g => g.Key, g => Stats.Of(g.Select(s => s.Value)));
+        var md = new StringBuilder();
+        md.AppendLine(CultureInfo.InvariantCulture, $"# Moat benchmark report — {File.GetLastWriteTimeUtc(Path.Combine(dir, "samples.csv")):yyyy-MM-dd HH:mm} UTC");
+        md.AppendLine();
+        md.AppendLine(args.Get("mode", "full run"));
+        md.AppendLine();
+        md.Append(ReadOr(Path.Combine(dir, "machine.md"), ""));
+        md.AppendLine();
+        md.AppendLine("All figures below come from this one run; every ratio is between two of them. Raw samples: `samples.csv`, `results.json`; min/median/max: `summary.csv`.");
+        md.AppendLine();
+
+        var r = new Lookup(stats);
+        Targets(md, r, samples);
+        Start(md, r, dir);
+        Profile(md, samples);
+        Memory(md, r, dir);
+        Density(md, samples, dir);
+        Workload(md, r, dir);
+        var notes = ReadOr(Path.Combine(dir, "notes.txt"), "");
+        if (notes.Length > 0)
+        {
+            md.AppendLine("## Notes from the run");
+            md.AppendLine();
+            foreach (var line in notes.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"- {line}");
+            }
+
+            md.AppendLine();
+        }
+
+        File.WriteAllText(Path.Combine(dir, "report.md"), md.ToString());
+        File.WriteAllLines(Path.Combine(dir, "summary.csv"), stats.Select(kv => string.Join(',',
+            Csv(kv.Key.Group), Csv(kv.Key.Case), Csv(kv.Key.Metric), Csv(kv.Key.Unit), kv.Value.Count.ToString(CultureInfo.InvariantCulture),
+            F(kv.Value.Min), F(kv.Value.Median), F(kv.Value.Max))).Prepend("group,case,metric,unit,n,min,median,max"));
+        File.WriteAllText(Path.Combine(dir, "results.json"), JsonSerializer.Serialize(new
+        {
+            machine = ReadOr(Path.Combine(dir, "machine.md"), "").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.TrimStart('-', ' ')).ToArray(),
+            summary = stats.Select(kv => new { kv.Key.Group, kv.Key.Case, kv.Key.Metric, kv.Key.Unit, kv.Value.Count, kv.Value.Min, kv.Value.Median, kv.Value.Max }),
+            samples,
+        }, new JsonSerializerOptions { WriteIndented = true }));
+        Console.WriteLine($"report: {Path.Combine(dir, "report.md")}");
+        return 0;
+    }
+
+    private static void Targets(StringBuilder md, Lookup r, List<Sample> samples)
+    {
+        md.AppendLine("## Targets");
+        md.AppendLine();
+        md.AppendLine("| target | measured (medians) | result |");
+        md.AppendLine("|---|---|---|");
+        var bare = r.Median("start-bare", Bare, "time");
+        void Ratio(string what, double? value, double? reference, double limit, string refName, bool higherIsBetter)
+        {
+            if (value is not { } v || reference is not { } b)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {what} | not measured in this run | — |");
+                return;
+            }
+
+            var ratio = v / b;
+            var met = higherIsBetter ? ratio >= limit : ratio <= limit;
+            var measured = higherIsBetter ? $"{F(v)} vs {refName} {F(b)}: {ratio:P0} of it" : $"{F(v)} ms vs {refName} {F(b)} ms: {ratio - 1:+0%;-0%}";
+            var gap = higherIsBetter ? $"{(limit - ratio) * 100:F0} points short" : $"over by {(ratio - limit) * 100:F0} points ({F(v - b * limit)} ms)";
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {what} | {measured} | {(met ? "met" : "**missed**, " + gap)} |");
+        }
+
+        void Limit(string what, double? value, double limit, string unit)
+        {
+            md.AppendLine(value is { } v
+                ? string.Create(CultureInfo.InvariantCulture, $"| {what} | {F(v)} {unit} | {(v <= limit ? "met" : $"**missed** by {F(v - limit)} {unit} ({v / limit:F1}×)")} |")
+                : $"| {what} | not measured in this run | — |");
+        }
+
+        Ratio("CLI `moat run` (shim daemon path, as Docker) ≤ bare QEMU boot + 20%", r.Median("start-cli", "moat --pid-file (shim daemon)", "time"), bare, 1.2, "bare", false);
+        Ratio("CLI `moat run` (foreground) ≤ bare QEMU boot + 20%", r.Median("start-cli", "moat", "time"), bare, 1.2, "bare", false);
+        Ratio("`ctr run --rm` with Moat ≤ bare QEMU boot + 20%", r.Median("start-ctr", "moat", "time"), bare, 1.2, "bare", false);
+        Ratio("CRI pod start with Moat ≤ bare QEMU boot + 30%", r.Median("start-cri", "moat", "pod start"), bare, 1.3, "bare", false);
+        Limit("PSS per idle Moat pod, 1 pod ≤ 60 MiB", r.Median("memory", "moat", "PSS per pod, 1 pod"), 60, "MiB");
+        var many = samples.Where(s => s.Group == "memory" && s.Case == "moat" && s.Metric.StartsWith("PSS per pod, ", StringComparison.Ordinal) && s.X > 1).Select(s => s.Metric).FirstOrDefault();
+        Limit($"PSS per idle Moat pod, {(many ?? "PSS per pod, 20 pods")["PSS per pod, ".Length..]} ≤ 60 MiB", many is null ? null : r.Median("memory", "moat", many), 60, "MiB");
+        Limit("Moat shim daemon RSS ≤ 15 MiB", r.Median("memory", "moat", "shim RSS"), 15, "MiB");
+        var reached = samples.Where(s => s.Group == "density" && s.Case == "moat").Select(s => s.X).DefaultIfEmpty(0).Max();
+        md.AppendLine(CultureInfo.InvariantCulture, $"| 100 idle Moat pods on this machine | {reached:F0} pods | {(reached >= 100 ? "met" : $"**missed** by {100 - reached:F0} pods")} |");
+        Ratio("stdout throughput ≥ 50% of runc's", r.Median("workload", "moat", "stdout"), r.Median("workload", "runc", "stdout"), 0.5, "runc", true);
+        Ratio("rootfs sequential read ≥ 50% of runc's", r.Median("workload", "moat", "rootfs seq read"), r.Median("workload", "runc", "rootfs seq read"), 0.5, "runc", true);
+        md.AppendLine();
+    }
+
+    private static void Start(StringBuilder md, Lookup r, string dir)
+    {
+        md.AppendLine("## Start latency");
+        md.AppendLine();
+        var bare = r.Median("start-bare", Bare, "time");
+        var groups = new[]
+        {
+            ("start-ctr", "ctr run --rm busybox /bin/true, per runtime", "start-ctr.png"),
+            ("start-cli", "CLI run of a bundle (/bin/true), per runtime", "start-cli.png"),
+            ("start-cri", "CRI pod start: RunPodSandbox to container running", "start-cri.png"),
+            ("start-shim", "containerd-shim-moat-v2 start, until it prints its address", null),
+        };
+        foreach (var (group, title, png) in groups)
+        {
+            var rows = r.Rows(group);
+            if (rows.Count == 0)
+            {
+                continue;
+            }
+
+            md.AppendLine(CultureInfo.InvariantCulture, $"### {title}");
+            md.AppendLine();
+            md.AppendLine("| case | n | min (ms) | median (ms) | max (ms) | median / bare QEMU boot |");
+            md.AppendLine("|---|---:|---:|---:|---:|---:|");
+            var chart = new List<(string, Stats)>();
+            if (png is not null && r.Get("start-bare", Bare, "time") is { } b)
+            {
+                rows = rows.Prepend((Bare, b)).ToList();
+            }
+
+            foreach (var (name, s) in rows)
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {s.Count} | {F(s.Min)} | {F(s.Median)} | {F(s.Max)} | {(bare is { } bb ? (s.Median / bb).ToString("F2", CultureInfo.InvariantCulture) : "—")} |");
+                chart.Add((name, s));
+            }
+
+            md.AppendLine();
+            if (png is not null)
+            {
+                Charts.MinMedianMax(Path.Combine(dir, png), title, "ms", chart);
+                md.AppendLine(CultureInfo.InvariantCulture, $"![{title}]({png})");
+                md.AppendLine();
+            }
+        }
+    }
+
+    private static void Profile(StringBuilder md, List<Sample> samples)
+    {
+        var phases = samples.Where(s => s.Group == "profile" && !s.Case.StartsWith("console log", StringComparison.Ordinal))
+            .GroupBy(s => s.Case).Select(g => (Phase: g.Key, Order: g.Min(s => s.X), Stats: Stats.Of(g.Select(s => s.Value))))
+            .OrderBy(p => p.Order).ToList();
+        if (phases.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("### Where Moat's start goes (`moat --debug run`, foreground)");
+        md.AppendLine();
+        md.AppendLine("| phase | median since moat started (ms) | median step (ms) |");
+        md.AppendLine("|---|---:|---:|");
+        double previous = 0;
+        foreach (var (phase, _, s) in phases)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {phase} | {F(s.Median)} | {F(s.Median - previous)} |");
+            previous = s.Median;
+        }
+
+        md.AppendLine();
+    }
+
+    private static void Memory(StringBuilder md, Lookup r, string dir)
+    {
+        var rows = r.Rows("memory");
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("## Memory");
+        md.AppendLine();
+        md.AppendLine("Host PSS (sum of `Pss` in `/proc/PID/smaps_rollup`) of every process a pod added: its shim and everything below it (QEMU for Moat; pause and the container for runc and crun; the gVisor sandbox and gofer for runsc). Idle pods run `sleep`.");
+        md.AppendLine();
+        md.AppendLine("| runtime | figure | n | min (MiB) | median (MiB) | max (MiB) |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|");
+        var chart = new List<(string, Stats)>();
+        foreach (var ((runtime, metric), s, _) in r.RowsWithMetric("memory"))
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {runtime} | {metric} | {s.Count} | {F(s.Min)} | {F(s.Median)} | {F(s.Max)} |");
+            if (metric.StartsWith("PSS", StringComparison.Ordinal))
+            {
+                chart.Add(($"{runtime}, {metric["PSS per pod, ".Length..]}", s));
+            }
+        }
+
+        md.AppendLine();
+        if (chart.Count > 0)
+        {
+            Charts.MinMedianMax(Path.Combine(dir, "memory.png"), "Host PSS per idle pod", "MiB", chart);
+            md.AppendLine("![Host PSS per idle pod](memory.png)");
+            md.AppendLine();
+        }
+
+        var qemu = r.Rows("qemu-memory");
+        if (qemu.Count > 0)
+        {
+            md.AppendLine("### Where an idle Moat VM's QEMU PSS goes (1 pod)");
+            md.AppendLine();
+            md.AppendLine("| mapping | median PSS (MiB) | private to the pod? |");
+            md.AppendLine("|---|---:|---|");
+            foreach (var (name, s) in qemu.OrderByDescending(q => q.Stats.Median))
+            {
+                var shared = name is QemuMemory.Kernel or QemuMemory.Initrd or QemuMemory.Binaries
+                    ? "no: a file mapping in the page cache, its PSS divides among all pods"
+                    : "yes: anonymous memory";
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Median)} | {shared} |");
+            }
+
+            md.AppendLine();
+        }
+    }
+
+    private static void Density(StringBuilder md, List<Sample> samples, string dir)
+    {
+        var density = samples.Where(s => s.Group == "density").ToList();
+        if (density.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("## Density");
+        md.AppendLine();
+        md.AppendLine("Idle pods started one after another (CRI) until 100, stopping early when the next pod would take MemAvailable below 25% of MemTotal or a start failed. Host memory used = MemAvailable before the first pod minus MemAvailable now.");
+        md.AppendLine();
+        var charts = new[] { ("PSS per pod", "MiB", "density-pss.png"), ("host memory used", "MiB", "density-host.png"), ("pod start", "ms", "density-start.png") };
+        foreach (var (metric, unit, png) in charts)
+        {
+            var series = density.Where(s => s.Metric == metric).GroupBy(s => s.Case)
+                .Select(g => (g.Key, g.Select(s => s.X).ToArray(), g.Select(s => s.Value).ToArray())).ToList();
+            Charts.Lines(Path.Combine(dir, png), $"Density: {metric} as pods are added", "idle pods running", $"{metric} ({unit})", series);
+            md.AppendLine(CultureInfo.InvariantCulture, $"![{metric}]({png})");
+            md.AppendLine();
+        }
+
+        md.AppendLine("| runtime | pods | PSS per pod (MiB) | host memory used (MiB) | start of that pod (ms) |");
+        md.AppendLine("|---|---:|---:|---:|---:|");
+        foreach (var g in density.GroupBy(s => s.Case))
+        {
+            var last = g.Max(s => s.X);
+            foreach (var n in g.Select(s => s.X).Distinct().Where(n => n == 1 || n % 10 == 0 || n == last).Order())
+            {
+                double V(string m) => g.First(s => s.X == n && s.Metric == m).Value;
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {g.Key} | {n} | {F(V("PSS per pod"))} | {F(V("host memory used"))} | {F(V("pod start"))} |");
+            }
+        }
+
+        md.AppendLine();
+    }
+
+    private static void Workload(StringBuilder md, Lookup r, string dir)
+    {
+        var rows = r.RowsWithMetric("workload");
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var runtimes = rows.Select(x => x.Key.Case).Distinct().OrderBy(c => c == "runc" ? 0 : 1).ToList();
+        var metrics = rows.Select(x => (x.Key.Metric, x.Unit)).Distinct().ToList();
+        md.AppendLine("## Workload cost");
+        md.AppendLine();
+        md.AppendLine("Medians; in brackets relative to runc's in this run (1.00 = as fast as runc, 0.50 = half as fast). Throughputs in MiB/s or operations/s, the CPU loop in seconds (lower is better; its ratio is runc's time over this one).");
+        md.AppendLine();
+        md.AppendLine("| metric | " + string.Join(" | ", runtimes) + " |");
+        md.AppendLine("|---|" + string.Concat(runtimes.Select(_ => "---:|")));
+        var series = runtimes.Where(x => x != "runc").Select(x => (Name: x, Values: new double?[metrics.Count])).ToList();
+        for (var m = 0; m < metrics.Count; m++)
+        {
+            var (metric, unit) = metrics[m];
+            var runc = r.Median("workload", "runc", metric);
+            var cells = runtimes.Select(rt =>
+            {
+                if (r.Median("workload", rt, metric) is not { } v)
+                {
+                    return "—";
+                }
+
+                double? rel = runc is { } b ? (unit == "s" ? b / v : v / b) : null;
+                var target = series.FindIndex(s => s.Name == rt);
+                if (target >= 0)
+                {
+                    series[target].Values[m] = rel;
+                }
+
+                return rel is { } x && rt != "runc" ? $"{F(v)} ({x:F2})" : F(v);
+            });
+            md.AppendLine($"| {metric} ({unit}) | " + string.Join(" | ", cells) + " |");
+        }
+
+        md.AppendLine();
+        Charts.Grouped(Path.Combine(dir, "workload.png"), "Workload speed relative to runc (1 = runc)", "relative to runc", metrics.Select(m => m.Metric).ToList(), series);
+        md.AppendLine("![Workload speed relative to runc](workload.png)");
+        md.AppendLine();
+    }
+
+    private static string ReadOr(string path, string fallback) => File.Exists(path) ? File.ReadAllText(path) : fallback;
+
+    private static string F(double v) => Charts.Format(v);
+
+    private static string Csv(string s) => s.Contains(',', StringComparison.Ordinal) ? $"\"{s}\"" : s;
+
+    /// <summary>Stats by (group, case, metric).</summary>
+    private sealed class Lookup(Dictionary<(string Group, string Case, string Metric, string Unit), Stats> stats)
+    {
+        public Stats? Get(string group, string @case, string metric) =>
+            stats.FirstOrDefault(kv => kv.Key.Group == group && kv.Key.Case == @case && kv.Key.Metric == metric).Value;
+
+        public double? Median(string group, string @case, string metric) => Get(group, @case, metric)?.Median;
+
+        /// <summary>Cases of a group in the order they were first measured.</summary>
+        public List<(string Name, Stats Stats)> Rows(string group) =>
+            stats.Where(kv => kv.Key.Group == group).Select(kv => (kv.Key.Case, kv.Value)).ToList();
+
+        public List<((string Case, string Metric) Key, Stats Stats, string Unit)> RowsWithMetric(string group) =>
+            stats.Where(kv => kv.Key.Group == group).Select(kv => ((kv.Key.Case, kv.Key.Metric), kv.Value, kv.Key.Unit)).ToList();
+    }
+}

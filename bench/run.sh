@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Moat's benchmark suite: Moat against runc, crun, runsc (gVisor) and a bare QEMU boot of Moat's own
+# guest kernel and initrd, side by side in one run, on a private containerd (CRI plugin, bridge CNI).
+#   start latency: bare QEMU boot; `ctr run --rm /bin/true` and CLI `run` of a bundle per runtime;
+#                  CRI pod start; shim start; where Moat's start goes (`moat --debug run`)
+#   memory:        host PSS per idle pod with 1 and with MEMORY_AT idle pods; shim RSS; QEMU by mapping
+#   density:       idle pods up to 100, stopping before MemAvailable < 25% or at a failed start
+#   workload:      stdout throughput, rootfs sequential write/read and small files, pod<->host
+#                  network, a CPU loop; each as a ratio to runc
+# Writes bench/results/<date>/{report.md,*.png,samples.csv,summary.csv,results.json}.
+# Usage: bench/run.sh [--quick]   (root; --quick runs each measurement once with small sizes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+
+runs=10 pods=100 memory_at=20 stdout_mib=1024 rootfs_mib=256 net_mib=32 files=1000 loop=3000000
+mode="Full run: every start and workload figure repeated $runs times; density up to $pods pods."
+if [ "${1:-}" = "--quick" ]; then
+  runs=1 pods=3 memory_at=2 stdout_mib=64 rootfs_mib=32 net_mib=8 files=200 loop=300000
+  mode="Quick run (a smoke check): each measurement once, small sizes, density up to $pods pods. Indicative only."
+fi
+step() { echo; echo "==> [$1/9] $2"; }
+
+step 1 "installing what the suite needs"
+need_packages hyperfine jq runc crun runsc containerd containernetworking-plugins qemu-system-x86 iproute2
+{ command -v moat && command -v containerd-shim-moat-v2; } >/dev/null || ./scripts/setup.sh
+dotnet build bench/Moat.Bench -c Release --nologo -v q -clp:NoSummary >/dev/null
+bench() { dotnet bench/Moat.Bench/bin/Release/net10.0/moat-bench.dll "$@"; }
+
+out="bench/results/$(date -u +%Y-%m-%d)"
+mkdir -p "$out"
+rm -f "$out"/{samples.csv,summary.csv,results.json,notes.txt,report.md,machine.md} "$out"/*.png
+samples="$out/samples.csv"
+note() { echo "  note: $*"; echo "$*" >> "$out/notes.txt"; }
+work=$(mktemp -d /tmp/moat-bench.XXXXXX)
+img=docker.io/library/busybox:latest
+C="ctr -a $work/c.sock -n bench"
+ctd=""
+cleanup() {
+  if [ -n "$ctd" ]; then
+    # After an interrupted run: pods through CRI (which also removes their network namespaces),
+    # then ctr's containers, then any shim still serving this containerd, with its processes.
+    bench cleanup --socket "$work/c.sock" 2>/dev/null || true
+    for t in $($C tasks ls -q 2>/dev/null); do $C tasks kill -s KILL "$t"; sleep 1; $C tasks rm -f "$t"; done >/dev/null 2>&1
+    for c in $($C containers ls -q 2>/dev/null); do $C containers rm "$c"; done >/dev/null 2>&1
+    kill "$ctd" 2>/dev/null && wait "$ctd" 2>/dev/null
+    for p in $(pgrep -f -- "-address $work/c.sock"); do pkill -9 -P "$p"; kill -9 "$p"; done 2>/dev/null
+  fi
+  umount_under "$work"
+  hugetlb_return
+  ip link del moatbench0 2>/dev/null || true
+  rm -rf "$work" /tmp/moat-bench-pods
+}
+trap cleanup EXIT
+
+step 2 "starting a private containerd (CRI, bridge CNI) with runtimes runc, crun, runsc, moat"
+hugetlb_lend
+printf '#!/bin/sh\nexec /usr/bin/runsc --platform=ptrace --network=none "$@"\n' > "$work/runsc" && chmod +x "$work/runsc"
+mkdir -p "$work/cni"
+cat > "$work/cni/10-bench.conflist" <<JSON
+{ "cniVersion": "0.4.0", "name": "moat-bench", "plugins": [ { "type": "bridge", "bridge": "moatbench0", "isGateway": true,
+  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.0.0/16" }]], "routes": [{ "dst": "0.0.0.0/0" }], "dataDir": "$work/ipam" } } ] }
+JSON
+cat > "$work/config.toml" <<TOML
+version = 2
+root = "$work/root"
+state = "$work/state"
+[grpc]
+  address = "$work/c.sock"
+[ttrpc]
+  address = "$work/c.sock.ttrpc"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "moat.local/pause:3.6"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun.options]
+        BinaryName = "/usr/bin/crun"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
+        BinaryName = "$work/runsc"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$work/cni"
+TOML
+echo "" > "$work/moat.toml"
+moat --config "$work/moat.toml" install containerd --config-file "$work/config.toml" >/dev/null
+containerd --config "$work/config.toml" > "$work/containerd.log" 2>&1 &
+ctd=$!
+until ctr -a "$work/c.sock" version >/dev/null 2>&1; do sleep 0.1; done
+moat image archive "$work/bb.tar" >/dev/null
+moat image archive "$work/pause.tar" --name moat.local/pause:3.6 --cmd sleep infinity >/dev/null
+for ns in bench k8s.io; do
+  ctr -a "$work/c.sock" -n $ns images import "$work/bb.tar" >/dev/null
+  ctr -a "$work/c.sock" -n $ns images import "$work/pause.tar" >/dev/null
+done
+moat image busybox "$work/bundle" true >/dev/null
+{
+  machine_lines
+  echo "- Guest kernel: $(jq -r .kernelVersion "$(readlink -f /var/lib/moat/guest/current)/manifest.json"); Moat $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}'), crun $(crun --version | head -1 | awk '{print $3}'), runsc $(runsc --version 2>/dev/null | head -1 | awk '{print $3}') (--platform=ptrace --network=none, through the runc shim)"
+} > "$out/machine.md"
+cat "$out/machine.md"
+
+# Each runtime is measured only where one probe run works; otherwise the note says why.
+declare -A ctr_flags=([runc]="--runtime io.containerd.runc.v2" [crun]="--runtime io.containerd.runc.v2 --runc-binary /usr/bin/crun"
+                      [runsc]="--runtime io.containerd.runc.v2 --runc-binary $work/runsc" [moat]="--runtime io.containerd.moat.v2")
+declare -A cli_run=([runc]="runc --root $work/runc run --bundle $work/bundle"
+                    [crun]="crun --root $work/crun run --bundle $work/bundle"
+                    [runsc]="runsc --platform=ptrace --network=none --root $work/runsc-root run --bundle $work/bundle"
+                    [moat]="moat --root $work/moat run --bundle $work/bundle")
+runtimes=()
+for r in runc crun runsc moat; do
+  if $C run --rm ${ctr_flags[$r]} $img probe-$r true >"$work/probe-$r.log" 2>&1; then runtimes+=("$r")
+  else note "$r: skipped, a probe \`ctr run\` failed: $(tr '\n' ' ' < "$work/probe-$r.log" | cut -c1-300)"; fi
+done
+echo "runtimes: ${runtimes[*]}"
+
+step 3 "start latency: bare QEMU boot and ctr run --rm /bin/true per runtime"
+hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/bare.json" -n "bare QEMU boot" "$(bare_qemu_boot)"
+bench hyperfine --samples "$samples" --group start-bare --file "$work/bare.json"
+args=()
+for r in "${runtimes[@]}"; do args+=(-n "$r" "$C run --rm ${ctr_flags[$r]} $img b-$r /bin/true"); done
+hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/ctr.json" "${args[@]}"
+bench hyperfine --samples "$samples" --group start-ctr --file "$work/ctr.json"
+
+step 4 "start latency: CLI run of a bundle per runtime, and the shim's start"
+args=()
+for r in "${runtimes[@]}"; do
+  if ${cli_run[$r]} probe-cli >"$work/cli-$r.log" 2>&1; then args+=(-n "$r" "${cli_run[$r]} c-$r")
+  else note "$r: CLI run skipped: $(tr '\n' ' ' < "$work/cli-$r.log" | cut -c1-300)"; fi
+done
+args+=(-n "moat --pid-file (shim daemon)" "moat --root $work/moat run --pid-file $work/pid --bundle $work/bundle c-moat-d")
+hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/cli.json" "${args[@]}"
+bench hyperfine --samples "$samples" --group start-cli --file "$work/cli.json"
+mkdir -p "$work/shim-start" && (cd "$work/bundle" && hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/shim.json" \
+  --cleanup "pkill -f 'bench-star[t].*__serve'" -n "containerd-shim-moat-v2 start" \
+  "containerd-shim-moat-v2 -namespace bench-start -id s1 -address $work/c.sock -publish-binary /usr/bin/containerd start")
+bench hyperfine --samples "$samples" --group start-shim --file "$work/shim.json"
+
+step 5 "where Moat's start goes: moat --debug run, $runs times"
+for i in $(seq 1 "$runs"); do moat --debug --root "$work/moat" run --bundle "$work/bundle" "p-$i" 2>"$work/phases-$i.txt" >/dev/null; done
+bench phases --samples "$samples" -- "$work"/phases-*.txt
+sleep 2 # the CRI plugin has loaded the CNI configuration long before this
+
+# Debian's runsc has no containerd shim: through the runc shim every CRI container would be its own
+# gVisor sandbox, and runsc, seeing the CRI annotations, waits to join the pod's sandbox instead.
+cri_runtimes=(); for r in "${runtimes[@]}"; do [ "$r" = runsc ] || cri_runtimes+=("$r"); done
+[[ " ${runtimes[*]} " == *" runsc "* ]] && note "CRI (pod start, memory, density, network), runsc: not measured; Debian's runsc has no containerd shim, and through the runc shim its pod containers wait to join a sandbox that shim never makes"
+step 6 "CRI pod start and memory of one idle pod: ${cri_runtimes[*]}, $runs times each"
+bench cri-start --samples "$samples" --socket "$work/c.sock" --runs "$runs" --handlers "$(IFS=,; echo "${cri_runtimes[*]}")"
+
+step 7 "density: idle pods up to $pods (runc, moat) and $memory_at (the others)"
+for r in "${cri_runtimes[@]}"; do
+  max=$memory_at; { [ "$r" = runc ] || [ "$r" = moat ]; } && max=$pods
+  bench density --samples "$samples" --socket "$work/c.sock" --handler "$r" --max "$max" --memory-at "$memory_at" || note "density, $r: failed (see above)"
+done
+
+step 8 "workload: stdout ($stdout_mib MiB), rootfs ($rootfs_mib MiB, $files files), CPU loop, network ($net_mib MiB)"
+for r in "${runtimes[@]}"; do
+  bench workload --samples "$samples" --case "$r" --runs "$runs" --stdout-mib "$stdout_mib" -- \
+    $C run --rm ${ctr_flags[$r]} $img "o-$r-{i}" dd if=/dev/zero bs=1M count="$stdout_mib" || note "stdout, $r: failed (see above)"
+  bench workload --samples "$samples" --case "$r" --runs "$runs" -- \
+    $C run --rm ${ctr_flags[$r]} $img "w-$r-{i}" sh -c "$(cat bench/workload.sh)" workload "$rootfs_mib" "$files" "$loop" || note "rootfs and CPU, $r: failed (see above)"
+  [ "$r" = runsc ] && continue # no CRI pods for runsc (see above)
+  bench network --samples "$samples" --socket "$work/c.sock" --handler "$r" --runs "$runs" --mib "$net_mib" || note "network, $r: failed (see above)"
+done
+
+step 9 "report"
+bench report --dir "$out" --mode "$mode"
