@@ -5,7 +5,7 @@
 bare_qemu_boot() {
   local image accel params
   image=$(readlink -f /var/lib/moat/guest/current)
-  accel=$([ -w /dev/kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=64 -cpu max")
+  accel=$([ -w /dev/kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=$(grep -o "DefaultTcgTranslationCacheMiB = [0-9]*" src/Moat.Hypervisor/VmConfig.cs | grep -o "[0-9]*$") -cpu max")
   params=$(sed -n '/const string Default/,/;/p' src/Moat.Runtime/KernelParams.cs | grep -o '"[^"]*"' | tr -d '"\n')
   echo "qemu-system-x86_64 $accel -smp 1 -m 512M -nodefaults -no-user-config -nographic -display none -no-reboot \
  -kernel $image/vmlinux -initrd $image/initrd.img -append 'console=ttyS0 panic=-1 moat.poweroff $params' \

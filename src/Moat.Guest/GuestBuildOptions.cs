@@ -5,7 +5,7 @@ public sealed record GuestBuildOptions
 {
     /// <summary>Modules the agent loads at boot (their dependencies are added automatically).</summary>
     public static IReadOnlyList<string> DefaultModules { get; } =
-        ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net", "virtio_blk"];
+        ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net", "virtio_blk", "virtio_balloon"];
 
     /// <summary>Root of Moat's state; the kernel cache goes to DataDir/cache, images to DataDir/guest.</summary>
     public string DataDir { get; init; } = "/var/lib/moat";

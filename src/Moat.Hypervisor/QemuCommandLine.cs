@@ -56,6 +56,10 @@ public static class QemuCommandLine
         Add("-device", $"virtserialport,chardev=agent,name={AgentPortName}");
         Add("-serial", $"file:{cfg.ConsoleLogPath}");
 
+        // The guest reports the pages it frees (2 MiB at a time) and QEMU gives them back to the
+        // host, so a VM's host memory shrinks after boot instead of only ever growing.
+        Add("-device", cfg.Machine == MachineType.Microvm ? "virtio-balloon-device,free-page-reporting=on" : "virtio-balloon-pci,free-page-reporting=on");
+
         for (int i = 0; i < cfg.Shares.Count; i++)
         {
             var share = cfg.Shares[i];

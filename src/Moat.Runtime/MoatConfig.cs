@@ -16,6 +16,7 @@ namespace Moat.Runtime;
 /// memory_mib = 512
 /// max_memory_mib = 8192     # memory hotplug ceiling
 /// vcpus = 1
+/// tcg_cache_mib = 16        # translation cache per VM under software emulation
 /// [agent]
 /// timeout_seconds = 60
 /// [runtime]
@@ -71,6 +72,7 @@ public static class MoatConfig
                     ("hypervisor", "memory_mib") => options with { MemoryMiB = Number(path, name, v, 64, 1 << 20) },
                     ("hypervisor", "max_memory_mib") => options with { MaxMemoryMiB = Number(path, name, v, 64, 1 << 22) },
                     ("hypervisor", "vcpus") => options with { Vcpus = Number(path, name, v, 1, 256) },
+                    ("hypervisor", "tcg_cache_mib") => options with { TcgCacheMiB = Number(path, name, v, 1, 2048) },
                     ("agent", "timeout_seconds") => options with { AgentTimeout = TimeSpan.FromSeconds(Number(path, name, v, 1, 3600)) },
                     ("runtime", "data_dir") => options with { DataDir = Text(path, name, v) },
                     ("runtime", "debug") => options with { Debug = v is bool b ? b : throw Bad(path, name, "must be true or false") },

@@ -15,6 +15,9 @@ public sealed record RuntimeOptions
     /// <summary>What memory hotplug may grow a VM to (containers' limits are added to <see cref="MemoryMiB"/>).</summary>
     public int MaxMemoryMiB { get; init; } = 8192;
     public int Vcpus { get; init; } = 1;
+
+    /// <summary>TCG translation cache per VM, in MiB (software emulation only).</summary>
+    public int TcgCacheMiB { get; init; } = VmConfig.DefaultTcgTranslationCacheMiB;
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public bool Debug { get; init; }
 
@@ -25,7 +28,7 @@ public sealed record RuntimeOptions
     /// <summary>The command that re-executes this program in VMM-launcher mode (argv prefix).</summary>
     public IReadOnlyList<string>? VmmHelperCommand { get; init; }
 
-    /// <summary>MOAT_MEMORY_MIB, MOAT_VCPUS, MOAT_MACHINE, MOAT_AGENT_TIMEOUT, MOAT_KERNEL, MOAT_INITRD, MOAT_QEMU: overrides for tests and benchmarks.</summary>
+    /// <summary>MOAT_MEMORY_MIB, MOAT_VCPUS, MOAT_TCG_CACHE_MIB, MOAT_MACHINE, MOAT_AGENT_TIMEOUT, MOAT_KERNEL, MOAT_INITRD, MOAT_QEMU: overrides for tests and benchmarks.</summary>
     public RuntimeOptions WithEnvironmentOverrides()
     {
         var o = this;
@@ -36,6 +39,10 @@ public sealed record RuntimeOptions
         if (Environment.GetEnvironmentVariable("MOAT_VCPUS") is { } cpus && int.TryParse(cpus, out var n))
         {
             o = o with { Vcpus = n };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_TCG_CACHE_MIB") is { } tcg && int.TryParse(tcg, out var tb))
+        {
+            o = o with { TcgCacheMiB = tb };
         }
         if (Environment.GetEnvironmentVariable("MOAT_MACHINE") is { } machine)
         {

@@ -74,6 +74,7 @@ public sealed class Sandbox : IAsyncDisposable
             QemuBinary = _options.QemuBinary,
             Machine = _options.Machine,
             Accelerator = probe.Accel,
+            TcgTranslationCacheMiB = _options.TcgCacheMiB,
             Vcpus = _options.Vcpus,
             MemoryMiB = _memoryMiB,
             MaxMemoryMiB = Math.Max(_options.MaxMemoryMiB, _memoryMiB),

@@ -25,7 +25,7 @@ public sealed class QemuCommandLineTests
         [
             "-name", "guest=moat-c1,debug-threads=on",
             "-machine", "q35",
-            "-accel", "tcg,tb-size=64",
+            "-accel", "tcg,tb-size=16",
             "-cpu", "max",
             "-smp", "2",
             "-m", "512M",
@@ -39,6 +39,7 @@ public sealed class QemuCommandLineTests
             "-chardev", "socket,id=agent,path=/run/moat/c1/agent.sock,server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=moat.agent",
             "-serial", "file:/run/moat/c1/console.log",
+            "-device", "virtio-balloon-pci,free-page-reporting=on",
             "-fsdev", "local,id=fs0,path=/run/moat/c1/rootfs,security_model=passthrough,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=rootfs",
         ];
@@ -119,8 +120,9 @@ public sealed class QemuCommandLineTests
     {
         var argv = QemuCommandLine.Build(Sample() with { Machine = MachineType.Microvm, TscKhz = 2096017 });
         Assert.Equal("microvm,pit=off,pic=off,isa-serial=on,rtc=off,pcie=on", After(argv, "-machine"));
-        Assert.Equal("tcg,tb-size=64", After(argv, "-accel"));
+        Assert.Equal("tcg,tb-size=16", After(argv, "-accel"));
         Assert.Equal("quiet console=ttyS0 panic=-1 tsc_early_khz=2096017", After(argv, "-append"));
+        Assert.Contains("virtio-balloon-device,free-page-reporting=on", argv);
     }
 
     [Fact]

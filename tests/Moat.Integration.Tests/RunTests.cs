@@ -211,7 +211,7 @@ public sealed class RunTests
     {
         await using var env = new MoatEnv();
         var cfg = Path.Combine(env.Dir, "moat.toml");
-        File.WriteAllText(cfg, "[hypervisor]\nmemory_mib = 300\nvcpus = 2\n");
+        File.WriteAllText(cfg, "[hypervisor]\nmemory_mib = 300\nvcpus = 2\ntcg_cache_mib = 24\n");
         var bundle = await env.BundleAsync("b", ["sh", "-c", "awk '/MemTotal/ {print $2}' /proc/meminfo; nproc"]);
         var r = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "--config", cfg, "run", "--bundle", bundle, MoatEnv.Id()]);
         Assert.True(r.ExitCode == 0, r.ToString());
