@@ -111,7 +111,9 @@ internal sealed partial class AgentService : IAgentService
         Spec spec;
         try
         {
-            spec = SpecLoader.Parse(request.OciSpecJson.ToStringUtf8());
+            // The host validated this spec before it sent it; the guest only deserializes it, as
+            // under software emulation the validator's code alone takes a noticeable while to run once.
+            spec = SpecLoader.Deserialize(request.OciSpecJson.ToStringUtf8());
         }
         catch (OciException e)
         {

@@ -29,8 +29,7 @@ internal static unsafe partial class ContainerInit
             Pipes.SetCloexec(StartFd, true);
             WarmUp();
             var json = ReadAll(SpecFd);
-            var spec = JsonSerializer.Deserialize(json, AgentJson.Default.InitSpec)
-                ?? throw new InvalidDataException("empty init spec");
+            var spec = InitSpec.FromJson(json);
             Libc.close(SpecFd);
             if (exec)
             {
@@ -78,7 +77,7 @@ internal static unsafe partial class ContainerInit
     private static void WarmUp()
     {
         var sample = new InitSpec { Spec = DefaultSpec.Create(), Rootfs = "/", Process = DefaultSpec.Create().Process! };
-        JsonSerializer.Deserialize(JsonSerializer.SerializeToUtf8Bytes(sample, AgentJson.Default.InitSpec), AgentJson.Default.InitSpec);
+        InitSpec.FromJson(sample.ToJson());
     }
 
     /// <summary>Opens a pty in the container's own devpts, makes it stdio, and sends the master to the agent.</summary>

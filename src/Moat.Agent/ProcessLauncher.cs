@@ -116,7 +116,7 @@ internal sealed class ProcessLauncher
         try
         {
             beforeSpec?.Invoke(helper.Pid);
-            Pipes.WriteAll(helper.SpecWrite.Fd, JsonSerializer.SerializeToUtf8Bytes(spec, AgentJson.Default.InitSpec));
+            Pipes.WriteAll(helper.SpecWrite.Fd, spec.ToJson());
             helper.SpecWrite.Dispose();
             var ready = ReadLine(helper.SyncRead.Fd);
             Log.Verbose($"helper {helper.Pid} {ready} at {Uptime.Milliseconds()} ms");

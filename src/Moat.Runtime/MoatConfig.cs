@@ -16,7 +16,7 @@ namespace Moat.Runtime;
 /// memory_mib = 512
 /// max_memory_mib = 8192     # memory hotplug ceiling
 /// vcpus = 1
-/// tcg_cache_mib = 16        # translation cache per VM under software emulation
+/// tcg_cache_mib = 32        # translation cache per VM under software emulation
 /// [agent]
 /// timeout_seconds = 60
 /// [runtime]

@@ -25,7 +25,7 @@ public sealed class QemuCommandLineTests
         [
             "-name", "guest=moat-c1,debug-threads=on",
             "-machine", "q35",
-            "-accel", "tcg,tb-size=16",
+            "-accel", "tcg,tb-size=32",
             "-cpu", "max",
             "-smp", "2",
             "-m", "512M",
@@ -120,7 +120,7 @@ public sealed class QemuCommandLineTests
     {
         var argv = QemuCommandLine.Build(Sample() with { Machine = MachineType.Microvm, TscKhz = 2096017 });
         Assert.Equal("microvm,pit=off,pic=off,isa-serial=on,rtc=off,pcie=on", After(argv, "-machine"));
-        Assert.Equal("tcg,tb-size=16", After(argv, "-accel"));
+        Assert.Equal("tcg,tb-size=32", After(argv, "-accel"));
         Assert.Equal("quiet console=ttyS0 panic=-1 tsc_early_khz=2096017", After(argv, "-append"));
         Assert.Contains("virtio-balloon-device,free-page-reporting=on", argv);
     }
