@@ -38,7 +38,8 @@ internal sealed partial class AgentService
     {
         var max = request.Len == 0 ? MaxRead : (int)Math.Min(request.Len, MaxRead);
         var (data, eof) = await s.ReadAsync(max, context.CancellationToken);
-        return new ReadStreamResponse { Data = Google.Protobuf.ByteString.CopyFrom(data), Eof = eof };
+        // The array is ours alone: wrap it instead of copying it once more.
+        return new ReadStreamResponse { Data = Google.Protobuf.UnsafeByteOperations.UnsafeWrap(data), Eof = eof };
     }
 
     public Task<Empty> CloseStdin(CloseStdinRequest request, TtrpcCallContext context)

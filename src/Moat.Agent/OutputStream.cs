@@ -10,7 +10,10 @@ namespace Moat.Agent;
 /// </summary>
 internal sealed class OutputStream
 {
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, useSynchronizationContext: false));
+    /// <summary>The most one read of the process's pipe takes, and the size asked for that pipe.</summary>
+    public const int ChunkBytes = 1 << 20;
+
+    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 2 * ChunkBytes, resumeWriterThreshold: ChunkBytes, useSynchronizationContext: false));
     private readonly SemaphoreSlim _readLock = new(1, 1);
     private readonly SafeFd _fd;
 
@@ -27,7 +30,7 @@ internal sealed class OutputStream
         {
             while (true)
             {
-                var mem = _pipe.Writer.GetMemory(65536);
+                var mem = _pipe.Writer.GetMemory(ChunkBytes);
                 int n;
                 try
                 {

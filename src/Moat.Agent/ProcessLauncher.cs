@@ -184,6 +184,9 @@ internal sealed class ProcessLauncher
             {
                 (outR, outW) = Pipes.Create();
                 (errR, errW) = Pipes.Create();
+                // 1 MiB instead of 64 KiB: each ReadStdout then carries up to 16 times more.
+                Pipes.TryGrow(outR, OutputStream.ChunkBytes);
+                Pipes.TryGrow(errR, OutputStream.ChunkBytes);
                 if (stdin)
                 {
                     (inR, inW) = Pipes.Create();

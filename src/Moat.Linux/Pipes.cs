@@ -7,12 +7,16 @@ public static unsafe class Pipes
     /// <summary>pipe2 with O_CLOEXEC on both ends.</summary>
     public static (SafeFd Read, SafeFd Write) Create()
     {
-        var read = new SafeFd();
-        var write = new SafeFd();
         int* fds = stackalloc int[2];
         ErrnoException.Check(Libc.pipe2(fds, Libc.O_CLOEXEC), "pipe2");
         return (new SafeFd(fds[0]), new SafeFd(fds[1]));
     }
+
+    /// <summary>
+    /// Asks for a pipe buffer of <paramref name="bytes"/> (F_SETPIPE_SZ); keeps the default where
+    /// the kernel refuses. Fewer, larger reads matter where every syscall is emulated.
+    /// </summary>
+    public static void TryGrow(SafeFd pipe, int bytes) => Libc.fcntl(pipe.Fd, Libc.F_SETPIPE_SZ, bytes);
 
     public static void SetCloexec(int fd, bool on)
     {
