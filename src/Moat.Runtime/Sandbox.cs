@@ -37,11 +37,12 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
     /// <param name="containerMemoryMiB">Memory the containers' limits add to the configured size.</param>
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
+    /// <param name="containerCpus">vCPUs the containers' CPU limits add to the configured count (capped at the host's CPUs).</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
-        int containerMemoryMiB = 0, string? networkNamespace = null)
+        int containerMemoryMiB = 0, string? networkNamespace = null, int containerCpus = 0)
     {
         var (kernel, initrd) = GuestImagePaths.Resolve(options);
-        var sandbox = new Sandbox(id, options, log);
+        var sandbox = new Sandbox(id, options with { Vcpus = Math.Min(options.Vcpus + containerCpus, Math.Max(options.Vcpus, Environment.ProcessorCount)) }, log);
         if (networkNamespace is not null)
         {
             sandbox._network = await PodNetwork.PrepareAsync(networkNamespace, ct).ConfigureAwait(false);
@@ -199,6 +200,10 @@ public sealed class Sandbox : IAsyncDisposable
             _memoryLock.Release();
         }
     }
+
+    /// <summary>vCPUs a container's CPU limit (quota over period, rounded up) adds to the VM (0 when it has none).</summary>
+    public static int LimitCpus(Spec spec) =>
+        spec.Linux?.Resources?.Cpu is { Quota: long q and > 0, Period: ulong p and > 0 } ? (int)Math.Min(256, ((ulong)q + p - 1) / p) : 0;
 
     /// <summary>MiB a container's memory limit adds to the VM (0 when it has none).</summary>
     public static int LimitMiB(Spec spec) =>

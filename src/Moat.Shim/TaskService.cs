@@ -102,7 +102,7 @@ internal sealed partial class TaskService : ITaskService
                 // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
                 var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
                 sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
-                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns);
+                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns, containerCpus: Sandbox.LimitCpus(spec));
                 _ = ForwardOomEventsAsync(sandbox);
             }
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);

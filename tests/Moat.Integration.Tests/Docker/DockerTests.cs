@@ -51,6 +51,15 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task CpuLimitAddsVcpusToTheVm()
+    {
+        // --cpus 1.5 rounds up to two vCPUs on top of the configured one, capped at the host's CPUs.
+        var r = await _docker.Docker("run", "--rm", "--runtime=moat", "--network", "none", "--cpus", "1.5", "busybox", "nproc");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(Math.Min(1 + 2, Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture), r.Stdout.Trim());
+    }
+
+    [Fact]
     public async Task StdinReachesTheContainerAndTtyGivesAPty()
     {
         var r = await _docker.DockerWithInput("hello from stdin\n", "run", "--rm", "-i", "--runtime=moat", "--network", "none", "busybox", "cat");
