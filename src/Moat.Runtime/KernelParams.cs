@@ -5,7 +5,7 @@ public static class KernelParams
     /// <summary>
     /// Guest kernel parameters (Kata's set): skip probes a VM does not need (i8042, timer checks,
     /// crypto self-tests, PCI bus scan past bus 0, extra UARTs). Measured under TCG here: boot to
-    /// /init 2.3-2.9 s without them, 1.7-2.0 s with them. bench/core.sh boots the bare floor with the same.
+    /// /init 2.3-2.9 s without them, 1.7-2.0 s with them. bench/run.sh boots the bare floor with the same.
     /// </summary>
     public const string Default =
         "quiet tsc=reliable no_timer_check rcupdate.rcu_expedited=1 i8042.direct=1 i8042.dumbkbd=1 i8042.nopnp=1 " +
