@@ -14,6 +14,12 @@ internal static class ShimDaemon
         var socket = Environment.GetEnvironmentVariable("MOAT_SHIM_SOCKET") ?? ShimPaths.Socket(a.Namespace, a.Id);
         var log = OpenLog(Environment.GetEnvironmentVariable("MOAT_SHIM_LOG") ?? Path.Combine(a.Bundle, "log"));
         using var shutdown = new CancellationTokenSource();
+        // SIGTERM (an operator's kill) ends the daemon as Shutdown does, so its socket goes too.
+        using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
+        {
+            ctx.Cancel = true;
+            shutdown.Cancel();
+        });
         var events = new EventPublisher(a.Namespace, Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), log);
         var service = new TaskService(a, events, log, shutdown);
         var server = new TtrpcServer(log);

@@ -62,4 +62,30 @@ public sealed class ShimProtocolTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task SigtermEndsAnIdleDaemonAndItsSocket()
+    {
+        var dir = Directory.CreateTempSubdirectory("moat-shim-term-").FullName;
+        try
+        {
+            var id = "term-" + Guid.NewGuid().ToString("N")[..8];
+            var start = await Cmd.RunAsync("sh", ["-c", $"cd '{dir}' && exec containerd-shim-moat-v2 -namespace moat-term -id {id} -address /dev/null -publish-binary /bin/true start"]);
+            Assert.True(start.ExitCode == 0, start.ToString());
+            var socket = start.Stdout.Trim()["unix://".Length..];
+            Assert.True(File.Exists(socket), socket);
+            var kill = await Cmd.RunAsync("pkill", ["-TERM", "-f", $"moat-term -id {id}.*__serve"]);
+            Assert.True(kill.ExitCode == 0, kill.ToString());
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (File.Exists(socket) && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100);
+            }
+            Assert.False(File.Exists(socket), "the shim daemon left its socket after SIGTERM");
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
 }
