@@ -32,13 +32,11 @@ internal static class CriStartCommand
 
                 await Task.Delay(settle);
                 var (pss, shimRss, added) = memory.Measure();
-                SampleFile.Append(samples, new Sample("start-cri", handler, "pod start", "ms", 0, elapsed.TotalMilliseconds));
-                SampleFile.Append(samples, pss.Select(p => new Sample("memory", handler, "PSS per pod, 1 pod", "MiB", 1, p)));
-                SampleFile.Append(samples, shimRss.Select(r => new Sample("memory", handler, "shim RSS", "MiB", 1, r)));
-                foreach (var qemu in added.Where(p => Procs.Comm(p).StartsWith("qemu-system", StringComparison.Ordinal)))
-                {
-                    SampleFile.Append(samples, QemuMemory.Breakdown(qemu).Select(kv => new Sample("qemu-memory", kv.Key, "PSS", "MiB", 1, kv.Value)));
-                }
+                SampleFile.Append(samples, pss.Select(p => new Sample("memory", handler, "PSS per pod, 1 pod", "MiB", 1, p))
+                    .Concat(shimRss.Select(r => new Sample("memory", handler, "shim RSS", "MiB", 1, r)))
+                    .Concat(added.Where(p => Procs.Comm(p).StartsWith("qemu-system", StringComparison.Ordinal))
+                        .SelectMany(q => QemuMemory.Breakdown(q).Select(kv => new Sample("qemu-memory", kv.Key, "PSS", "MiB", 1, kv.Value))))
+                    .Prepend(new Sample("start-cri", handler, "pod start", "ms", 0, elapsed.TotalMilliseconds)));
 
                 await cri.RemovePodAsync(pod);
                 Console.WriteLine($"  CRI pod start {handler} {i + 1}/{runs}: {elapsed.TotalMilliseconds:F0} ms, idle PSS {pss.Sum():F1} MiB");

@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using System.Text.Json;
 using Moat.Linux;
 using Moat.Linux.Interop;
 using Moat.Oci;

@@ -1,5 +1,4 @@
 using System.Text;
-using System.Text.Json;
 using Moat.Linux;
 using Moat.Linux.Interop;
 
