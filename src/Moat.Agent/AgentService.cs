@@ -45,7 +45,7 @@ internal sealed partial class AgentService : IAgentService
             KernelVersion = File.ReadAllText("/proc/sys/kernel/version").Trim(),
             BootId = File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim(),
             MemTotalBytes = memKb * 1024,
-            OnlineCpus = (uint)Environment.ProcessorCount,
+            OnlineCpus = (uint)GuestCpus.Online(),
             AgentVersion = Version,
             AgentReadyUptimeMs = (ulong)_readyUptimeMs,
         });

@@ -42,7 +42,7 @@ public static class QemuCommandLine
             Add("-machine", machine, "-accel", Invariant($"tcg,tb-size={cfg.TcgTranslationCacheMiB}"), "-cpu", "max");
         }
 
-        Add("-smp", Invariant($"{cfg.Vcpus}"));
+        Add("-smp", cfg.MaxVcpus is { } maxCpus && maxCpus > cfg.Vcpus ? Invariant($"{cfg.Vcpus},maxcpus={maxCpus}") : Invariant($"{cfg.Vcpus}"));
         Add("-m", cfg.MaxMemoryMiB is { } max && max > cfg.MemoryMiB
             ? Invariant($"{cfg.MemoryMiB}M,slots={MemoryHotplugSlots},maxmem={max}M")
             : Invariant($"{cfg.MemoryMiB}M"));

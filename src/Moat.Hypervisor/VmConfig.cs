@@ -26,6 +26,13 @@ public sealed record VmConfig
 
     public int Vcpus { get; init; } = 1;
 
+    /// <summary>
+    /// Upper bound for CPU hotplug (<c>-smp N,maxcpus=M</c>); null = no hotplug. q35 only: microvm
+    /// has no ACPI CPU hotplug. Each possible CPU costs the guest its per-CPU areas, so keep it near
+    /// the host's CPU count.
+    /// </summary>
+    public int? MaxVcpus { get; init; }
+
     /// <summary>Boot memory; at least 64 MiB.</summary>
     public int MemoryMiB { get; init; } = 512;
 

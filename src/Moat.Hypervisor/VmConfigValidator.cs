@@ -32,6 +32,16 @@ internal static class VmConfigValidator
             throw Invalid(nameof(VmConfig.Vcpus), $"must be at least 1 (got {cfg.Vcpus})");
         }
 
+        if (cfg.MaxVcpus is { } maxCpus && maxCpus < cfg.Vcpus)
+        {
+            throw Invalid(nameof(VmConfig.MaxVcpus), $"must be at least Vcpus ({cfg.Vcpus}) (got {maxCpus})");
+        }
+
+        if (cfg.MaxVcpus > cfg.Vcpus && cfg.Machine == MachineType.Microvm)
+        {
+            throw Invalid(nameof(VmConfig.MaxVcpus), $"must equal Vcpus on microvm, which cannot hotplug CPUs (got {cfg.MaxVcpus}): use q35");
+        }
+
         if (cfg.MemoryMiB < MinMemoryMiB)
         {
             throw Invalid(nameof(VmConfig.MemoryMiB), $"must be at least {MinMemoryMiB} (got {cfg.MemoryMiB})");

@@ -72,6 +72,7 @@ public static class MoatConfig
                     ("hypervisor", "memory_mib") => options with { MemoryMiB = Number(path, name, v, 64, 1 << 20) },
                     ("hypervisor", "max_memory_mib") => options with { MaxMemoryMiB = Number(path, name, v, 64, 1 << 22) },
                     ("hypervisor", "vcpus") => options with { Vcpus = Number(path, name, v, 1, 256) },
+                    ("hypervisor", "max_vcpus") => options with { MaxVcpus = Number(path, name, v, 0, 256) },
                     ("hypervisor", "tcg_cache_mib") => options with { TcgCacheMiB = Number(path, name, v, 1, 2048) },
                     ("agent", "timeout_seconds") => options with { AgentTimeout = TimeSpan.FromSeconds(Number(path, name, v, 1, 3600)) },
                     ("runtime", "data_dir") => options with { DataDir = Text(path, name, v) },

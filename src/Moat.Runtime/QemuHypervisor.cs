@@ -29,7 +29,7 @@ public sealed class QemuHypervisor : IHypervisor
 
     public int Pid => _vmm?.Pid ?? 0;
 
-    public HypervisorCapabilities Capabilities { get; } = new(SupportsPause: true, SupportsMemoryHotplug: true, SupportsCpuHotplug: false);
+    public HypervisorCapabilities Capabilities { get; } = new(SupportsPause: true, SupportsMemoryHotplug: true, SupportsCpuHotplug: true);
 
     public Task ExitTask => _vmm?.Exit ?? Task.CompletedTask;
 
@@ -87,6 +87,26 @@ public sealed class QemuHypervisor : IHypervisor
             ["id"] = "dimm-" + id,
             ["memdev"] = "mem-" + id,
         }, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Plugs up to <paramref name="count"/> vCPUs into free slots of <c>-smp maxcpus</c> (lowest ids
+    /// first) and returns how many it plugged. The guest still has to online them.
+    /// </summary>
+    public async Task<int> HotplugCpusAsync(int count, CancellationToken ct)
+    {
+        var slots = await Qmp.ExecuteAsync("query-hotpluggable-cpus", null, ct).ConfigureAwait(false);
+        var free = CpuSlots.Free(slots).Take(count).ToList();
+        foreach (var slot in free)
+        {
+            var args = new System.Text.Json.Nodes.JsonObject { ["driver"] = slot.Driver, ["id"] = slot.DeviceId };
+            foreach (var (name, value) in slot.Props)
+            {
+                args[name] = value;
+            }
+            await Qmp.ExecuteAsync("device_add", args, ct).ConfigureAwait(false);
+        }
+        return free.Count;
     }
 
     public async Task StopAsync(TimeSpan grace, CancellationToken ct)

@@ -16,6 +16,12 @@ public sealed record RuntimeOptions
     public int MaxMemoryMiB { get; init; } = 8192;
     public int Vcpus { get; init; } = 1;
 
+    /// <summary>What CPU limits may grow a VM to, by hotplug on q35 (0 = the host's CPUs).</summary>
+    public int MaxVcpus { get; init; }
+
+    /// <summary><see cref="MaxVcpus"/> resolved: the host's CPUs when 0, never below <see cref="Vcpus"/>.</summary>
+    public int VcpuCeiling => Math.Max(Vcpus, MaxVcpus > 0 ? MaxVcpus : Environment.ProcessorCount);
+
     /// <summary>TCG translation cache per VM, in MiB (software emulation only).</summary>
     public int TcgCacheMiB { get; init; } = VmConfig.DefaultTcgTranslationCacheMiB;
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(60);

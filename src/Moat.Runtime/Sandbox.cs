@@ -13,9 +13,10 @@ public sealed class Sandbox : IAsyncDisposable
     private readonly PhaseLog _log;
     private QemuHypervisor? _vm;
     private AgentClient? _agent;
-    private readonly SemaphoreSlim _memoryLock = new(1, 1);
+    private readonly SemaphoreSlim _resizeLock = new(1, 1);
     private int _memoryMiB;
     private int _dimms;
+    private int _vcpus;
     private PodNetwork? _network;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log)
@@ -37,12 +38,12 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
     /// <param name="containerMemoryMiB">Memory the containers' limits add to the configured size.</param>
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
-    /// <param name="containerCpus">vCPUs the containers' CPU limits add to the configured count (capped at the host's CPUs).</param>
+    /// <param name="containerCpus">vCPUs the containers' CPU limits add to the configured count (capped at <see cref="RuntimeOptions.VcpuCeiling"/>).</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
         int containerMemoryMiB = 0, string? networkNamespace = null, int containerCpus = 0)
     {
         var (kernel, initrd) = GuestImagePaths.Resolve(options);
-        var sandbox = new Sandbox(id, options with { Vcpus = Math.Min(options.Vcpus + containerCpus, Math.Max(options.Vcpus, Environment.ProcessorCount)) }, log);
+        var sandbox = new Sandbox(id, options, log);
         if (networkNamespace is not null)
         {
             sandbox._network = await PodNetwork.PrepareAsync(networkNamespace, ct).ConfigureAwait(false);
@@ -51,7 +52,7 @@ public sealed class Sandbox : IAsyncDisposable
         sandbox.State.Create();
         try
         {
-            await sandbox.BootAsync(kernel, initrd, binds, containerMemoryMiB, ct).ConfigureAwait(false);
+            await sandbox.BootAsync(kernel, initrd, binds, containerMemoryMiB, containerCpus, ct).ConfigureAwait(false);
             return sandbox;
         }
         catch (Exception e)
@@ -65,18 +66,21 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, int containerMemoryMiB, CancellationToken ct)
+    private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, int containerMemoryMiB, int containerCpus, CancellationToken ct)
     {
         var probe = AcceleratorProbe.Probe();
         var cmdline = KernelParams.Default + " memhp_default_state=online swiotlb=noforce" + (_options.Debug ? " moat.debug" : "");
         _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
+        _vcpus = Math.Min(_options.Vcpus + containerCpus, _options.VcpuCeiling);
         var config = new VmConfig
         {
             QemuBinary = _options.QemuBinary,
             Machine = _options.Machine,
             Accelerator = probe.Accel,
             TcgTranslationCacheMiB = _options.TcgCacheMiB,
-            Vcpus = _options.Vcpus,
+            Vcpus = _vcpus,
+            // microvm has no ACPI CPU hotplug: its vCPUs are fixed at boot.
+            MaxVcpus = _options.Machine == MachineType.Q35 ? _options.VcpuCeiling : null,
             MemoryMiB = _memoryMiB,
             MaxMemoryMiB = Math.Max(_options.MaxMemoryMiB, _memoryMiB),
             KernelPath = kernel,
@@ -177,7 +181,7 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Grows the VM to at least <paramref name="totalMiB"/> by hotplugging memory (never shrinks it).</summary>
     public async Task EnsureMemoryAsync(int totalMiB, CancellationToken ct)
     {
-        await _memoryLock.WaitAsync(ct).ConfigureAwait(false);
+        await _resizeLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             if (totalMiB <= _memoryMiB)
@@ -197,13 +201,54 @@ public sealed class Sandbox : IAsyncDisposable
         }
         finally
         {
-            _memoryLock.Release();
+            _resizeLock.Release();
+        }
+    }
+
+    /// <summary>The configured vCPU count, before containers' limits are added.</summary>
+    public int BaseVcpus => _options.Vcpus;
+
+    /// <summary>vCPUs now (boot count plus hotplugged ones).</summary>
+    public int Vcpus => _vcpus;
+
+    /// <summary>
+    /// Grows the VM to <paramref name="total"/> vCPUs, capped at <see cref="RuntimeOptions.VcpuCeiling"/>,
+    /// by hotplugging them (q35) and having the agent online them; never shrinks. A limit beyond the
+    /// ceiling is not an error: the guest's cgroup still enforces the container's quota.
+    /// </summary>
+    public async Task EnsureVcpusAsync(int total, CancellationToken ct)
+    {
+        await _resizeLock.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var target = Math.Min(total, _options.VcpuCeiling);
+            if (target <= _vcpus)
+            {
+                return;
+            }
+            if (_options.Machine != MachineType.Q35)
+            {
+                _log.Phase($"{target} vCPUs asked, {_vcpus} kept: {_options.Machine.ToString().ToLowerInvariant()} cannot hotplug CPUs");
+                return;
+            }
+            var vm = _vm ?? throw new InvalidOperationException("sandbox not started");
+            var plugged = await vm.HotplugCpusAsync(target - _vcpus, ct).ConfigureAwait(false);
+            _vcpus += plugged;
+            var online = await Agent.OnlineCpusAsync(new OnlineCpusRequest { Count = (uint)_vcpus }, ct).ConfigureAwait(false);
+            _log.Phase($"VM vCPUs grown by {plugged} to {_vcpus} ({online.OnlineCpus} online in the guest)");
+        }
+        finally
+        {
+            _resizeLock.Release();
         }
     }
 
     /// <summary>vCPUs a container's CPU limit (quota over period, rounded up) adds to the VM (0 when it has none).</summary>
-    public static int LimitCpus(Spec spec) =>
-        spec.Linux?.Resources?.Cpu is { Quota: long q and > 0, Period: ulong p and > 0 } ? (int)Math.Min(256, ((ulong)q + p - 1) / p) : 0;
+    public static int LimitCpus(Spec spec) => LimitCpus(spec.Linux?.Resources);
+
+    /// <summary>vCPUs a CPU limit (quota over period, rounded up) asks for (0 when there is none).</summary>
+    public static int LimitCpus(LinuxResources? resources) =>
+        resources?.Cpu is { Quota: long q and > 0, Period: ulong p and > 0 } ? (int)Math.Min(256, ((ulong)q + p - 1) / p) : 0;
 
     /// <summary>MiB a container's memory limit adds to the VM (0 when it has none).</summary>
     public static int LimitMiB(Spec spec) =>

@@ -17,5 +17,8 @@ internal sealed class ShimContainer
 
     /// <summary>MiB its memory limit adds to the VM.</summary>
     public int LimitMiB { get; set; }
+
+    /// <summary>vCPUs its CPU limit adds to the VM.</summary>
+    public int LimitCpus { get; set; }
     public Dictionary<string, ShimProcess> Execs { get; } = [];
 }

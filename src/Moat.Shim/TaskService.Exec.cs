@@ -82,7 +82,7 @@ internal sealed partial class TaskService
     public Task<Empty> Checkpoint(CheckpointTaskRequest request, TtrpcCallContext context) =>
         throw new TtrpcException(StatusCode.Unimplemented, "checkpoint is not supported by Moat: a container's state lives in its VM");
 
-    /// <summary>New limits for the container: the VM grows first when the memory limit needs it, then the guest cgroup changes.</summary>
+    /// <summary>New limits for the container: the VM grows first when its memory or CPU limit needs it, then the guest cgroup changes.</summary>
     public async Task<Empty> Update(UpdateTaskRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
@@ -111,6 +111,11 @@ internal sealed partial class TaskService
             {
                 throw new TtrpcException(StatusCode.FailedPrecondition, $"task {c.Id}: {e.Message}");
             }
+        }
+        if (Moat.Runtime.Sandbox.LimitCpus(resources) is var cpus and > 0)
+        {
+            await c.Sandbox.EnsureVcpusAsync(c.Sandbox.BaseVcpus + CpusIn(c.Sandbox) - c.LimitCpus + cpus, context.CancellationToken);
+            c.LimitCpus = cpus;
         }
         await c.Sandbox.Agent.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = c.Id, ResourcesJson = request.Resources.Value }, context.CancellationToken);
         return new Empty();

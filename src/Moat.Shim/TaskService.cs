@@ -84,12 +84,14 @@ internal sealed partial class TaskService : ITaskService
         {
             var (guestSpec, binds) = SharePlan.ForContainer(request.Id, request.Bundle, spec);
             var limit = Sandbox.LimitMiB(spec);
+            var cpus = Sandbox.LimitCpus(spec);
             Sandbox sandbox;
             if (_sandbox is { } running && !running.VmExit.IsCompleted)
             {
-                // A further container of the pod: grow the VM for its memory limit, share its files.
+                // A further container of the pod: grow the VM for its memory and CPU limits, share its files.
                 sandbox = joined = running;
                 await sandbox.EnsureMemoryAsync(sandbox.BaseMemoryMiB + LimitsIn(sandbox) + limit, context.CancellationToken);
+                await sandbox.EnsureVcpusAsync(sandbox.BaseVcpus + CpusIn(sandbox) + cpus, context.CancellationToken);
                 sandbox.ShareContainer(request.Id, binds);
             }
             else
@@ -102,7 +104,7 @@ internal sealed partial class TaskService : ITaskService
                 // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
                 var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
                 sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
-                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns, containerCpus: Sandbox.LimitCpus(spec));
+                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns, containerCpus: cpus);
                 _ = ForwardOomEventsAsync(sandbox);
             }
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
@@ -117,6 +119,7 @@ internal sealed partial class TaskService : ITaskService
                 Init = init,
                 RootfsMounted = mounted,
                 LimitMiB = limit,
+                LimitCpus = cpus,
                 IsPodSandbox = spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox",
             };
             _containers[request.Id] = container;
@@ -184,6 +187,8 @@ internal sealed partial class TaskService : ITaskService
 
     /// <summary>MiB the memory limits of the containers in <paramref name="sandbox"/> add up to.</summary>
     private int LimitsIn(Sandbox sandbox) => _containers.Values.Where(c => c.Sandbox == sandbox).Sum(c => c.LimitMiB);
+
+    private int CpusIn(Sandbox sandbox) => _containers.Values.Where(c => c.Sandbox == sandbox).Sum(c => c.LimitCpus);
 
     public async Task<StartResponse> Start(StartRequest request, TtrpcCallContext context)
     {

@@ -168,6 +168,20 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void MaxVcpus_AddsMaxcpus()
+    {
+        var argv = QemuCommandLine.Build(Sample() with { Vcpus = 1, MaxVcpus = 4 });
+        Assert.Equal("1,maxcpus=4", After(argv, "-smp"));
+    }
+
+    [Fact]
+    public void MaxVcpusEqualToVcpus_MeansNoHotplug()
+    {
+        var argv = QemuCommandLine.Build(Sample() with { Vcpus = 2, MaxVcpus = 2, Machine = MachineType.Microvm });
+        Assert.Equal("2", After(argv, "-smp"));
+    }
+
+    [Fact]
     public void PidFile_AndExtraArgs_ComeLast()
     {
         var argv = QemuCommandLine.Build(Sample() with { PidFile = "/run/moat/c1/qemu.pid", ExtraArgs = ["-S", "-d", "guest_errors"] });
@@ -189,6 +203,8 @@ public sealed class QemuCommandLineTests
         { "zero vcpus", c => c with { Vcpus = 0 }, "VmConfig.Vcpus must be at least 1 (got 0)" },
         { "tiny memory", c => c with { MemoryMiB = 32 }, "VmConfig.MemoryMiB must be at least 64 (got 32)" },
         { "maxmem below mem", c => c with { MaxMemoryMiB = 256 }, "VmConfig.MaxMemoryMiB must be at least MemoryMiB (512) (got 256)" },
+        { "maxcpus below cpus", c => c with { MaxVcpus = 1 }, "VmConfig.MaxVcpus must be at least Vcpus (2) (got 1)" },
+        { "cpu hotplug on microvm", c => c with { Machine = MachineType.Microvm, MaxVcpus = 4 }, "VmConfig.MaxVcpus must equal Vcpus on microvm, which cannot hotplug CPUs (got 4): use q35" },
         {
             "duplicate tags",
             c => c with { Shares = [new("data", "/srv/a", false), new("data", "/srv/b", true)] },

@@ -218,6 +218,13 @@ public sealed class RunTests
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.InRange(long.Parse(lines[0], System.Globalization.CultureInfo.InvariantCulture), 200 * 1024, 300 * 1024);
         Assert.Equal("2", lines[1]);
+
+        // max_vcpus caps what a CPU limit adds: two CPUs asked, one allowed.
+        File.WriteAllText(cfg, "[hypervisor]\nvcpus = 1\nmax_vcpus = 1\n");
+        bundle = await env.BundleAsync("c", ["nproc"], c => c["linux"]!["resources"] = new JsonObject { ["cpu"] = new JsonObject { ["quota"] = 200000, ["period"] = 100000 } });
+        r = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "--config", cfg, "run", "--bundle", bundle, MoatEnv.Id()]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("1", r.Stdout.Trim());
     }
 
     [Fact]

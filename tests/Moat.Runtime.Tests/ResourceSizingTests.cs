@@ -18,6 +18,16 @@ public sealed class ResourceSizingTests
     public void CpuLimitAddsQuotaOverPeriodRoundedUp(long? quota, ulong? period, int cpus) =>
         Assert.Equal(cpus, Sandbox.LimitCpus(WithCpu(quota, period)));
 
+    [Theory]
+    [InlineData(1, 0, 0)]  // 0: the host's CPUs
+    [InlineData(1, 3, 3)]
+    [InlineData(4, 2, 4)]  // never below the boot count
+    public void VcpuCeilingIsMaxVcpusOrTheHostsCpus(int vcpus, int maxVcpus, int expected)
+    {
+        var ceiling = new RuntimeOptions { Vcpus = vcpus, MaxVcpus = maxVcpus }.VcpuCeiling;
+        Assert.Equal(maxVcpus == 0 ? Math.Max(vcpus, Environment.ProcessorCount) : expected, ceiling);
+    }
+
     [Fact]
     public void NoResourcesAddNothing()
     {

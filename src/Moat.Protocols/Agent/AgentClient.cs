@@ -77,6 +77,9 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<OOMEvent> GetOOMEventAsync(CancellationToken ct) =>
         Call("GetOOMEvent", new GetOOMEventRequest(), OOMEvent.Parser, ct);
 
+    public Task<OnlineCpusResponse> OnlineCpusAsync(OnlineCpusRequest request, CancellationToken ct) =>
+        Call("OnlineCpus", request, OnlineCpusResponse.Parser, ct);
+
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
     private Task<TResponse> Call<TRequest, TResponse>(

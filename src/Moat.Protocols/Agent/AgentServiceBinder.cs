@@ -28,5 +28,6 @@ public static class AgentServiceBinder
         server.AddUnary<ResumeContainerRequest, Empty>(n, "ResumeContainer", ResumeContainerRequest.Parser, s.ResumeContainer);
         server.AddUnary<UpdateContainerRequest, Empty>(n, "UpdateContainer", UpdateContainerRequest.Parser, s.UpdateContainer);
         server.AddUnary<GetOOMEventRequest, OOMEvent>(n, "GetOOMEvent", GetOOMEventRequest.Parser, s.GetOOMEvent);
+        server.AddUnary<OnlineCpusRequest, OnlineCpusResponse>(n, "OnlineCpus", OnlineCpusRequest.Parser, s.OnlineCpus);
     }
 }

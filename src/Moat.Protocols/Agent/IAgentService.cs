@@ -29,4 +29,5 @@ public interface IAgentService
 
     Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context);
     Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context);
+    Task<OnlineCpusResponse> OnlineCpus(OnlineCpusRequest request, TtrpcCallContext context);
 }

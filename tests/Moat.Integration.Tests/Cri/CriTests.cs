@@ -248,6 +248,41 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task ContainerWithACpuLimitAddsVcpusToTheRunningPod()
+    {
+        // The pod's VM boots with the configured vCPU (the pause container has no limit); a container
+        // with a one-CPU limit hotplugs one more (capped at the host's CPUs), and every container sees it.
+        var (pod, podConfig) = await RunPod("cpus");
+        var a = await StartContainer(pod, podConfig, "a", ["sleep", "300"]);
+        Assert.Equal("1", Text((await Exec(a, "nproc")).Stdout).Trim());
+
+        var b = await StartContainer(pod, podConfig, "b", ["sleep", "300"], cfg =>
+            cfg.Linux = new LinuxContainerConfig { Resources = new LinuxContainerResources { CpuPeriod = 100000, CpuQuota = 100000 } });
+        var expected = Math.Min(2, Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(expected, Text((await Exec(b, "nproc")).Stdout).Trim());
+        Assert.Equal(expected, Text((await Exec(a, "nproc")).Stdout).Trim());
+        Assert.Equal("100000 100000", await CpuMax(b));
+
+        // Raising the limit (kubelet's UpdateContainerResources) grows the VM again, up to the host's CPUs.
+        await Runtime.UpdateContainerResourcesAsync(new UpdateContainerResourcesRequest
+        {
+            ContainerId = b,
+            Linux = new LinuxContainerResources { CpuPeriod = 100000, CpuQuota = 250000 },
+        });
+        expected = Math.Min(1 + 3, Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(expected, Text((await Exec(b, "nproc")).Stdout).Trim());
+        Assert.Equal("250000 100000", await CpuMax(b));
+    }
+
+    /// <summary>The container's own cgroup's cpu.max, as the guest enforces it.</summary>
+    private async Task<string> CpuMax(string container)
+    {
+        var r = await Exec(container, "sh", "-c", "cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/cpu.max");
+        Assert.True(r.ExitCode == 0, Text(r.Stderr));
+        return Text(r.Stdout).Trim();
+    }
+
+    [Fact]
     public async Task ContainerOverItsMemoryLimitIsOomKilledAndReported()
     {
         var (pod, podConfig) = await RunPod("oom");
