@@ -39,12 +39,14 @@ internal sealed class Cri : IDisposable
     /// </summary>
     public async Task<(string Pod, TimeSpan Elapsed)> StartPodAsync(string handler, string name, params string[] command)
     {
+        // kubelet's defaults: the pod shares network and IPC, each container has its own PID namespace.
+        var namespaces = new NamespaceOption { Network = NamespaceMode.Pod, Ipc = NamespaceMode.Pod, Pid = NamespaceMode.Container };
         var config = new PodSandboxConfig
         {
             Metadata = new PodSandboxMetadata { Name = name, Namespace = "bench", Uid = Guid.NewGuid().ToString("N") },
             Hostname = name,
             LogDirectory = Path.Combine(Path.GetTempPath(), "moat-bench-pods", name),
-            Linux = new LinuxPodSandboxConfig { SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption() } },
+            Linux = new LinuxPodSandboxConfig { SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = namespaces } },
         };
         Directory.CreateDirectory(config.LogDirectory);
         var sw = Stopwatch.StartNew();
@@ -61,6 +63,7 @@ internal sealed class Cri : IDisposable
                     Image = new ImageSpec { Image = Image },
                     Command = { command },
                     LogPath = "main.log",
+                    Linux = new LinuxContainerConfig { SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = namespaces.Clone() } },
                 },
             }, deadline: Deadline);
             await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = c.ContainerId }, deadline: Deadline);

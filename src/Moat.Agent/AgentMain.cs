@@ -20,6 +20,10 @@ internal static class AgentMain
                 Boot.Init();
                 var cmdline = File.ReadAllText("/proc/cmdline");
                 Log.Debug = cmdline.Contains("moat.debug", StringComparison.Ordinal);
+                if (cmdline.Split(' ', StringSplitOptions.TrimEntries).Contains(HelperLayout.KernelParameter))
+                {
+                    HelperLayout.FixForHelpers();
+                }
                 if (cmdline.Split(' ', StringSplitOptions.TrimEntries).Contains("moat.poweroff"))
                 {
                     // Benchmark floor: boot to a ready init, then power off at once.

@@ -11,7 +11,7 @@ namespace Moat.Agent;
 /// namespace (init mode) or inside an existing container's PID namespace (exec mode). It sets up
 /// the container's view of the world on its main thread and then execs the workload itself, so
 /// the workload keeps its pid. fd 3: the <see cref="InitSpec"/> JSON; fd 4: sync pipe to the agent
-/// ("ready" or "error ..."; closed by exec on success); fd 5: start pipe (init mode: exec on a byte).
+/// ("ready" and step timings, or "error ..."; closed by exec on success); fd 5: start pipe (init mode: exec on a byte).
 /// </summary>
 internal static unsafe partial class ContainerInit
 {
@@ -24,25 +24,37 @@ internal static unsafe partial class ContainerInit
     {
         try
         {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var marks = new StringBuilder();
+            void Mark(string what) => marks.Append(System.Globalization.CultureInfo.InvariantCulture, $" {what} {clock.ElapsedMilliseconds}");
             Pipes.SetCloexec(SyncFd, true);
             Pipes.SetCloexec(StartFd, true);
             WarmUp();
+            Mark("warm");
             var json = ReadAll(SpecFd);
+            clock.Restart();
             var spec = InitSpec.FromJson(json);
             Libc.close(SpecFd);
+            Mark("parsed");
             if (exec)
             {
                 JoinContainer(spec.InitPid);
             }
             else
             {
-                RootfsSetup.Prepare(spec.Spec!, spec.Rootfs);
+                foreach (var (type, path) in spec.Joins)
+                {
+                    FreshThread.Enter(path, type == "ipc" ? Libc.CLONE_NEWIPC : type == "uts" ? Libc.CLONE_NEWUTS : throw new InvalidDataException($"a standby helper cannot join a {type} namespace"));
+                }
+                RootfsSetup.Prepare(spec.Spec!, spec.Rootfs, Mark);
             }
             if (spec.Process.Terminal)
             {
                 OpenConsole(spec.Process.ConsoleSize);
             }
-            Pipes.WriteAll(SyncFd, "ready\n"u8);
+            Mark("set-up");
+            // The milliseconds of each step (the warm-up's since start, the rest since the spec came) follow "ready" for the agent's log.
+            Pipes.WriteAll(SyncFd, Encoding.UTF8.GetBytes("ready" + marks + "\n"));
             if (!exec)
             {
                 Span<byte> b = stackalloc byte[1];
@@ -189,6 +201,7 @@ internal static unsafe partial class ContainerInit
         var path = ResolveExecutable(args[0], env);
         using var argv = new NativeStringArray(args);
         using var envp = new NativeStringArray(env);
+        HelperLayout.RandomizeWorkload();
         Libc.execve(path, argv.Pointer, envp.Pointer);
         var errno = Marshal.GetLastPInvokeError();
         throw new IOException($"exec \"{args[0]}\": {Marshal.GetPInvokeErrorMessage(errno)}");

@@ -27,6 +27,12 @@ internal sealed class InitSpec
     /// <summary>Agent-visible pid of the container's init process (exec mode).</summary>
     public int InitPid { get; set; }
 
+    /// <summary>
+    /// Namespaces a standby helper enters itself before the set-up (init mode; "ipc" or "uts" with
+    /// a /proc/PID/ns path): a pod's containers share those of its sandbox container.
+    /// </summary>
+    public List<(string Type, string Path)> Joins { get; set; } = [];
+
     public byte[] ToJson()
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -35,6 +41,12 @@ internal sealed class InitSpec
             w.WriteStartObject();
             w.WriteString("rootfs", Rootfs);
             w.WriteNumber("initPid", InitPid);
+            w.WriteStartArray("joins");
+            foreach (var (type, path) in Joins)
+            {
+                w.WriteStringValue(type + "=" + path);
+            }
+            w.WriteEndArray();
             w.WritePropertyName("process");
             JsonSerializer.Serialize(w, Process, OciJsonContext.Default.Process);
             if (Spec is not null)
@@ -55,6 +67,7 @@ internal sealed class InitSpec
         {
             Rootfs = root.GetProperty("rootfs").GetString() ?? "",
             InitPid = root.GetProperty("initPid").GetInt32(),
+            Joins = root.GetProperty("joins").EnumerateArray().Select(j => j.GetString()!).Select(j => (j[..j.IndexOf('=', StringComparison.Ordinal)], j[(j.IndexOf('=', StringComparison.Ordinal) + 1)..])).ToList(),
             Process = root.GetProperty("process").Deserialize(OciJsonContext.Default.Process) ?? throw new InvalidDataException("init spec without a process"),
             Spec = root.TryGetProperty("spec", out var spec) ? spec.Deserialize(OciJsonContext.Default.Spec) : null,
         };

@@ -91,18 +91,23 @@ internal sealed class ProcessLauncher
         joins ??= [];
         var flags = exec ? 0 : NamespaceFlags(spec.Spec) & ~joins.Aggregate(0, (f, j) => f | CloneFlag(j.Type));
         Helper? helper = null;
-        if (!exec && !terminal && joins.Count == 0)
+        // A standby helper was born in new namespaces of every kind; it swaps the new IPC and UTS
+        // ones for a pod's own by itself, but a PID namespace can only be joined at birth.
+        var joinFlags = joins.Aggregate(0, (f, j) => f | CloneFlag(j.Type));
+        if (!exec && !terminal && joins.All(j => j.Type is "ipc" or "uts"))
         {
             lock (_standbyLock)
             {
-                if (_standby is { } s && s.Flags == flags && !s.Exit.IsCompleted)
+                if (_standby is { } s && s.Flags == (flags | joinFlags) && !s.Exit.IsCompleted)
                 {
                     helper = s;
                     _standby = null;
+                    spec.Joins = joins.Select(j => (j.Type, $"/proc/{j.Pid}/ns/{j.Type}")).ToList();
                 }
             }
             if (helper is not null)
             {
+                Log.Verbose($"helper {helper.Pid} taken from standby{(joins.Count > 0 ? ", joining " + string.Join(' ', joins.Select(j => j.Type)) : "")}");
                 _ = Task.Run(PrepareStandby);
                 if (!stdin)
                 {
@@ -111,7 +116,11 @@ internal sealed class ProcessLauncher
                 }
             }
         }
-        helper ??= SpawnHelper(exec, flags, spec.InitPid, terminal, stdin, joins);
+        if (helper is null)
+        {
+            spec.Joins = [];
+            helper = SpawnHelper(exec, flags, spec.InitPid, terminal, stdin, joins);
+        }
         try
         {
             beforeSpec?.Invoke(helper.Pid);
@@ -119,7 +128,7 @@ internal sealed class ProcessLauncher
             helper.SpecWrite.Dispose();
             var ready = ReadLine(helper.SyncRead.Fd);
             Log.Verbose($"helper {helper.Pid} {ready} at {Uptime.Milliseconds()} ms");
-            if (ready != "ready")
+            if (ready != "ready" && !ready.StartsWith("ready ", StringComparison.Ordinal))
             {
                 helper.Exit.Wait(TimeSpan.FromSeconds(5));
                 throw AgentException.New(Moat.Ttrpc.StatusCode.Internal, ready.StartsWith("error ", StringComparison.Ordinal)

@@ -17,7 +17,8 @@ internal static class RootfsSetup
         ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0),
     ];
 
-    public static void Prepare(Spec spec, string rootfs)
+    /// <param name="mark">Called after each step with its name, for the timings in the agent's debug log.</param>
+    public static void Prepare(Spec spec, string rootfs, Action<string>? mark = null)
     {
         Check(Libc.mount(null, "/", null, Libc.MS_REC | Libc.MS_PRIVATE, null), "mount --make-rprivate", "/");
         Check(Libc.mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null), "mount --rbind", rootfs);
@@ -37,7 +38,9 @@ internal static class RootfsSetup
             MakeDevice(rootfs, d);
         }
 
+        mark?.Invoke("mounts");
         PivotRoot(rootfs);
+        mark?.Invoke("pivot");
 
         // Before readonlyPaths, which (with Docker) make /proc/sys read-only, as runc orders it.
         foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
@@ -52,6 +55,7 @@ internal static class RootfsSetup
         {
             ReadonlyPath(p);
         }
+        mark?.Invoke("masked");
         if (spec.Root?.Readonly == true)
         {
             Check(Libc.mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY, null), "remount read-only", "/");

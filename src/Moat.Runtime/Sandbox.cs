@@ -69,7 +69,9 @@ public sealed class Sandbox : IAsyncDisposable
     private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, int containerMemoryMiB, int containerCpus, CancellationToken ct)
     {
         var probe = AcceleratorProbe.Probe();
-        var cmdline = KernelParams.Default + " memhp_default_state=online swiotlb=noforce" + (_options.Debug ? " moat.debug" : "");
+        // Under TCG the agent and its helpers share fixed addresses, so their translated code is
+        // reused: norandmaps for the agent's own start; it re-enables randomization for the rest.
+        var cmdline = KernelParams.Default + " memhp_default_state=online swiotlb=noforce" + (probe.Accel == Accel.Tcg ? " norandmaps moat.tcg" : "") + (_options.Debug ? " moat.debug" : "");
         _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
         _vcpus = Math.Min(_options.Vcpus + containerCpus, _options.VcpuCeiling);
         var config = new VmConfig

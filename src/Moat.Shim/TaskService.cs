@@ -370,7 +370,7 @@ internal sealed partial class TaskService : ITaskService
                 }
                 else
                 {
-                    await c.Sandbox.TearDownAsync(keepLog: false);
+                    await c.Sandbox.TearDownAsync(keepLog: _args.Debug); // containerd's debug level keeps the guest console, as `moat --debug` does
                     if (_sandbox == c.Sandbox)
                     {
                         _sandbox = null;

@@ -91,6 +91,10 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
             LogPath = name + ".log",
         };
         edit?.Invoke(config);
+        // kubelet gives each container its pod's namespace options (PID: its own, unless shareProcessNamespace).
+        config.Linux ??= new LinuxContainerConfig();
+        config.Linux.SecurityContext ??= new LinuxContainerSecurityContext();
+        config.Linux.SecurityContext.NamespaceOptions ??= podConfig.Linux.SecurityContext.NamespaceOptions.Clone();
         var c = await Runtime.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = pod, Config = config, SandboxConfig = podConfig });
         await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = c.ContainerId });
         return c.ContainerId;
@@ -150,6 +154,9 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
                 mount(cfg);
                 cfg.Mounts.Add(new Mount { ContainerPath = "/ro", HostPath = volume, Readonly = true });
             });
+            // Moat's agent and helpers may run at fixed addresses under TCG; the workload and execs never do.
+            var aslr = Text((await Exec(b, "cat", "/proc/1/personality", "/proc/self/personality", "/proc/sys/kernel/randomize_va_space")).Stdout);
+            Assert.Equal(["00000000", "00000000", "2"], aslr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
             var bootA = await Exec(a, "cat", "/proc/sys/kernel/random/boot_id");
             var bootB = await Exec(b, "cat", "/proc/sys/kernel/random/boot_id");
             Assert.Equal(Text(bootA.Stdout), Text(bootB.Stdout));
