@@ -24,18 +24,22 @@ internal static class RootfsSetup
         Check(Libc.mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null), "mount --rbind", rootfs);
 
         var devIsTmpfs = false;
-        foreach (var m in spec.Mounts ?? [])
+        using (var root = InRoot.OpenRoot(rootfs))
         {
-            MountOne(rootfs, m);
-            devIsTmpfs |= m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs";
-        }
-        if (devIsTmpfs)
-        {
-            PopulateDev(rootfs);
-        }
-        foreach (var d in spec.Linux?.Devices ?? [])
-        {
-            MakeDevice(rootfs, d);
+            foreach (var m in spec.Mounts ?? [])
+            {
+                MountOne(root, m);
+                mark?.Invoke(m.Destination);
+                devIsTmpfs |= m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs";
+            }
+            if (devIsTmpfs)
+            {
+                PopulateDev(root);
+            }
+            foreach (var d in spec.Linux?.Devices ?? [])
+            {
+                MakeDevice(root, d);
+            }
         }
 
         mark?.Invoke("mounts");
@@ -70,83 +74,80 @@ internal static class RootfsSetup
         }
     }
 
-    private static void MountOne(string rootfs, Mount m)
+    private static void MountOne(SafeFd root, Mount m)
     {
-        var dest = SecureJoin.Join(rootfs, m.Destination);
         var opts = MountOptions.Parse(m.Options);
         var type = m.Type ?? (opts.Bind ? "bind" : "none");
-        if (opts.Bind || type == "bind")
+        var bind = opts.Bind || type == "bind";
+        var source = bind ? m.Source ?? throw new InvalidDataException($"mount {m.Destination}: bind mount without source") : null;
+        using (var target = InRoot.OpenOrCreate(root, m.Destination, directory: !bind || Directory.Exists(source)))
         {
-            var source = m.Source ?? throw new InvalidDataException($"mount {m.Destination}: bind mount without source");
-            if (Directory.Exists(source))
+            if (bind)
             {
-                Directory.CreateDirectory(dest);
+                Check(Libc.mount(source, InRoot.ProcPath(target), null, Libc.MS_BIND | (opts.Recursive ? Libc.MS_REC : 0), null), "bind mount", $"{source} on {m.Destination}");
             }
             else
             {
-                Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-                if (!File.Exists(dest) && !Directory.Exists(dest))
+                var fstype = type == "cgroup" ? "cgroup2" : type;
+                var data = fstype == "cgroup2" ? null : (opts.Data.Length == 0 ? null : opts.Data);
+                var rc = Libc.mount(m.Source ?? fstype, InRoot.ProcPath(target), fstype, opts.Flags, data);
+                if (rc < 0 && fstype == "cgroup2")
                 {
-                    File.WriteAllBytes(dest, []);
+                    return; // a guest kernel without cgroup2 support still runs the container
                 }
-            }
-            Check(Libc.mount(source, dest, null, Libc.MS_BIND | (opts.Recursive ? Libc.MS_REC : 0), null), "bind mount", $"{source} on {m.Destination}");
-            var flags = opts.Flags & ~Libc.MS_REMOUNT;
-            if (flags != 0)
-            {
-                Check(Libc.mount(null, dest, null, Libc.MS_BIND | Libc.MS_REMOUNT | flags, null), "remount", m.Destination);
+                Check(rc, "mount", $"{fstype} on {m.Destination}");
             }
         }
-        else
-        {
-            Directory.CreateDirectory(dest);
-            var fstype = type switch
-            {
-                "cgroup" => "cgroup2",
-                _ => type,
-            };
-            var data = fstype == "cgroup2" ? null : (opts.Data.Length == 0 ? null : opts.Data);
-            var rc = Libc.mount(m.Source ?? fstype, dest, fstype, opts.Flags, data);
-            if (rc < 0 && fstype == "cgroup2")
-            {
-                return; // a guest kernel without cgroup2 support still runs the container
-            }
-            Check(rc, "mount", $"{fstype} on {m.Destination}");
-        }
-        if (opts.Propagation != 0)
-        {
-            Check(Libc.mount(null, dest, null, opts.Propagation, null), "mount propagation", m.Destination);
-        }
-    }
-
-    private static void PopulateDev(string rootfs)
-    {
-        foreach (var (name, major, minor) in DefaultDevices)
-        {
-            var path = rootfs + "/dev/" + name;
-            if (!File.Exists(path))
-            {
-                Check(Libc.mknod(path, 0x2000 /* S_IFCHR */ | 0x1b6 /* 0666 */, MakeDev(major, minor)), "mknod", path);
-                Libc.chmod(path, 0x1b6);
-            }
-        }
-        TrySymlink("/proc/self/fd", rootfs + "/dev/fd");
-        TrySymlink("/proc/self/fd/0", rootfs + "/dev/stdin");
-        TrySymlink("/proc/self/fd/1", rootfs + "/dev/stdout");
-        TrySymlink("/proc/self/fd/2", rootfs + "/dev/stderr");
-        TrySymlink("pts/ptmx", rootfs + "/dev/ptmx");
-        TrySymlink("/proc/kcore", rootfs + "/dev/core");
-    }
-
-    private static void MakeDevice(string rootfs, LinuxDevice d)
-    {
-        var path = SecureJoin.Join(rootfs, d.Path);
-        if (File.Exists(path))
+        var remount = bind ? opts.Flags & ~Libc.MS_REMOUNT : 0;
+        if (remount == 0 && opts.Propagation == 0)
         {
             return;
         }
+        // The new mount covers the destination now: open it again to reach that mount, not the one beneath.
+        using var mounted = InRoot.TryOpen(root, m.Destination) ?? throw new InvalidDataException($"mount {m.Destination}: gone after mounting");
+        if (remount != 0)
+        {
+            Check(Libc.mount(null, InRoot.ProcPath(mounted), null, Libc.MS_BIND | Libc.MS_REMOUNT | remount, null), "remount", m.Destination);
+        }
+        if (opts.Propagation != 0)
+        {
+            Check(Libc.mount(null, InRoot.ProcPath(mounted), null, opts.Propagation, null), "mount propagation", m.Destination);
+        }
+    }
+
+    private static void PopulateDev(SafeFd root)
+    {
+        using var dev = InRoot.TryOpen(root, "/dev") ?? throw new InvalidDataException("/dev: gone after mounting");
+        var dir = InRoot.ProcPath(dev);
+        foreach (var (name, major, minor) in DefaultDevices)
+        {
+            var path = dir + "/" + name;
+            if (!File.Exists(path))
+            {
+                Check(Libc.mknod(path, 0x2000 /* S_IFCHR */ | 0x1b6 /* 0666 */, MakeDev(major, minor)), "mknod", "/dev/" + name);
+                Libc.chmod(path, 0x1b6);
+            }
+        }
+        TrySymlink("/proc/self/fd", dir + "/fd");
+        TrySymlink("/proc/self/fd/0", dir + "/stdin");
+        TrySymlink("/proc/self/fd/1", dir + "/stdout");
+        TrySymlink("/proc/self/fd/2", dir + "/stderr");
+        TrySymlink("pts/ptmx", dir + "/ptmx");
+        TrySymlink("/proc/kcore", dir + "/core");
+    }
+
+    private static void MakeDevice(SafeFd root, LinuxDevice d)
+    {
+        using (var existing = InRoot.TryOpen(root, d.Path))
+        {
+            if (existing is not null)
+            {
+                return;
+            }
+        }
         uint kind = d.Type switch { "c" or "u" => 0x2000, "b" => 0x6000, "p" => 0x1000, _ => 0x2000 };
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        using var parent = InRoot.OpenOrCreate(root, Path.GetDirectoryName(d.Path) ?? "/", directory: true);
+        var path = InRoot.ProcPath(parent) + "/" + Path.GetFileName(d.Path);
         Check(Libc.mknod(path, kind | (d.FileMode ?? 0x1b6), MakeDev((uint)(d.Major ?? 0), (uint)(d.Minor ?? 0))), "mknod", d.Path);
         Libc.chown(path, (int)(d.Uid ?? 0), (int)(d.Gid ?? 0));
     }
