@@ -7,6 +7,8 @@ bare_qemu_boot() {
   image=$(readlink -f /var/lib/moat/guest/current)
   accel=$([ -w /dev/kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=$(grep -o "DefaultTcgTranslationCacheMiB = [0-9]*" src/Moat.Hypervisor/VmConfig.cs | grep -o "[0-9]*$") -cpu max")
   params=$(sed -n '/const string Default/,/;/p' src/Moat.Runtime/KernelParams.cs | grep -o '"[^"]*"' | tr -d '"\n')
+  # The firmware Moat gives q35 when Debian ships it (RuntimeOptions.Qboot).
+  [ -f /usr/share/qemu/qboot.rom ] && accel="$accel -bios /usr/share/qemu/qboot.rom"
   echo "qemu-system-x86_64 $accel -smp 1 -m 512M -nodefaults -no-user-config -nographic -display none -no-reboot \
  -kernel $image/vmlinux -initrd $image/initrd.img -append 'console=ttyS0 panic=-1 moat.poweroff $params' \
  -device virtio-serial-pci -serial null"

@@ -42,6 +42,11 @@ public static class QemuCommandLine
             Add("-machine", machine, "-accel", Invariant($"tcg,tb-size={cfg.TcgTranslationCacheMiB}"), "-cpu", "max");
         }
 
+        if (cfg.FirmwarePath is not null)
+        {
+            Add("-bios", cfg.FirmwarePath);
+        }
+
         Add("-smp", cfg.MaxVcpus is { } maxCpus && maxCpus > cfg.Vcpus ? Invariant($"{cfg.Vcpus},maxcpus={maxCpus}") : Invariant($"{cfg.Vcpus}"));
         Add("-m", cfg.MaxMemoryMiB is { } max && max > cfg.MemoryMiB
             ? Invariant($"{cfg.MemoryMiB}M,slots={MemoryHotplugSlots},maxmem={max}M")

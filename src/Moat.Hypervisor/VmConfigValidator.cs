@@ -14,6 +14,10 @@ internal static class VmConfigValidator
 
         RequireAbsolute(nameof(VmConfig.KernelPath), cfg.KernelPath);
         RequireAbsolute(nameof(VmConfig.InitrdPath), cfg.InitrdPath);
+        if (cfg.FirmwarePath is not null)
+        {
+            RequireAbsolute(nameof(VmConfig.FirmwarePath), cfg.FirmwarePath);
+        }
         RequireAbsolute(nameof(VmConfig.ConsoleLogPath), cfg.ConsoleLogPath);
         if (cfg.PidFile is not null)
         {

@@ -39,6 +39,11 @@ internal static class GuestImagePaths
             throw new RuntimeException(RuntimeErrorKind.MissingDependency,
                 $"QEMU {o.QemuBinary} is missing: install it with 'apt-get install qemu-system-x86'");
         }
+        if (o.Firmware.Length > 0 && !File.Exists(o.Firmware))
+        {
+            throw new RuntimeException(RuntimeErrorKind.MissingDependency,
+                $"firmware {o.Firmware} (hypervisor.firmware) is missing: install qemu-system-data, or set firmware = \"\" for QEMU's own");
+        }
         return (kernel, initrd);
     }
 }

@@ -60,6 +60,7 @@ public static class MoatConfig
                 options = (section, key) switch
                 {
                     ("hypervisor", "path") => options with { QemuBinary = Text(path, name, v) },
+                    ("hypervisor", "firmware") => options with { Firmware = v is string f ? f : throw Bad(path, name, "must be a string (a path, or \"\" for QEMU's own)") },
                     ("hypervisor", "machine") => options with
                     {
                         Machine = Text(path, name, v) switch

@@ -10,6 +10,12 @@ public sealed record RuntimeOptions
     public string LogDir { get; init; } = "/var/log/moat";
     public string QemuBinary { get; init; } = "/usr/bin/qemu-system-x86_64";
     public MachineType Machine { get; init; } = MachineType.Q35;
+
+    /// <summary>q35's firmware; empty = QEMU's own (SeaBIOS). microvm always has its own.</summary>
+    public string Firmware { get; init; } = File.Exists(Qboot) ? Qboot : "";
+
+    /// <summary>qboot, shipped by Debian's qemu-system-data: loads the kernel and nothing else.</summary>
+    public const string Qboot = "/usr/share/qemu/qboot.rom";
     public int MemoryMiB { get; init; } = 512;
 
     /// <summary>What memory hotplug may grow a VM to (containers' limits are added to <see cref="MemoryMiB"/>).</summary>

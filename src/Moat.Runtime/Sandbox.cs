@@ -50,6 +50,7 @@ public sealed class Sandbox : IAsyncDisposable
             log.Phase($"pod network: {string.Join(", ", sandbox._network.Interfaces.Select(i => $"{i.Name} {i.Mac} {string.Join(' ', i.Addresses.Select(a => $"{a.Address}/{a.PrefixLength}"))}"))}");
         }
         sandbox.State.Create();
+        log.Phase("state directory created");
         try
         {
             await sandbox.BootAsync(kernel, initrd, binds, containerMemoryMiB, containerCpus, ct).ConfigureAwait(false);
@@ -77,6 +78,7 @@ public sealed class Sandbox : IAsyncDisposable
         var config = new VmConfig
         {
             QemuBinary = _options.QemuBinary,
+            FirmwarePath = _options.Machine == MachineType.Q35 && _options.Firmware.Length > 0 ? _options.Firmware : null,
             Machine = _options.Machine,
             Accelerator = probe.Accel,
             TcgTranslationCacheMiB = _options.TcgCacheMiB,

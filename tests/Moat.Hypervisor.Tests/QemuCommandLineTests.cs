@@ -168,6 +168,13 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
+    public void Firmware_IsPassedAsBios()
+    {
+        Assert.Equal("/usr/share/qemu/qboot.rom", After(QemuCommandLine.Build(Sample() with { FirmwarePath = "/usr/share/qemu/qboot.rom" }), "-bios"));
+        Assert.DoesNotContain("-bios", QemuCommandLine.Build(Sample()));
+    }
+
+    [Fact]
     public void MaxVcpus_AddsMaxcpus()
     {
         var argv = QemuCommandLine.Build(Sample() with { Vcpus = 1, MaxVcpus = 4 });
@@ -203,6 +210,7 @@ public sealed class QemuCommandLineTests
         { "zero vcpus", c => c with { Vcpus = 0 }, "VmConfig.Vcpus must be at least 1 (got 0)" },
         { "tiny memory", c => c with { MemoryMiB = 32 }, "VmConfig.MemoryMiB must be at least 64 (got 32)" },
         { "maxmem below mem", c => c with { MaxMemoryMiB = 256 }, "VmConfig.MaxMemoryMiB must be at least MemoryMiB (512) (got 256)" },
+        { "relative firmware", c => c with { FirmwarePath = "qboot.rom" }, "VmConfig.FirmwarePath must be an absolute path (got 'qboot.rom')" },
         { "maxcpus below cpus", c => c with { MaxVcpus = 1 }, "VmConfig.MaxVcpus must be at least Vcpus (2) (got 1)" },
         { "cpu hotplug on microvm", c => c with { Machine = MachineType.Microvm, MaxVcpus = 4 }, "VmConfig.MaxVcpus must equal Vcpus on microvm, which cannot hotplug CPUs (got 4): use q35" },
         {

@@ -133,6 +133,18 @@ public sealed class BadInputTests
     }
 
     [Fact]
+    public async Task MissingFirmwareSaysWhichAndHowToFix()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["true"]);
+        var cfg = Path.Combine(env.Dir, "moat.toml");
+        var missing = Path.Combine(env.Dir, "missing.rom");
+        File.WriteAllText(cfg, $"[hypervisor]\nfirmware = \"{missing}\"\n");
+        var r = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, "--config", cfg, "run", "--bundle", bundle, MoatEnv.Id()]);
+        AssertOneLineError(r, "firmware", missing, "qemu-system-data");
+    }
+
+    [Fact]
     public async Task ConfigFileUnknownKeyIsNamed()
     {
         await using var env = new MoatEnv();
