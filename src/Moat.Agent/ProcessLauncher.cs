@@ -89,11 +89,11 @@ internal sealed class ProcessLauncher
         IReadOnlyList<(string Type, int Pid)>? joins = null)
     {
         joins ??= [];
-        var flags = exec ? 0 : NamespaceFlags(spec.Spec) & ~joins.Aggregate(0, (f, j) => f | CloneFlag(j.Type));
+        var joinFlags = joins.Aggregate(0, (f, j) => f | CloneFlag(j.Type));
+        var flags = exec ? 0 : NamespaceFlags(spec.Spec) & ~joinFlags;
         Helper? helper = null;
         // A standby helper was born in new namespaces of every kind; it swaps the new IPC and UTS
         // ones for a pod's own by itself, but a PID namespace can only be joined at birth.
-        var joinFlags = joins.Aggregate(0, (f, j) => f | CloneFlag(j.Type));
         if (!exec && !terminal && joins.All(j => j.Type is "ipc" or "uts"))
         {
             lock (_standbyLock)

@@ -212,9 +212,6 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>The configured vCPU count, before containers' limits are added.</summary>
     public int BaseVcpus => _options.Vcpus;
 
-    /// <summary>vCPUs now (boot count plus hotplugged ones).</summary>
-    public int Vcpus => _vcpus;
-
     /// <summary>
     /// Grows the VM to <paramref name="total"/> vCPUs, capped at <see cref="RuntimeOptions.VcpuCeiling"/>,
     /// by hotplugging them (q35) and having the agent online them; never shrinks. A limit beyond the
