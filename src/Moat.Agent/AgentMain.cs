@@ -18,13 +18,13 @@ internal static class AgentMain
             if (isInit)
             {
                 Boot.Init();
-                var cmdline = File.ReadAllText("/proc/cmdline");
-                Log.Debug = cmdline.Contains("moat.debug", StringComparison.Ordinal);
-                if (cmdline.Split(' ', StringSplitOptions.TrimEntries).Contains(HelperLayout.KernelParameter))
+                // Boot.Init has mounted /proc and set Log.Debug from moat.debug.
+                var parameters = File.ReadAllText("/proc/cmdline").Split(' ', StringSplitOptions.TrimEntries);
+                if (parameters.Contains(HelperLayout.KernelParameter))
                 {
                     HelperLayout.FixForHelpers();
                 }
-                if (cmdline.Split(' ', StringSplitOptions.TrimEntries).Contains("moat.poweroff"))
+                if (parameters.Contains("moat.poweroff"))
                 {
                     // Benchmark floor: boot to a ready init, then power off at once.
                     Boot.PowerOff();

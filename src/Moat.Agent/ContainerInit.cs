@@ -44,7 +44,7 @@ internal static unsafe partial class ContainerInit
             {
                 foreach (var (type, path) in spec.Joins)
                 {
-                    FreshThread.Enter(path, type == "ipc" ? Libc.CLONE_NEWIPC : type == "uts" ? Libc.CLONE_NEWUTS : throw new InvalidDataException($"a standby helper cannot join a {type} namespace"));
+                    FreshThread.Enter(path, type is "ipc" or "uts" ? ProcessLauncher.CloneFlag(type) : throw new InvalidDataException($"a standby helper cannot join a {type} namespace"));
                 }
                 RootfsSetup.Prepare(spec.Spec!, spec.Rootfs, Mark);
             }

@@ -166,7 +166,8 @@ internal sealed class ProcessLauncher
         };
     }
 
-    private static int CloneFlag(string type) => type switch
+    /// <summary>The clone flag of a namespace type a container can share ("pid", "uts", "ipc"); 0 for others.</summary>
+    internal static int CloneFlag(string type) => type switch
     {
         "pid" => Libc.CLONE_NEWPID,
         "uts" => Libc.CLONE_NEWUTS,

@@ -12,7 +12,9 @@ public sealed record RuntimeOptions
     public MachineType Machine { get; init; } = MachineType.Q35;
 
     /// <summary>q35's firmware; empty = QEMU's own (SeaBIOS). microvm always has its own.</summary>
-    public string Firmware { get; init; } = File.Exists(Qboot) ? Qboot : "";
+    public string Firmware { get; init; } = DefaultFirmware;
+
+    private static readonly string DefaultFirmware = File.Exists(Qboot) ? Qboot : "";
 
     /// <summary>qboot, shipped by Debian's qemu-system-data: loads the kernel and nothing else.</summary>
     public const string Qboot = "/usr/share/qemu/qboot.rom";
