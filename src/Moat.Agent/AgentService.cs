@@ -28,7 +28,7 @@ internal sealed partial class AgentService : IAgentService
     public Task<CheckResponse> Check(CheckRequest request, TtrpcCallContext context)
     {
         Log.Verbose($"check at {Uptime.Milliseconds()} ms");
-        return Task.FromResult(new CheckResponse { Serving = true, AgentVersion = Version });
+        return Task.FromResult(new CheckResponse { Serving = true, AgentVersion = Version, StandbyReady = _launcher.StandbyWarm() });
     }
 
     public Task<GuestDetailsResponse> GetGuestDetails(GetGuestDetailsRequest request, TtrpcCallContext context)
@@ -53,6 +53,18 @@ internal sealed partial class AgentService : IAgentService
 
     public Task<Empty> CreateSandbox(CreateSandboxRequest request, TtrpcCallContext context)
     {
+        try
+        {
+            GuestSync.SetClock(request.HostTimeUnixNano);
+            if (!request.Entropy.IsEmpty)
+            {
+                GuestSync.Reseed(request.Entropy.Span);
+            }
+        }
+        catch (Exception e) when (e is ErrnoException or ArgumentException)
+        {
+            throw new TtrpcException(StatusCode.Internal, e.Message);
+        }
         foreach (var s in request.Storages)
         {
             Directory.CreateDirectory(s.MountPoint);

@@ -15,7 +15,8 @@ namespace Moat.Agent;
 /// </summary>
 internal static unsafe partial class ContainerInit
 {
-    private const int SpecFd = 3, SyncFd = 4, StartFd = 5;
+    internal const int SpecFd = 3;
+    private const int SyncFd = 4, StartFd = 5;
 
     /// <summary>With a terminal: a socket to send the pty master back to the agent on.</summary>
     public const int ConsoleFd = 6;

@@ -54,6 +54,31 @@ internal sealed class ProcessLauncher
         }
     }
 
+    /// <summary>
+    /// True once the standby helper has warmed up and waits for its spec: its main thread is
+    /// blocked in read(2) on the spec pipe (/proc/PID/syscall: "0 0x3 ...").
+    /// </summary>
+    public bool StandbyWarm()
+    {
+        Helper? s;
+        lock (_standbyLock)
+        {
+            s = _standby;
+        }
+        if (s is null || s.Exit.IsCompleted)
+        {
+            return false;
+        }
+        try
+        {
+            return File.ReadAllText($"/proc/{s.Pid}/syscall").StartsWith($"0 0x{ContainerInit.SpecFd:x} ", StringComparison.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>Starts a standby init helper if there is none (call off the request path).</summary>
     public void PrepareStandby()
     {

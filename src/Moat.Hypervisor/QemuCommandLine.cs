@@ -32,7 +32,7 @@ public static class QemuCommandLine
         Add("-name", $"guest={QemuOpts.Escape(cfg.Name)},debug-threads=on");
 
         // QEMU rejects "-accel" together with "-machine accel=": exactly one form is emitted.
-        string machine = cfg.Machine == MachineType.Microvm ? MicrovmOptions : "q35";
+        string machine = (cfg.Machine == MachineType.Microvm ? MicrovmOptions : "q35") + (cfg.MemoryFile is null ? "" : ",memory-backend=ram0");
         if (cfg.Accelerator == Accel.Kvm)
         {
             Add("-machine", $"{machine},accel=kvm", "-cpu", "host");
@@ -52,6 +52,11 @@ public static class QemuCommandLine
             ? Invariant($"{cfg.MemoryMiB}M,slots={MemoryHotplugSlots},maxmem={max}M")
             : Invariant($"{cfg.MemoryMiB}M"));
 
+        if (cfg.MemoryFile is { } file)
+        {
+            Add("-object", Invariant($"memory-backend-file,id=ram0,size={cfg.MemoryMiB}M,mem-path={QemuOpts.Escape(file.Path)},share={(file.Shared ? "on" : "off")}"));
+        }
+
         Add("-nodefaults", "-no-user-config", "-nographic", "-display", "none", "-no-reboot");
         Add("-kernel", cfg.KernelPath, "-initrd", cfg.InitrdPath, "-append", KernelArgs.Compose(cfg));
 
@@ -63,7 +68,8 @@ public static class QemuCommandLine
 
         // The guest reports the pages it frees (2 MiB at a time) and QEMU gives them back to the
         // host, so a VM's host memory shrinks after boot instead of only ever growing.
-        Add("-device", cfg.Machine == MachineType.Microvm ? "virtio-balloon-device,free-page-reporting=on" : "virtio-balloon-pci,free-page-reporting=on");
+        string reporting = cfg.FreePageReporting ? ",free-page-reporting=on" : "";
+        Add("-device", (cfg.Machine == MachineType.Microvm ? "virtio-balloon-device" : "virtio-balloon-pci") + reporting);
 
         for (int i = 0; i < cfg.Shares.Count; i++)
         {
@@ -78,6 +84,12 @@ public static class QemuCommandLine
             var nic = cfg.Nics[i];
             Add("-netdev", Invariant($"tap,id=net{i},fd={nic.Fd},vhost=off"));
             Add("-device", Invariant($"{(cfg.Machine == MachineType.Microvm ? "virtio-net-device" : "virtio-net-pci")},netdev=net{i},mac={nic.Mac}"));
+        }
+
+        if (cfg.IncomingStatePath is not null)
+        {
+            // The state is read once QMP has set x-ignore-shared (migrate-incoming): see IncomingStatePath.
+            Add("-incoming", "defer");
         }
 
         if (cfg.PidFile is not null)

@@ -78,9 +78,37 @@ public sealed record VmConfig
     /// <summary>Appended verbatim (no escaping, no validation) after everything else.</summary>
     public IReadOnlyList<string> ExtraArgs { get; init; } = [];
 
+    /// <summary>
+    /// Guest RAM in this file (<c>memory-backend-file</c>) instead of anonymous memory, for VM
+    /// templates: null = anonymous. Saving with the x-ignore-shared capability skips file-backed
+    /// shared RAM, so a saved state holds only the devices.
+    /// </summary>
+    public MemoryFile? MemoryFile { get; init; }
+
+    /// <summary>
+    /// Restore the devices from this saved state instead of booting; RAM comes from <see cref="MemoryFile"/>.
+    /// QEMU starts with <c>-incoming defer</c>; its driver then sets x-ignore-shared and reads the
+    /// state over QMP (migrate-incoming "exec:cat PATH"), as QEMU 7.2 has no option for that
+    /// capability. The path goes through <c>/bin/sh</c>: letters, digits, '/', '.', '_', '-' only.
+    /// </summary>
+    public string? IncomingStatePath { get; init; }
+
+    /// <summary>
+    /// The balloon reports freed guest pages and QEMU discards them. Off for file-backed RAM: QEMU
+    /// discards file-backed RAM by punching holes in the file, which would zero a template's pages.
+    /// </summary>
+    public bool FreePageReporting { get; init; } = true;
+
     /// <summary>Network devices, each backed by an already-open tap fd that QEMU inherits.</summary>
     public IReadOnlyList<NicConfig> Nics { get; init; } = [];
 }
+
+/// <summary>
+/// Guest RAM backed by <paramref name="Path"/>: <paramref name="Shared"/> writes go to the file (a
+/// template being made); otherwise the file is mapped copy-on-write (clones of a template share
+/// its untouched pages).
+/// </summary>
+public sealed record MemoryFile(string Path, bool Shared);
 
 /// <summary>A virtio-net device on tap file descriptor <paramref name="Fd"/> with MAC <paramref name="Mac"/>.</summary>
 public sealed record NicConfig(int Fd, string Mac);

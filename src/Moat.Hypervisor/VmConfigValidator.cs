@@ -24,6 +24,30 @@ internal static class VmConfigValidator
             RequireAbsolute(nameof(VmConfig.PidFile), cfg.PidFile);
         }
 
+        if (cfg.MemoryFile is { } file)
+        {
+            RequireAbsolute($"{nameof(VmConfig.MemoryFile)}.Path", file.Path);
+        }
+
+        if (cfg.IncomingStatePath is { } incoming)
+        {
+            RequireAbsolute(nameof(VmConfig.IncomingStatePath), incoming);
+            if (!incoming.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '.' or '_' or '-'))
+            {
+                throw Invalid(nameof(VmConfig.IncomingStatePath), $"must hold only letters, digits, '/', '.', '_' and '-': QEMU hands it to a shell (got '{incoming}')");
+            }
+
+            if (cfg.MemoryFile is not { Shared: false })
+            {
+                throw Invalid(nameof(VmConfig.IncomingStatePath), "needs a MemoryFile mapped copy-on-write (Shared = false): the saved state holds no RAM");
+            }
+        }
+
+        if (cfg.MemoryFile is not null && cfg.FreePageReporting)
+        {
+            throw Invalid(nameof(VmConfig.FreePageReporting), "must be off with a MemoryFile: QEMU discards reported pages by punching holes in the file");
+        }
+
         RequireSocket(nameof(VmConfig.QmpSocket), cfg.QmpSocket);
         RequireSocket(nameof(VmConfig.AgentSocket), cfg.AgentSocket);
         if (string.Equals(cfg.QmpSocket, cfg.AgentSocket, StringComparison.Ordinal))

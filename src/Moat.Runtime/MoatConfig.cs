@@ -17,6 +17,7 @@ namespace Moat.Runtime;
 /// max_memory_mib = 8192     # memory hotplug ceiling
 /// vcpus = 1
 /// tcg_cache_mib = 32        # translation cache per VM under software emulation
+/// template = true           # restore VMs of the configured shape from a saved template VM
 /// [agent]
 /// timeout_seconds = 60
 /// [runtime]
@@ -75,6 +76,7 @@ public static class MoatConfig
                     ("hypervisor", "vcpus") => options with { Vcpus = Number(path, name, v, 1, 256) },
                     ("hypervisor", "max_vcpus") => options with { MaxVcpus = Number(path, name, v, 0, 256) },
                     ("hypervisor", "tcg_cache_mib") => options with { TcgCacheMiB = Number(path, name, v, 1, 2048) },
+                    ("hypervisor", "template") => options with { Templates = v is bool t ? t : throw Bad(path, name, "must be true or false") },
                     ("agent", "timeout_seconds") => options with { AgentTimeout = TimeSpan.FromSeconds(Number(path, name, v, 1, 3600)) },
                     ("runtime", "data_dir") => options with { DataDir = Text(path, name, v) },
                     ("runtime", "debug") => options with { Debug = v is bool b ? b : throw Bad(path, name, "must be true or false") },

@@ -61,7 +61,54 @@ public sealed class QemuHypervisor : IHypervisor
                 await Task.WhenAny(_vmm.Exit, Task.Delay(5, ct)).ConfigureAwait(false);
             }
         }
+        if (config.IncomingStatePath is { } state)
+        {
+            await RestoreAsync(state, ct).ConfigureAwait(false);
+        }
     }
+
+    /// <summary>
+    /// Reads the saved state of <see cref="VmConfig.IncomingStatePath"/>, then runs the VM: it was
+    /// saved paused, and a restored VM keeps the run state it was saved in.
+    /// </summary>
+    private async Task RestoreAsync(string statePath, CancellationToken ct)
+    {
+        await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
+        await Qmp.ExecuteAsync("migrate-incoming", new System.Text.Json.Nodes.JsonObject { ["uri"] = "exec:cat " + statePath }, ct).ConfigureAwait(false);
+        await WaitForMigrationAsync(statePath, "restoring the VM state from", TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+        await Qmp.ContinueAsync(ct).ConfigureAwait(false);
+    }
+
+    private async Task WaitForMigrationAsync(string path, string what, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (_vmm!.Exit.IsCompleted)
+            {
+                throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"{what} {path} failed: qemu exited: {LastLine(_vmmLogPath)}");
+            }
+            var info = await Qmp.ExecuteAsync("query-migrate", null, ct).ConfigureAwait(false);
+            var status = info.TryGetProperty("status", out var s) ? s.GetString() : null;
+            if (status == "completed")
+            {
+                return;
+            }
+            if (status is "failed" or "cancelled" || DateTime.UtcNow > deadline)
+            {
+                var why = info.TryGetProperty("error-desc", out var d) ? d.GetString() : status ?? "no status";
+                throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"{what} {path} failed: {why}");
+            }
+            await Task.Delay(5, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Migration leaves file-backed shared RAM out of the stream (both ends must say so).</summary>
+    private Task IgnoreSharedMemoryAsync(CancellationToken ct) =>
+        Qmp.ExecuteAsync("migrate-set-capabilities", new System.Text.Json.Nodes.JsonObject
+        {
+            ["capabilities"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["capability"] = "x-ignore-shared", ["state"] = true }),
+        }, ct);
 
     public async Task<int> WaitForExitAsync(CancellationToken ct) =>
         await (_vmm?.Exit ?? Task.FromResult(0)).WaitAsync(ct).ConfigureAwait(false);
@@ -109,6 +156,18 @@ public sealed class QemuHypervisor : IHypervisor
         return free.Count;
     }
 
+    /// <summary>
+    /// Pauses the VM and writes its device state to <paramref name="path"/> (QMP migrate to a file;
+    /// file-backed shared RAM is skipped), for <see cref="VmConfig.IncomingStatePath"/>. The VM stays paused.
+    /// </summary>
+    public async Task SaveStateAsync(string path, TimeSpan timeout, CancellationToken ct)
+    {
+        await Qmp.StopAsync(ct).ConfigureAwait(false);
+        await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
+        await Qmp.ExecuteAsync("migrate", new System.Text.Json.Nodes.JsonObject { ["uri"] = "exec:cat > " + path }, ct).ConfigureAwait(false);
+        await WaitForMigrationAsync(path, "saving the VM state to", timeout, ct).ConfigureAwait(false);
+    }
+
     public async Task StopAsync(TimeSpan grace, CancellationToken ct)
     {
         if (_vmm is null || _vmm.Exit.IsCompleted)
@@ -145,6 +204,7 @@ public sealed class QemuHypervisor : IHypervisor
         if (_qmp is not null)
         {
             await _qmp.DisposeAsync().ConfigureAwait(false);
+            _qmp = null;
         }
     }
 

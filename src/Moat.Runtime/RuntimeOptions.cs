@@ -32,6 +32,14 @@ public sealed record RuntimeOptions
 
     /// <summary>TCG translation cache per VM, in MiB (software emulation only).</summary>
     public int TcgCacheMiB { get; init; } = VmConfig.DefaultTcgTranslationCacheMiB;
+    /// <summary>
+    /// Start VMs of the configured shape by restoring a saved template VM instead of booting a
+    /// kernel (<see cref="VmTemplates"/>); the first such VM makes the template.
+    /// </summary>
+    public bool Templates { get; init; } = true;
+
+    /// <summary>Where templates are kept: they belong to the guest image, so beside it.</summary>
+    public string TemplateDir => Path.Combine(DataDir, "templates");
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(60);
     public bool Debug { get; init; }
 
@@ -42,7 +50,7 @@ public sealed record RuntimeOptions
     /// <summary>The command that re-executes this program in VMM-launcher mode (argv prefix).</summary>
     public IReadOnlyList<string>? VmmHelperCommand { get; init; }
 
-    /// <summary>MOAT_MEMORY_MIB, MOAT_VCPUS, MOAT_TCG_CACHE_MIB, MOAT_MACHINE, MOAT_AGENT_TIMEOUT, MOAT_KERNEL, MOAT_INITRD, MOAT_QEMU: overrides for tests and benchmarks.</summary>
+    /// <summary>MOAT_MEMORY_MIB, MOAT_VCPUS, MOAT_TCG_CACHE_MIB, MOAT_MACHINE, MOAT_TEMPLATE (0 = off), MOAT_AGENT_TIMEOUT, MOAT_KERNEL, MOAT_INITRD, MOAT_QEMU: overrides for tests and benchmarks.</summary>
     public RuntimeOptions WithEnvironmentOverrides()
     {
         var o = this;
@@ -61,6 +69,10 @@ public sealed record RuntimeOptions
         if (Environment.GetEnvironmentVariable("MOAT_MACHINE") is { } machine)
         {
             o = o with { Machine = machine == "microvm" ? MachineType.Microvm : MachineType.Q35 };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_TEMPLATE") is { } template)
+        {
+            o = o with { Templates = template != "0" };
         }
         if (Environment.GetEnvironmentVariable("MOAT_AGENT_TIMEOUT") is { } t && int.TryParse(t, out var secs))
         {

@@ -99,38 +99,83 @@ public sealed class Sandbox : IAsyncDisposable
             Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
         };
         var helper = _options.VmmHelperCommand ?? DefaultHelperCommand();
+        if (TemplateEligible(containerMemoryMiB, containerCpus))
+        {
+            var templates = new VmTemplates(_options.TemplateDir);
+            var key = VmTemplates.Key(config);
+            if ((templates.Find(key) ?? await templates.CreateAsync(key, config, helper, _options.AgentTimeout, _log, ct).ConfigureAwait(false)) is { } template)
+            {
+                try
+                {
+                    await StartVmAsync(config with
+                    {
+                        MemoryFile = new MemoryFile(template.MemoryPath, Shared: false),
+                        FreePageReporting = false,
+                        IncomingStatePath = template.StatePath,
+                    }, helper, binds, probe, template.LastStreamId, ct).ConfigureAwait(false);
+                    _log.Phase($"agent answered (VM restored from template {key})");
+                    await SetUpGuestAsync(ct).ConfigureAwait(false);
+                    return;
+                }
+                catch (RuntimeException e) when (!ct.IsCancellationRequested)
+                {
+                    // A template that cannot be restored is dropped; this VM boots as usual.
+                    _log.Phase($"restoring VM template {key} failed ({e.Message}): removing it and booting");
+                    await DropVmAsync().ConfigureAwait(false);
+                    templates.Remove(key);
+                }
+            }
+        }
+        await StartVmAsync(config, helper, binds, probe, 0, ct).ConfigureAwait(false);
+        _log.Phase("agent answered");
+        await SetUpGuestAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Templates serve the configured VM shape of the installed guest image: no container limits
+    /// adding to it, no pod network (NICs are part of the shape), q35.
+    /// </summary>
+    private bool TemplateEligible(int containerMemoryMiB, int containerCpus) =>
+        _options.Templates && _options.Machine == MachineType.Q35 && _network is null && containerMemoryMiB == 0 && containerCpus == 0
+        && _options.KernelPath is null && _options.InitrdPath is null;
+
+    private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AccelProbeResult probe,
+        uint lastStreamId, CancellationToken ct)
+    {
         _vm = new QemuHypervisor(helper, State.ShareDir, binds, State.VmmLog, _network);
         await _vm.StartAsync(config, ct).ConfigureAwait(false);
         _log.Phase($"VM started (qemu pid {_vm.Pid}, {probe.Accel.ToString().ToUpperInvariant()}{(probe.Accel == Accel.Tcg ? ": " + probe.Reason : "")})");
-
-        var client = await ConnectAgentAsync(ct).ConfigureAwait(false);
+        var client = await AgentConnection.ConnectAsync(State.AgentSocket, _vm.ExitTask, ct).ConfigureAwait(false);
+        if (lastStreamId > 0)
+        {
+            // The restored agent may still hold the template's connection, which saw these ids.
+            client.ContinueAfter(lastStreamId);
+        }
         _agent = new AgentClient(client);
-        var check = _agent.CheckAsync(_options.AgentTimeout, ct);
-        if (await Task.WhenAny(check, _vm.ExitTask).ConfigureAwait(false) != check)
+        await AgentConnection.CheckAsync(_agent, _vm.ExitTask, _options.AgentTimeout, ct).ConfigureAwait(false);
+    }
+
+    private async Task DropVmAsync()
+    {
+        if (_agent is not null)
         {
-            throw new RuntimeException(RuntimeErrorKind.GuestFailure,
-                "the VM exited before its agent answered: the guest crashed or panicked");
+            await _agent.DisposeAsync().ConfigureAwait(false);
+            _agent = null;
         }
-        try
+        if (_vm is not null)
         {
-            await check.ConfigureAwait(false);
+            await _vm.DisposeAsync().ConfigureAwait(false);
+            _vm = null;
         }
-        catch (TtrpcException e) when (e.Code == StatusCode.DeadlineExceeded)
+    }
+
+    /// <summary>Syncs the guest with the host, mounts the share and configures the pod network.</summary>
+    private async Task SetUpGuestAsync(CancellationToken ct)
+    {
+        await Agent.CreateSandboxAsync(new CreateSandboxRequest
         {
-            throw new RuntimeException(RuntimeErrorKind.Timeout,
-                $"the guest agent did not answer within {_options.AgentTimeout.TotalSeconds:F0} s");
-        }
-        catch (TtrpcException e) when (e.Code == StatusCode.Unavailable)
-        {
-            // The agent channel closes a moment before QEMU is reaped: give the exit a chance to show.
-            await Task.WhenAny(_vm.ExitTask, Task.Delay(TimeSpan.FromSeconds(3), ct)).ConfigureAwait(false);
-            throw new RuntimeException(RuntimeErrorKind.GuestFailure, _vm.ExitTask.IsCompleted
-                ? "the VM exited before its agent answered: the guest crashed or panicked"
-                : $"lost the connection to the guest agent during boot: {e.Message}", e);
-        }
-        _log.Phase("agent answered");
-        await _agent.CreateSandboxAsync(new CreateSandboxRequest
-        {
+            HostTimeUnixNano = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100,
+            Entropy = ByteString.CopyFrom(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             SandboxId = Id,
             Storages =
             {
@@ -155,24 +200,8 @@ public sealed class Sandbox : IAsyncDisposable
                 request.Interfaces.Add(nic);
             }
             request.Routes.AddRange(net.Routes.Select(r => new NetworkRoute { Destination = r.Destination, PrefixLength = (uint)r.PrefixLength, Gateway = r.Gateway }));
-            await _agent.ConfigureNetworkAsync(request, ct).ConfigureAwait(false);
+            await Agent.ConfigureNetworkAsync(request, ct).ConfigureAwait(false);
             _log.Phase("guest network configured");
-        }
-    }
-
-    private async Task<TtrpcClient> ConnectAgentAsync(CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        while (true)
-        {
-            try
-            {
-                return await TtrpcClient.ConnectUnixAsync(State.AgentSocket, ct).ConfigureAwait(false);
-            }
-            catch (System.Net.Sockets.SocketException) when (DateTime.UtcNow < deadline && !_vm!.ExitTask.IsCompleted)
-            {
-                await Task.Delay(5, ct).ConfigureAwait(false);
-            }
         }
     }
 

@@ -28,6 +28,31 @@ public sealed class TtrpcClient : IAsyncDisposable
         _connection.Start(HandleFrame);
     }
 
+    /// <summary>The stream id of the last call issued (0 before the first).</summary>
+    public uint LastStreamId => (uint)Math.Max(0, Interlocked.Read(ref _lastStreamId));
+
+    /// <summary>
+    /// Issues stream ids after <paramref name="lastUsed"/> (odd): for a connection that continues one
+    /// whose server already saw those ids, as when the peer is a VM restored from a snapshot.
+    /// </summary>
+    public void ContinueAfter(uint lastUsed)
+    {
+        if (lastUsed % 2 != 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(lastUsed), lastUsed, "client stream ids are odd");
+        }
+        long current;
+        do
+        {
+            current = Interlocked.Read(ref _lastStreamId);
+            if (current >= lastUsed)
+            {
+                return;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _lastStreamId, lastUsed, current) != current);
+    }
+
     /// <summary>Completes (never faults) when the connection is closed or aborted.</summary>
     public Task Completion => _connection.Completion;
 

@@ -29,6 +29,11 @@ internal static class ImageCommand
                 Force = r.GetValue(force),
             });
             var image = await BuildWithProgress(builder, ct);
+            if (image.Rebuilt)
+            {
+                // VM templates were saved from the previous image: never restored again, so dropped.
+                new Moat.Runtime.VmTemplates(new Moat.Runtime.RuntimeOptions { DataDir = r.GetValue(GlobalOptions.DataDir)! }.TemplateDir).Clear();
+            }
             Console.WriteLine(image.Rebuilt
                 ? $"guest image built: {image.Directory} (kernel {image.KernelVersion})"
                 : $"guest image up to date: {image.Directory} (kernel {image.KernelVersion})");

@@ -1,0 +1,211 @@
+using System.Globalization;
+using Moat.Hypervisor;
+using Moat.Protocols.Agent;
+
+namespace Moat.Runtime;
+
+/// <summary>
+/// VM templates (the idea of Kata's VM factory). A VM of one shape is booted once, until its agent
+/// and standby helper wait idle, and saved: its RAM in a file, its devices in a state file. A later
+/// VM of the same shape restores that state (QEMU <c>-incoming</c>) instead of booting a kernel,
+/// with its RAM mapped copy-on-write from the file, so clones also share the pages they never write.
+/// A template is keyed by everything that makes the VM (the QEMU argv without per-VM paths, and
+/// the identity of QEMU, kernel, initrd and firmware): any change makes a new key.
+/// </summary>
+public sealed class VmTemplates
+{
+    private const string MemoryFileName = "memory";
+    private const string StateFileName = "state";
+    private const string StreamFileName = "stream-id";
+    private const string FailedSuffix = ".failed";
+
+    /// <summary>How long a failed creation keeps further runs from trying again.</summary>
+    private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(10);
+
+    /// <summary>How long to wait for the agent's standby helper before saving anyway.</summary>
+    private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly string _root;
+
+    public VmTemplates(string root) => _root = root;
+
+    /// <summary>A saved template: RAM file, device state, and the last ttrpc stream id its agent saw.</summary>
+    public sealed record Template(string Key, string Dir, uint LastStreamId)
+    {
+        public string MemoryPath => Path.Combine(Dir, MemoryFileName);
+        public string StatePath => Path.Combine(Dir, StateFileName);
+    }
+
+    /// <summary>The template key of <paramref name="config"/>: its QEMU argv with per-VM paths fixed, and the files it boots.</summary>
+    public static string Key(VmConfig config)
+    {
+        var normalized = config with
+        {
+            Name = "template",
+            QmpSocket = "@moat/template/qmp",
+            AgentSocket = "@moat/template/agent",
+            ConsoleLogPath = "/template/console.log",
+            Shares = config.Shares.Select((s, i) => s with { HostPath = "/template/share" + i.ToString(CultureInfo.InvariantCulture) }).ToList(),
+            PidFile = null,
+            MemoryFile = new MemoryFile("/template/memory", Shared: false),
+            FreePageReporting = false,
+            IncomingStatePath = null,
+        };
+        var parts = new List<string>(QemuCommandLine.Build(normalized));
+        foreach (var file in new[] { config.QemuBinary, config.KernelPath, config.InitrdPath, config.FirmwarePath })
+        {
+            parts.Add(file is null ? "-" : FileIdentity(file));
+        }
+        return NameHash.Hex(string.Join('\0', parts), 24);
+    }
+
+    private static string FileIdentity(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists
+            ? string.Create(CultureInfo.InvariantCulture, $"{path}:{info.Length}:{info.LastWriteTimeUtc.Ticks}")
+            : path + ":missing";
+    }
+
+    /// <summary>The saved template for <paramref name="key"/>, or null.</summary>
+    public Template? Find(string key)
+    {
+        var dir = Path.Combine(_root, key);
+        try
+        {
+            if (!File.Exists(Path.Combine(dir, MemoryFileName)) || !File.Exists(Path.Combine(dir, StateFileName)))
+            {
+                return null;
+            }
+            return new Template(key, dir, uint.Parse(File.ReadAllText(Path.Combine(dir, StreamFileName)).Trim(), CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or FormatException or OverflowException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Deletes the template for <paramref name="key"/> (it failed to restore).</summary>
+    public void Remove(string key)
+    {
+        try
+        {
+            Directory.Delete(Path.Combine(_root, key), recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>Deletes every template (the guest image they were made from was replaced).</summary>
+    public void Clear()
+    {
+        if (Directory.Exists(_root))
+        {
+            Directory.Delete(_root, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Boots a VM of <paramref name="config"/>'s shape and saves it as the template for
+    /// <paramref name="key"/>. Returns null, having logged why, when another process is making it,
+    /// when a recent attempt failed, or when this one fails: the caller then boots as usual.
+    /// </summary>
+    public async Task<Template?> CreateAsync(string key, VmConfig config, IReadOnlyList<string> helperCommand, TimeSpan agentTimeout,
+        PhaseLog log, CancellationToken ct)
+    {
+        Directory.CreateDirectory(_root);
+        var failed = Path.Combine(_root, key + FailedSuffix);
+        if (File.Exists(failed) && DateTime.UtcNow - File.GetLastWriteTimeUtc(failed) < RetryAfterFailure)
+        {
+            log.Phase($"no VM template: making one failed {(DateTime.UtcNow - File.GetLastWriteTimeUtc(failed)).TotalSeconds:F0} s ago ({File.ReadAllText(failed).Trim()})");
+            return null;
+        }
+        FileStream lockFile;
+        try
+        {
+            lockFile = new FileStream(Path.Combine(_root, key + ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException)
+        {
+            log.Phase("no VM template: another process is making it");
+            return null;
+        }
+        await using var _ = lockFile.ConfigureAwait(false);
+        if (Find(key) is { } made)
+        {
+            return made;
+        }
+        var tmp = Path.Combine(_root, key + ".new");
+        if (Directory.Exists(tmp))
+        {
+            Directory.Delete(tmp, recursive: true);
+        }
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            var template = await BootAndSaveAsync(key, tmp, config, helperCommand, agentTimeout, log, ct).ConfigureAwait(false);
+            File.Delete(failed);
+            return template;
+        }
+        catch (Exception e) when (e is RuntimeException or IOException or Moat.Ttrpc.TtrpcException or System.Net.Sockets.SocketException or Moat.Hypervisor.QmpException)
+        {
+            File.WriteAllText(failed, e.Message + Environment.NewLine);
+            log.Phase($"no VM template: making it failed: {e.Message}");
+            return null;
+        }
+        finally
+        {
+            if (Directory.Exists(tmp))
+            {
+                Directory.Delete(tmp, recursive: true);
+            }
+        }
+    }
+
+    private async Task<Template> BootAndSaveAsync(string key, string tmp, VmConfig config, IReadOnlyList<string> helperCommand, TimeSpan agentTimeout,
+        PhaseLog log, CancellationToken ct)
+    {
+        var share = Path.Combine(tmp, "share");
+        Directory.CreateDirectory(share);
+        var sockets = NameHash.Hex(tmp, 16);
+        var bootConfig = config with
+        {
+            Name = "moat-template-" + key[..8],
+            QmpSocket = $"@moat/{sockets}/qmp",
+            AgentSocket = $"@moat/{sockets}/agent",
+            ConsoleLogPath = Path.Combine(tmp, "console.log"),
+            Shares = config.Shares.Select(s => s with { HostPath = share }).ToList(),
+            PidFile = null,
+            MemoryFile = new MemoryFile(Path.Combine(tmp, MemoryFileName), Shared: true),
+            FreePageReporting = false,
+            IncomingStatePath = null,
+        };
+        var vm = new QemuHypervisor(helperCommand, share, [], Path.Combine(tmp, "vmm.log"));
+        await using var vmScope = vm.ConfigureAwait(false);
+        await vm.StartAsync(bootConfig, ct).ConfigureAwait(false);
+        log.Phase($"VM template {key}: booting (qemu pid {vm.Pid})");
+        var agent = new AgentClient(await AgentConnection.ConnectAsync(bootConfig.AgentSocket, vm.ExitTask, ct).ConfigureAwait(false));
+        await using var agentScope = agent.ConfigureAwait(false);
+        var check = await AgentConnection.CheckAsync(agent, vm.ExitTask, agentTimeout, ct).ConfigureAwait(false);
+        var settle = DateTime.UtcNow + SettleTimeout;
+        while (!check.StandbyReady && DateTime.UtcNow < settle)
+        {
+            await Task.Delay(20, ct).ConfigureAwait(false);
+            check = await agent.CheckAsync(agentTimeout, ct).ConfigureAwait(false);
+        }
+        var lastStreamId = agent.Connection.LastStreamId;
+        await vm.SaveStateAsync(Path.Combine(tmp, StateFileName), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+        await vm.DisposeAsync().ConfigureAwait(false);
+        File.WriteAllText(Path.Combine(tmp, StreamFileName), lastStreamId.ToString(CultureInfo.InvariantCulture));
+        foreach (var leftover in new[] { "console.log", "vmm.log" })
+        {
+            File.Delete(Path.Combine(tmp, leftover));
+        }
+        Directory.Delete(share);
+        var dir = Path.Combine(_root, key);
+        Directory.Move(tmp, dir);
+        log.Phase($"VM template {key} saved{(check.StandbyReady ? "" : " (the standby helper was not ready)")}");
+        return new Template(key, dir, lastStreamId);
+    }
+}
