@@ -302,8 +302,16 @@ internal sealed partial class AgentService : IAgentService
             NetworkConfig.Up("lo");
             foreach (var i in request.Interfaces)
             {
-                var name = NetworkConfig.FindByMac(i.Mac)
-                    ?? throw new TtrpcException(StatusCode.NotFound, $"no guest interface has MAC {i.Mac}: is virtio_net loaded?");
+                var name = NetworkConfig.FindByMac(i.Mac);
+                if (name is null && i.CurrentMac.Length > 0 && NetworkConfig.FindByMac(i.CurrentMac) is { } renamed)
+                {
+                    NetworkConfig.SetMac(renamed, i.Mac);
+                    name = renamed;
+                }
+                if (name is null)
+                {
+                    throw new TtrpcException(StatusCode.NotFound, $"no guest interface has MAC {i.Mac}: is virtio_net loaded?");
+                }
                 if (i.Mtu > 0)
                 {
                     NetworkConfig.SetMtu(name, (int)i.Mtu);

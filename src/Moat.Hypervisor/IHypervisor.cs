@@ -3,7 +3,7 @@ namespace Moat.Hypervisor;
 /// <summary>A virtual machine monitor running one guest VM. Implemented later by the QEMU launcher.</summary>
 public interface IHypervisor : IAsyncDisposable
 {
-    /// <summary>Launches the VMM and connects QMP.</summary>
+    /// <summary>Launches the VMM and connects QMP. A VM restored from <see cref="VmConfig.IncomingStatePath"/> stays paused until <see cref="ResumeAsync"/>.</summary>
     Task StartAsync(VmConfig config, CancellationToken ct);
 
     /// <summary>Process id of the VMM.</summary>

@@ -13,7 +13,8 @@ public static unsafe partial class NetworkConfig
 {
     private const int AF_INET = 2, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0x80000;
     private const ulong SIOCGIFFLAGS = 0x8913, SIOCSIFFLAGS = 0x8914, SIOCSIFADDR = 0x8916, SIOCSIFNETMASK = 0x891c,
-        SIOCSIFMTU = 0x8922, SIOCADDRT = 0x890B;
+        SIOCSIFMTU = 0x8922, SIOCADDRT = 0x890B, SIOCSIFHWADDR = 0x8924;
+    private const ushort ARPHRD_ETHER = 1;
     private const short IFF_UP = 0x1, IFF_RUNNING = 0x40;
     private const ushort RTF_UP = 0x1, RTF_GATEWAY = 0x2;
 
@@ -48,6 +49,22 @@ public static unsafe partial class NetworkConfig
         ErrnoException.Check(Libc.ioctl(s.Fd, SIOCGIFFLAGS, req), "SIOCGIFFLAGS", name);
         *(short*)(req + 16) |= IFF_UP | IFF_RUNNING;
         ErrnoException.Check(Libc.ioctl(s.Fd, SIOCSIFFLAGS, req), "SIOCSIFFLAGS", name);
+    }
+
+    /// <summary>Gives the interface the Ethernet address <paramref name="mac"/> ("02:00:..."); virtio-net tells QEMU too.</summary>
+    public static void SetMac(string name, string mac)
+    {
+        var bytes = mac.Split(':').Select(b => Convert.ToByte(b, 16)).ToArray();
+        if (bytes.Length != 6)
+        {
+            throw new ArgumentException($"'{mac}' is not a MAC address of six bytes", nameof(mac));
+        }
+        using var s = Socket();
+        var req = stackalloc byte[IfreqSize];
+        WriteName(new Span<byte>(req, IfreqSize), name);
+        *(ushort*)(req + 16) = ARPHRD_ETHER; // struct sockaddr: family, then the address
+        bytes.CopyTo(new Span<byte>(req + 18, 6));
+        ErrnoException.Check(Libc.ioctl(s.Fd, SIOCSIFHWADDR, req), "SIOCSIFHWADDR", $"{name} {mac}");
     }
 
     public static void SetMtu(string name, int mtu)

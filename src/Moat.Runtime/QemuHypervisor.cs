@@ -12,9 +12,11 @@ public sealed class QemuHypervisor : IHypervisor
     private VmmProcess? _vmm;
     private QmpClient? _qmp;
 
+    /// <param name="privateNetwork">No pod: QEMU gets a network namespace of its own, where a tap is created for each NIC of the config.</param>
     public QemuHypervisor(IReadOnlyList<string> helperCommand, string shareDir, IReadOnlyList<ShareBind> binds, string vmmLogPath,
-        PodNetwork? network = null)
+        PodNetwork? network = null, bool privateNetwork = false)
     {
+        _privateNetwork = privateNetwork;
         _network = network;
         _helperCommand = helperCommand;
         _shareDir = shareDir;
@@ -26,6 +28,7 @@ public sealed class QemuHypervisor : IHypervisor
     public const int FirstTapFd = 10;
 
     private readonly PodNetwork? _network;
+    private readonly bool _privateNetwork;
 
     public int Pid => _vmm?.Pid ?? 0;
 
@@ -39,7 +42,9 @@ public sealed class QemuHypervisor : IHypervisor
         var spec = new VmmLaunchSpec(Environment.ProcessId, _shareDir, _binds, config.QemuBinary, args)
         {
             NetnsPath = _network?.NetnsPath,
-            Taps = _network?.Interfaces.Select((i, n) => new TapFd(i.TapName, FirstTapFd + n)).ToList() ?? [],
+            Taps = _network?.Interfaces.Select((i, n) => new TapFd(i.TapName, FirstTapFd + n)).ToList()
+                ?? (_privateNetwork ? config.Nics.Select((nic, n) => new TapFd($"tap{n}_moat", nic.Fd)).ToList() : []),
+            PrivateNetwork = _privateNetwork,
         };
         _vmm = VmmProcess.Start(_helperCommand, spec, _vmmLogPath);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
@@ -68,15 +73,25 @@ public sealed class QemuHypervisor : IHypervisor
     }
 
     /// <summary>
-    /// Reads the saved state of <see cref="VmConfig.IncomingStatePath"/>, then runs the VM: it was
-    /// saved paused, and a restored VM keeps the run state it was saved in.
+    /// Reads the saved state of <see cref="VmConfig.IncomingStatePath"/>. The VM stays paused (it was
+    /// saved paused): the caller connects to the agent first, then resumes it, so the restored
+    /// virtio-serial port finds its host connected, as it was saved, and never reports a hang-up.
     /// </summary>
     private async Task RestoreAsync(string statePath, CancellationToken ct)
     {
-        await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
-        await Qmp.ExecuteAsync("migrate-incoming", new System.Text.Json.Nodes.JsonObject { ["uri"] = "exec:cat " + statePath }, ct).ConfigureAwait(false);
-        await WaitForMigrationAsync(statePath, "restoring the VM state from", TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
-        await Qmp.ContinueAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
+            await Qmp.ExecuteAsync("migrate-incoming", new System.Text.Json.Nodes.JsonObject { ["uri"] = "exec:cat " + statePath }, ct).ConfigureAwait(false);
+            await WaitForMigrationAsync(statePath, "restoring the VM state from", TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QmpException or IOException or InvalidOperationException)
+        {
+            // QEMU exits when a state does not load: its own words are in its log.
+            await Task.WhenAny(_vmm!.Exit, Task.Delay(TimeSpan.FromSeconds(1), ct)).ConfigureAwait(false);
+            throw new RuntimeException(RuntimeErrorKind.GuestFailure,
+                $"restoring the VM state from {statePath} failed: {(_vmm.Exit.IsCompleted ? LastLine(_vmmLogPath) : e.Message)}", e);
+        }
     }
 
     private async Task WaitForMigrationAsync(string path, string what, TimeSpan timeout, CancellationToken ct)

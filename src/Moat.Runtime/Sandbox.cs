@@ -18,6 +18,7 @@ public sealed class Sandbox : IAsyncDisposable
     private int _dimms;
     private int _vcpus;
     private PodNetwork? _network;
+    private bool _restored;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log)
     {
@@ -113,6 +114,7 @@ public sealed class Sandbox : IAsyncDisposable
                         FreePageReporting = false,
                         IncomingStatePath = template.StatePath,
                     }, helper, binds, probe, template.LastStreamId, ct).ConfigureAwait(false);
+                    _restored = true;
                     _log.Phase($"agent answered (VM restored from template {key})");
                     await SetUpGuestAsync(ct).ConfigureAwait(false);
                     return;
@@ -132,11 +134,11 @@ public sealed class Sandbox : IAsyncDisposable
     }
 
     /// <summary>
-    /// Templates serve the configured VM shape of the installed guest image: no container limits
-    /// adding to it, no pod network (NICs are part of the shape), q35.
+    /// Templates serve the configured VM shape of the installed guest image, on q35: no container
+    /// limits adding to it (the number of NICs is part of the shape).
     /// </summary>
     private bool TemplateEligible(int containerMemoryMiB, int containerCpus) =>
-        _options.Templates && _options.Machine == MachineType.Q35 && _network is null && containerMemoryMiB == 0 && containerCpus == 0
+        _options.Templates && _options.Machine == MachineType.Q35 && containerMemoryMiB == 0 && containerCpus == 0
         && _options.KernelPath is null && _options.InitrdPath is null;
 
     private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AccelProbeResult probe,
@@ -146,10 +148,15 @@ public sealed class Sandbox : IAsyncDisposable
         await _vm.StartAsync(config, ct).ConfigureAwait(false);
         _log.Phase($"VM started (qemu pid {_vm.Pid}, {probe.Accel.ToString().ToUpperInvariant()}{(probe.Accel == Accel.Tcg ? ": " + probe.Reason : "")})");
         var client = await AgentConnection.ConnectAsync(State.AgentSocket, _vm.ExitTask, ct).ConfigureAwait(false);
-        if (lastStreamId > 0)
+        if (config.IncomingStatePath is not null)
         {
-            // The restored agent may still hold the template's connection, which saw these ids.
-            client.ContinueAfter(lastStreamId);
+            // Restored paused, with the agent's connection to the template's host still open: this
+            // connection takes it over (after the ids it saw), then the VM runs.
+            if (lastStreamId > 0)
+            {
+                client.ContinueAfter(lastStreamId);
+            }
+            await _vm.ResumeAsync(ct).ConfigureAwait(false);
         }
         _agent = new AgentClient(client);
         await AgentConnection.CheckAsync(_agent, _vm.ExitTask, _options.AgentTimeout, ct).ConfigureAwait(false);
@@ -195,7 +202,7 @@ public sealed class Sandbox : IAsyncDisposable
             var request = new ConfigureNetworkRequest();
             foreach (var i in net.Interfaces)
             {
-                var nic = new NetworkInterface { Mac = i.Mac, Mtu = (uint)i.Mtu };
+                var nic = new NetworkInterface { Mac = i.Mac, Mtu = (uint)i.Mtu, CurrentMac = _restored ? VmTemplates.PlaceholderMac(request.Interfaces.Count) : "" };
                 nic.Addresses.AddRange(i.Addresses.Select(a => new IpAddress { Address = a.Address, PrefixLength = (uint)a.PrefixLength }));
                 request.Interfaces.Add(nic);
             }

@@ -25,6 +25,9 @@ public sealed class VmTemplates
     /// <summary>How long to wait for the agent's standby helper before saving anyway.</summary>
     private static readonly TimeSpan SettleTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>Templates kept; making one more drops the least recently restored.</summary>
+    public const int MaxTemplates = 4;
+
     private readonly string _root;
 
     public VmTemplates(string root) => _root = root;
@@ -35,6 +38,15 @@ public sealed class VmTemplates
         public string MemoryPath => Path.Combine(Dir, MemoryFileName);
         public string StatePath => Path.Combine(Dir, StateFileName);
     }
+
+    /// <summary>
+    /// The MAC a template's NIC number <paramref name="index"/> is saved with (locally administered);
+    /// a clone's agent gives the interface the pod's MAC (<c>NetworkInterface.current_mac</c>).
+    /// </summary>
+    public static string PlaceholderMac(int index) => string.Create(CultureInfo.InvariantCulture, $"02:6d:6f:61:74:{index:x2}");
+
+    private static IReadOnlyList<NicConfig> PlaceholderNics(VmConfig config) =>
+        config.Nics.Select((n, i) => n with { Mac = PlaceholderMac(i) }).ToList();
 
     /// <summary>The template key of <paramref name="config"/>: its QEMU argv with per-VM paths fixed, and the files it boots.</summary>
     public static string Key(VmConfig config)
@@ -50,6 +62,7 @@ public sealed class VmTemplates
             MemoryFile = new MemoryFile("/template/memory", Shared: false),
             FreePageReporting = false,
             IncomingStatePath = null,
+            Nics = PlaceholderNics(config),
         };
         var parts = new List<string>(QemuCommandLine.Build(normalized));
         foreach (var file in new[] { config.QemuBinary, config.KernelPath, config.InitrdPath, config.FirmwarePath })
@@ -77,7 +90,9 @@ public sealed class VmTemplates
             {
                 return null;
             }
-            return new Template(key, dir, uint.Parse(File.ReadAllText(Path.Combine(dir, StreamFileName)).Trim(), CultureInfo.InvariantCulture));
+            var template = new Template(key, dir, uint.Parse(File.ReadAllText(Path.Combine(dir, StreamFileName)).Trim(), CultureInfo.InvariantCulture));
+            Directory.SetLastWriteTimeUtc(dir, DateTime.UtcNow); // recently used: kept by Prune
+            return template;
         }
         catch (Exception e) when (e is IOException or FormatException or OverflowException or UnauthorizedAccessException)
         {
@@ -146,6 +161,7 @@ public sealed class VmTemplates
         {
             var template = await BootAndSaveAsync(key, tmp, config, helperCommand, agentTimeout, log, ct).ConfigureAwait(false);
             File.Delete(failed);
+            Prune(log);
             return template;
         }
         catch (Exception e) when (e is RuntimeException or IOException or Moat.Ttrpc.TtrpcException or System.Net.Sockets.SocketException or Moat.Hypervisor.QmpException)
@@ -163,17 +179,38 @@ public sealed class VmTemplates
         }
     }
 
+    /// <summary>Deletes the least recently used templates beyond <see cref="MaxTemplates"/> (lock files stay: another process may hold one).</summary>
+    private void Prune(PhaseLog log)
+    {
+        var stale = new DirectoryInfo(_root).EnumerateDirectories()
+            .Where(d => d.Name.Length == 24 && d.Name.All(char.IsAsciiHexDigitLower))
+            .OrderByDescending(d => d.LastWriteTimeUtc)
+            .Skip(MaxTemplates);
+        foreach (var dir in stale)
+        {
+            try
+            {
+                dir.Delete(recursive: true);
+                log.Phase($"VM template {dir.Name} dropped (least recently used of more than {MaxTemplates})");
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
     private async Task<Template> BootAndSaveAsync(string key, string tmp, VmConfig config, IReadOnlyList<string> helperCommand, TimeSpan agentTimeout,
         PhaseLog log, CancellationToken ct)
     {
         var share = Path.Combine(tmp, "share");
         Directory.CreateDirectory(share);
-        var sockets = NameHash.Hex(tmp, 16);
+        // Filesystem sockets: with NICs, QEMU runs in a network namespace of its own (taps, no pod).
         var bootConfig = config with
         {
             Name = "moat-template-" + key[..8],
-            QmpSocket = $"@moat/{sockets}/qmp",
-            AgentSocket = $"@moat/{sockets}/agent",
+            QmpSocket = Path.Combine(tmp, "qmp.sock"),
+            AgentSocket = Path.Combine(tmp, "agent.sock"),
+            Nics = PlaceholderNics(config),
             ConsoleLogPath = Path.Combine(tmp, "console.log"),
             Shares = config.Shares.Select(s => s with { HostPath = share }).ToList(),
             PidFile = null,
@@ -181,7 +218,7 @@ public sealed class VmTemplates
             FreePageReporting = false,
             IncomingStatePath = null,
         };
-        var vm = new QemuHypervisor(helperCommand, share, [], Path.Combine(tmp, "vmm.log"));
+        var vm = new QemuHypervisor(helperCommand, share, [], Path.Combine(tmp, "vmm.log"), privateNetwork: bootConfig.Nics.Count > 0);
         await using var vmScope = vm.ConfigureAwait(false);
         await vm.StartAsync(bootConfig, ct).ConfigureAwait(false);
         log.Phase($"VM template {key}: booting (qemu pid {vm.Pid})");
@@ -198,7 +235,7 @@ public sealed class VmTemplates
         await vm.SaveStateAsync(Path.Combine(tmp, StateFileName), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
         await vm.DisposeAsync().ConfigureAwait(false);
         File.WriteAllText(Path.Combine(tmp, StreamFileName), lastStreamId.ToString(CultureInfo.InvariantCulture));
-        foreach (var leftover in new[] { "console.log", "vmm.log" })
+        foreach (var leftover in new[] { "console.log", "vmm.log", "qmp.sock", "agent.sock" })
         {
             File.Delete(Path.Combine(tmp, leftover));
         }

@@ -36,9 +36,24 @@ public static unsafe class VmmHelper
             {
                 Bind(spec.ShareDir, b);
             }
+            if (spec.PrivateNetwork)
+            {
+                ErrnoException.Check(Libc.unshare(0x40000000 /* CLONE_NEWNET */), "unshare(CLONE_NEWNET)");
+            }
             foreach (var tap in spec.Taps)
             {
-                OpenTap(spec.NetnsPath!, tap);
+                if (spec.PrivateNetwork)
+                {
+                    OpenTap(tap);
+                }
+                else
+                {
+                    FreshThread.Run(() =>
+                    {
+                        FreshThread.Enter(spec.NetnsPath!, 0x40000000 /* CLONE_NEWNET */);
+                        OpenTap(tap);
+                    });
+                }
             }
             using var argv = new NativeStringArray([spec.Binary, .. spec.Args]);
             using var envp = new NativeStringArray(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
@@ -53,13 +68,12 @@ public static unsafe class VmmHelper
     }
 
     /// <summary>
-    /// Opens tap <see cref="TapFd.Name"/> of the pod's network namespace onto its fd number, from a
-    /// thread that joins that namespace: QEMU then uses the fd while staying in the host's
-    /// namespace, where its abstract QMP and agent sockets are.
+    /// Opens tap <see cref="TapFd.Name"/> onto its fd number (creating it if the namespace has none).
+    /// A pod's taps are opened from a thread that joins the pod's namespace: QEMU then uses the fd
+    /// while staying in the host's namespace, where its abstract QMP and agent sockets are.
     /// </summary>
-    private static unsafe void OpenTap(string netnsPath, TapFd tap) => FreshThread.Run(() =>
+    private static unsafe void OpenTap(TapFd tap)
     {
-        FreshThread.Enter(netnsPath, 0x40000000 /* CLONE_NEWNET */);
         var fd = ErrnoException.Check(Libc.open("/dev/net/tun", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/net/tun");
         var req = stackalloc byte[40];
         new Span<byte>(req, 40).Clear();
@@ -68,7 +82,7 @@ public static unsafe class VmmHelper
         ErrnoException.Check(Libc.ioctl(fd, 0x400454ca /* TUNSETIFF */, req), "TUNSETIFF", tap.Name);
         ErrnoException.Check(Libc.dup3(fd, tap.Fd, 0), "dup3", tap.Name); // no O_CLOEXEC: QEMU inherits it
         Libc.close(fd);
-    });
+    }
 
     private static void Bind(string shareDir, ShareBind b)
     {

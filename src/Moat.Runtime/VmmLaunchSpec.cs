@@ -16,7 +16,14 @@ public sealed record VmmLaunchSpec(
     /// <summary>The pod's network namespace, where the taps are opened (QEMU itself stays in the host's).</summary>
     public string? NetnsPath { get; init; }
 
-    /// <summary>Taps to open in <see cref="NetnsPath"/>, each onto a fixed fd number named in <see cref="Args"/>.</summary>
+    /// <summary>
+    /// QEMU gets a network namespace of its own, where <see cref="Taps"/> are created (a template VM,
+    /// which has NICs but no pod): they vanish with it. Its sockets must then be filesystem paths,
+    /// as abstract socket names belong to a network namespace.
+    /// </summary>
+    public bool PrivateNetwork { get; init; }
+
+    /// <summary>Taps to open in <see cref="NetnsPath"/> (or the private namespace), each onto a fixed fd number named in <see cref="Args"/>.</summary>
     public IReadOnlyList<TapFd> Taps { get; init; } = [];
 }
 

@@ -201,8 +201,48 @@ public sealed class QemuCommandLineTests
         Assert.DoesNotContain("-pidfile", QemuCommandLine.Build(Sample()));
     }
 
+    [Fact]
+    public void TemplateBeingMade_HasFileBackedSharedRamAndNoPageReporting()
+    {
+        var argv = QemuCommandLine.Build(Sample() with { MemoryFile = new MemoryFile("/var/lib/moat/templates/k.new/memory", Shared: true), FreePageReporting = false });
+        Assert.Equal("q35,memory-backend=ram0", After(argv, "-machine"));
+        Assert.Equal("memory-backend-file,id=ram0,size=512M,mem-path=/var/lib/moat/templates/k.new/memory,share=on", After(argv, "-object"));
+        Assert.Contains("virtio-balloon-pci", argv);
+        Assert.DoesNotContain("-incoming", argv);
+    }
+
+    [Fact]
+    public void CloneOfATemplate_MapsTheFileCopyOnWriteAndWaitsForItsState()
+    {
+        var argv = QemuCommandLine.Build(Sample() with
+        {
+            MemoryFile = new MemoryFile("/var/lib/moat/templates/k/memory", Shared: false),
+            FreePageReporting = false,
+            IncomingStatePath = "/var/lib/moat/templates/k/state",
+        });
+        Assert.Equal("memory-backend-file,id=ram0,size=512M,mem-path=/var/lib/moat/templates/k/memory,share=off", After(argv, "-object"));
+        Assert.Equal("defer", After(argv, "-incoming"));
+        Assert.Equal(argv.ToList().IndexOf("-m") + 2, argv.ToList().IndexOf("-object"));
+    }
+
     public static TheoryData<string, Func<VmConfig, VmConfig>, string> Invalid => new()
     {
+        {
+            "state path for a shell",
+            c => c with { MemoryFile = new("/t/memory", false), FreePageReporting = false, IncomingStatePath = "/t/state; rm -rf /" },
+            "VmConfig.IncomingStatePath must hold only letters, digits, '/', '.', '_' and '-': QEMU hands it to a shell (got '/t/state; rm -rf /')"
+        },
+        {
+            "state without its memory",
+            c => c with { IncomingStatePath = "/t/state" },
+            "VmConfig.IncomingStatePath needs a MemoryFile mapped copy-on-write (Shared = false): the saved state holds no RAM"
+        },
+        {
+            "reporting on a memory file",
+            c => c with { MemoryFile = new("/t/memory", true) },
+            "VmConfig.FreePageReporting must be off with a MemoryFile: QEMU discards reported pages by punching holes in the file"
+        },
+        { "relative memory file", c => c with { MemoryFile = new("memory", true), FreePageReporting = false }, "VmConfig.MemoryFile.Path must be an absolute path (got 'memory')" },
         { "empty kernel", c => c with { KernelPath = "" }, "VmConfig.KernelPath must not be empty" },
         { "relative kernel", c => c with { KernelPath = "vmlinuz" }, "VmConfig.KernelPath must be an absolute path (got 'vmlinuz')" },
         { "empty initrd", c => c with { InitrdPath = "" }, "VmConfig.InitrdPath must not be empty" },

@@ -12,6 +12,7 @@ public sealed class RawClientTests : IAsyncLifetime
     private readonly TestServer _server = new();
     private readonly CancellationTokenSource _serverStop = new();
     private Stream _toServer = null!;
+    private Stream _clientIn = null!;
     private FrameReader _fromServer = null!;
     private Task _serving = null!;
 
@@ -19,6 +20,7 @@ public sealed class RawClientTests : IAsyncLifetime
     {
         var (clientIn, clientOut, serverIn, serverOut) = TestStreams.CreatePipePair();
         _toServer = clientOut;
+        _clientIn = clientIn;
         _fromServer = new FrameReader(clientIn);
         _serving = _server.Server.ServeAsync(serverIn, serverOut, _serverStop.Token);
         return Task.CompletedTask;
@@ -50,6 +52,27 @@ public sealed class RawClientTests : IAsyncLifetime
         await _serving.WaitAsync(Limit);
         Assert.Null(await _fromServer.ReadAsync(CancellationToken.None).AsTask().WaitAsync(Limit));
         Assert.Contains(_server.Logs, l => l.Contains(expectedLog, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ClientTakingOverAConnection_ContinuesAfterTheIdsTheServerSaw()
+    {
+        // What a VM restored from a template sees: its agent's connection already served ids 1 and 3.
+        await SendAsync(Frames.Concat(
+            Frames.Request(1, TestServer.Service, "Echo", "one"),
+            Frames.Request(3, TestServer.Service, "Echo", "two")));
+        await ReceiveAsync();
+        await ReceiveAsync();
+
+        await using var client = new TtrpcClient(_clientIn, _toServer);
+        var reused = await Assert.ThrowsAsync<TtrpcException>(() => client.EchoAsync("Echo", "fresh"));
+        Assert.Equal(StatusCode.InvalidArgument, reused.Code);
+
+        client.ContinueAfter(3);
+        client.ContinueAfter(1); // never goes back
+        Assert.Equal("continued", await client.EchoAsync("Echo", "continued"));
+        Assert.Equal(5u, client.LastStreamId);
+        Assert.Throws<ArgumentOutOfRangeException>(() => client.ContinueAfter(8));
     }
 
     [Fact]

@@ -1,0 +1,86 @@
+using System.Text.RegularExpressions;
+
+namespace Moat.Integration.Tests;
+
+/// <summary>VM templates: VMs of the configured shape restored from a saved VM instead of booted.</summary>
+[Collection("vm")]
+public sealed partial class TemplateTests
+{
+    private const string TemplateRoot = "/var/lib/moat/templates";
+
+    [GeneratedRegex("template ([0-9a-f]{24})")]
+    private static partial Regex TemplateKey();
+
+    [Fact]
+    public async Task ClonesOfOneTemplateTakeTheHostsClockAndHaveTheirOwnRandomness()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "date +%s; cat /proc/sys/kernel/random/uuid; head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \\n'"]);
+        var runs = new List<string[]>();
+        for (var i = 0; i < 2; i++)
+        {
+            var r = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Contains("(VM restored from template ", r.Stderr);
+            var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+            var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            Assert.Equal(3, lines.Length);
+            // The template was saved minutes or days ago: the guest's clock comes from the host.
+            Assert.InRange(long.Parse(lines[0], System.Globalization.CultureInfo.InvariantCulture), now - 30, now + 1);
+            runs.Add(lines);
+        }
+        Assert.NotEqual(runs[0][1], runs[1][1]);
+        Assert.NotEqual(runs[0][2], runs[1][2]);
+        env.AssertNothingLeft();
+    }
+
+    [Fact]
+    public async Task ATemplateThatCannotBeRestoredIsDroppedTheRunBootsAndTheNextRunMakesItAgain()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["echo", "hello"]);
+        var first = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var key = TemplateKey().Match(first.Stderr).Groups[1].Value;
+        var dir = Path.Combine(TemplateRoot, key);
+        Assert.True(Directory.Exists(dir), first.Stderr);
+
+        await File.WriteAllBytesAsync(Path.Combine(dir, "state"), "not a QEMU state"u8.ToArray());
+        var broken = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
+        Assert.True(broken.ExitCode == 0, broken.ToString());
+        Assert.Equal("hello\n", broken.Stdout);
+        Assert.Contains($"restoring VM template {key} failed", broken.Stderr);
+        Assert.Contains("agent answered\n", broken.Stderr.ReplaceLineEndings("\n"));
+        Assert.False(Directory.Exists(dir));
+
+        var again = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.Contains($"VM template {key} saved", again.Stderr);
+        Assert.Contains($"(VM restored from template {key})", again.Stderr);
+        Assert.Equal("hello\n", again.Stdout);
+        env.AssertNothingLeft();
+    }
+
+    [Fact]
+    public async Task TemplatesOffBootsEveryVm()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["true"]);
+        var r = await env.RunAsync(bundle, MoatEnv.Id(), null, new Dictionary<string, string> { ["MOAT_TEMPLATE"] = "0" }, "--debug");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.DoesNotContain("template", r.Stderr);
+        Assert.Contains("agent answered", r.Stderr);
+
+        var cfg = Path.Combine(env.Dir, "moat.toml");
+        File.WriteAllText(cfg, "[hypervisor]\ntemplate = false\n");
+        r = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug", "--config", cfg);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.DoesNotContain("template", r.Stderr);
+
+        File.WriteAllText(cfg, "[hypervisor]\ntemplate = \"yes\"\n");
+        r = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--config", cfg);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("hypervisor.template: must be true or false", r.Stderr);
+        env.AssertNothingLeft();
+    }
+}
