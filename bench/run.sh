@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Moat's benchmark suite: Moat against runc, crun, runsc (gVisor) and a bare QEMU boot of Moat's own
 # guest kernel and initrd, side by side in one run, on a private containerd (CRI plugin, bridge CNI).
-#   start latency: bare QEMU boot; `ctr run --rm /bin/true` and CLI `run` of a bundle per runtime;
+#   start latency: bare QEMU boot; `ctr run --rm /bin/true` and CLI `run` of a bundle per runtime
+#                  (Moat restores VMs from a template; the CLI row "template off" boots each);
 #                  CRI pod start; shim start; where Moat's start goes (`moat --debug run`)
 #   memory:        host PSS per idle pod with 1 and with MEMORY_AT idle pods; shim RSS; QEMU by mapping
 #   density:       idle pods up to 100, stopping before MemAvailable < 25% or at a failed start
@@ -137,6 +138,8 @@ for r in "${runtimes[@]}"; do
   else note "$r: CLI run skipped: $(tr '\n' ' ' < "$work/cli-$r.log" | cut -c1-300)"; fi
 done
 args+=(-n "moat --pid-file (shim daemon)" "moat --root $work/moat run --pid-file $work/pid --bundle $work/bundle c-moat-d")
+# Without a VM template every run boots the guest kernel: what the first VM of a shape costs.
+args+=(-n "moat, template off (boots)" "env MOAT_TEMPLATE=0 moat --root $work/moat run --bundle $work/bundle c-moat-boot")
 hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/cli.json" "${args[@]}"
 bench hyperfine --samples "$samples" --group start-cli --file "$work/cli.json"
 mkdir -p "$work/shim-start" && (cd "$work/bundle" && hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/shim.json" \

@@ -80,6 +80,13 @@ public static class HostCheck
             // QEMU missing: reported above
         }
 
+        var saved = Directory.Exists(options.TemplateDir)
+            ? Directory.EnumerateDirectories(options.TemplateDir).Count(d => Path.GetFileName(d).Length == 24)
+            : 0;
+        items.Add(new("info", "VM templates", options.Templates
+            ? $"on: {saved} saved under {options.TemplateDir} (the first VM of a new shape makes one)"
+            : "off (hypervisor.template = false): every VM boots its kernel"));
+
         var capable = !errors.Contains("the CPU lacks lm") && !errors.Contains("the CPU lacks sse4_1");
         var canCreate = errors.Count == 0;
         var verdict = canCreate

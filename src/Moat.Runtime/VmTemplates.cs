@@ -129,7 +129,10 @@ public sealed class VmTemplates
     public async Task<Template?> CreateAsync(string key, VmConfig config, IReadOnlyList<string> helperCommand, TimeSpan agentTimeout,
         PhaseLog log, CancellationToken ct)
     {
-        Directory.CreateDirectory(_root);
+        // Root only: a template's memory is a guest's, from before each clone's reseed.
+        const UnixFileMode rootOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+        Directory.CreateDirectory(_root, rootOnly);
+        File.SetUnixFileMode(_root, rootOnly);
         var failed = Path.Combine(_root, key + FailedSuffix);
         if (File.Exists(failed) && DateTime.UtcNow - File.GetLastWriteTimeUtc(failed) < RetryAfterFailure)
         {
