@@ -7,6 +7,8 @@ namespace Moat.Bench;
 internal static partial class QemuMemory
 {
     public const string GuestRam = "guest RAM touched";
+    public const string TemplateRam = "guest RAM read from the VM template file";
+    public const string TemplateCopies = "guest RAM written since the restore (copies of template pages)";
     public const string TcgBuffer = "TCG translation cache";
     public const string Kernel = "guest kernel file (vmlinux)";
     public const string Initrd = "initrd file";
@@ -32,6 +34,7 @@ internal static partial class QemuMemory
                 {
                     "" when size == ramBytes => GuestRam,
                     "" when tcgBytes > 0 && Math.Abs(size - tcgBytes) <= 64 * 1024 => TcgBuffer,
+                    _ when path.Contains("/templates/", StringComparison.Ordinal) && path.EndsWith("/memory", StringComparison.Ordinal) => TemplateRam,
                     _ when path.EndsWith("/vmlinux", StringComparison.Ordinal) => Kernel,
                     _ when path.EndsWith(".img", StringComparison.Ordinal) => Initrd,
                     _ when path.StartsWith('/') => Binaries,
@@ -42,6 +45,13 @@ internal static partial class QemuMemory
             {
                 var kib = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
                 result[category] = result.GetValueOrDefault(category) + kib / 1024.0;
+            }
+            else if (category == TemplateRam && line.StartsWith("Anonymous:", StringComparison.Ordinal))
+            {
+                // A private file mapping's written pages are anonymous copies, counted whole in its PSS.
+                var kib = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+                result[TemplateRam] = result.GetValueOrDefault(TemplateRam) - kib / 1024.0;
+                result[TemplateCopies] = result.GetValueOrDefault(TemplateCopies) + kib / 1024.0;
             }
         }
 

@@ -176,13 +176,25 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// 32 bytes from the host's kernel generator. Not RandomNumberGenerator: on Linux it loads
+    /// libcrypto, ~4 MiB more resident memory in every shim (measured: shim RSS 14 -> 18 MiB).
+    /// </summary>
+    private static byte[] HostEntropy()
+    {
+        var bytes = new byte[32];
+        using var urandom = new FileStream("/dev/urandom", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+        urandom.ReadExactly(bytes);
+        return bytes;
+    }
+
     /// <summary>Syncs the guest with the host, mounts the share and configures the pod network.</summary>
     private async Task SetUpGuestAsync(CancellationToken ct)
     {
         await Agent.CreateSandboxAsync(new CreateSandboxRequest
         {
             HostTimeUnixNano = (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100,
-            Entropy = ByteString.CopyFrom(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+            Entropy = ByteString.CopyFrom(HostEntropy()),
             SandboxId = Id,
             Storages =
             {

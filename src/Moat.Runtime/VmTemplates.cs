@@ -107,8 +107,9 @@ public sealed class VmTemplates
         {
             Directory.Delete(Path.Combine(_root, key), recursive: true);
         }
-        catch (DirectoryNotFoundException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // gone already, or not ours to delete: the next restore fails and boots again
         }
     }
 
@@ -129,17 +130,25 @@ public sealed class VmTemplates
     public async Task<Template?> CreateAsync(string key, VmConfig config, IReadOnlyList<string> helperCommand, TimeSpan agentTimeout,
         PhaseLog log, CancellationToken ct)
     {
-        // Root only: a template's memory is a guest's, from before each clone's reseed.
-        const UnixFileMode rootOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
-        Directory.CreateDirectory(_root, rootOnly);
-        File.SetUnixFileMode(_root, rootOnly);
         var failed = Path.Combine(_root, key + FailedSuffix);
-        if (File.Exists(failed) && DateTime.UtcNow - File.GetLastWriteTimeUtc(failed) < RetryAfterFailure)
+        FileStream lockFile;
+        try
         {
-            log.Phase($"no VM template: making one failed {(DateTime.UtcNow - File.GetLastWriteTimeUtc(failed)).TotalSeconds:F0} s ago ({File.ReadAllText(failed).Trim()})");
+            // Root only: a template's memory is a guest's, from before each clone's reseed.
+            const UnixFileMode rootOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+            Directory.CreateDirectory(_root, rootOnly);
+            File.SetUnixFileMode(_root, rootOnly);
+            if (File.Exists(failed) && DateTime.UtcNow - File.GetLastWriteTimeUtc(failed) < RetryAfterFailure)
+            {
+                log.Phase($"no VM template: making one failed {(DateTime.UtcNow - File.GetLastWriteTimeUtc(failed)).TotalSeconds:F0} s ago ({File.ReadAllText(failed).Trim()})");
+                return null;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            log.Phase($"no VM template: {_root}: {e.Message}");
             return null;
         }
-        FileStream lockFile;
         try
         {
             lockFile = new FileStream(Path.Combine(_root, key + ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
@@ -149,36 +158,60 @@ public sealed class VmTemplates
             log.Phase("no VM template: another process is making it");
             return null;
         }
+        catch (UnauthorizedAccessException e)
+        {
+            log.Phase($"no VM template: {e.Message}");
+            return null;
+        }
         await using var _ = lockFile.ConfigureAwait(false);
         if (Find(key) is { } made)
         {
             return made;
         }
         var tmp = Path.Combine(_root, key + ".new");
-        if (Directory.Exists(tmp))
-        {
-            Directory.Delete(tmp, recursive: true);
-        }
-        Directory.CreateDirectory(tmp);
         try
         {
+            if (Directory.Exists(tmp))
+            {
+                Directory.Delete(tmp, recursive: true); // left by a process killed while making it
+            }
+            Directory.CreateDirectory(tmp);
             var template = await BootAndSaveAsync(key, tmp, config, helperCommand, agentTimeout, log, ct).ConfigureAwait(false);
             File.Delete(failed);
             Prune(log);
             return template;
         }
-        catch (Exception e) when (e is RuntimeException or IOException or Moat.Ttrpc.TtrpcException or System.Net.Sockets.SocketException or Moat.Hypervisor.QmpException)
+        catch (Exception e) when (e is RuntimeException or IOException or UnauthorizedAccessException or Moat.Ttrpc.TtrpcException
+            or System.Net.Sockets.SocketException or QmpException)
         {
-            File.WriteAllText(failed, e.Message + Environment.NewLine);
+            TryWrite(failed, e.Message + Environment.NewLine);
             log.Phase($"no VM template: making it failed: {e.Message}");
             return null;
         }
         finally
         {
-            if (Directory.Exists(tmp))
+            try
             {
-                Directory.Delete(tmp, recursive: true);
+                if (Directory.Exists(tmp))
+                {
+                    Directory.Delete(tmp, recursive: true);
+                }
             }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                log.Phase($"VM template {key}: cannot remove {tmp}: {e.Message}");
+            }
+        }
+    }
+
+    private static void TryWrite(string path, string text)
+    {
+        try
+        {
+            File.WriteAllText(path, text);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
         }
     }
 
@@ -196,8 +229,9 @@ public sealed class VmTemplates
                 dir.Delete(recursive: true);
                 log.Phase($"VM template {dir.Name} dropped (least recently used of more than {MaxTemplates})");
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
+                log.Phase($"VM template {dir.Name}: cannot drop it: {e.Message}");
             }
         }
     }
