@@ -10,17 +10,21 @@
 #                  network, a CPU loop; each as a ratio to runc
 # Writes bench/results/<date>/{report.md,*.png,samples.csv,summary.csv,results.json}.
 # Usage: bench/run.sh [--quick]   (root; --quick runs each measurement once with small sizes)
+#        BENCH_STEPS="4 6" bench/run.sh   runs only those steps (3-8), into bench/results/<date>-steps-4-6
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 runs=10 pods=100 memory_at=20 stdout_mib=1024 rootfs_mib=256 net_mib=32 files=1000 loop=3000000
 mode="Full run: every start and workload figure repeated $runs times; density up to $pods pods."
+[ -n "${BENCH_STEPS:-}" ] && mode="Partial run (steps $BENCH_STEPS only): each figure repeated $runs times."
 if [ "${1:-}" = "--quick" ]; then
   runs=1 pods=3 memory_at=2 stdout_mib=64 rootfs_mib=32 net_mib=8 files=200 loop=300000
   mode="Quick run (a smoke check): each measurement once, small sizes, density up to $pods pods. Indicative only."
 fi
 step() { echo; echo "==> [$1/9] $2"; }
+steps="${BENCH_STEPS:-3 4 5 6 7 8}"
+want() { [[ " $steps " == *" $1 "* ]]; }
 
 step 1 "installing what the suite needs"
 need_packages hyperfine jq runc crun runsc containerd containernetworking-plugins qemu-system-x86 iproute2
@@ -28,7 +32,7 @@ need_packages hyperfine jq runc crun runsc containerd containernetworking-plugin
 dotnet build bench/Moat.Bench -c Release --nologo -v q -clp:NoSummary >/dev/null
 bench() { dotnet bench/Moat.Bench/bin/Release/net10.0/moat-bench.dll "$@"; }
 
-out="bench/results/$(date -u +%Y-%m-%d)"
+out="bench/results/$(date -u +%Y-%m-%d)${BENCH_STEPS:+-steps-${BENCH_STEPS// /-}}"
 mkdir -p "$out"
 rm -f "$out"/{samples.csv,summary.csv,results.json,notes.txt,report.md,machine.md} "$out"/*.png
 samples="$out/samples.csv"
@@ -123,6 +127,12 @@ for r in runc crun runsc moat; do
 done
 echo "runtimes: ${runtimes[*]}"
 
+# Debian's runsc has no containerd shim: through the runc shim every CRI container would be its own
+# gVisor sandbox, and runsc, seeing the CRI annotations, waits to join the pod's sandbox instead.
+cri_runtimes=(); for r in "${runtimes[@]}"; do [ "$r" = runsc ] || cri_runtimes+=("$r"); done
+[[ " ${runtimes[*]} " == *" runsc "* ]] && note "CRI (pod start, memory, density, network), runsc: not measured; Debian's runsc has no containerd shim, and through the runc shim its pod containers wait to join a sandbox that shim never makes"
+
+if want 3; then
 step 3 "start latency: bare QEMU boot and ctr run --rm /bin/true per runtime"
 hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/bare.json" -n "bare QEMU boot" "$(bare_qemu_boot)"
 bench hyperfine --samples "$samples" --group start-bare --file "$work/bare.json"
@@ -131,6 +141,8 @@ for r in "${runtimes[@]}"; do args+=(-n "$r" "$C run --rm ${ctr_flags[$r]} $img 
 hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/ctr.json" "${args[@]}"
 bench hyperfine --samples "$samples" --group start-ctr --file "$work/ctr.json"
 
+fi
+if want 4; then
 step 4 "start latency: CLI run of a bundle per runtime, and the shim's start"
 args=()
 for r in "${runtimes[@]}"; do
@@ -147,24 +159,27 @@ mkdir -p "$work/shim-start" && (cd "$work/bundle" && hyperfine --warmup 1 --runs
   "containerd-shim-moat-v2 -namespace bench-start -id s1 -address $work/c.sock -publish-binary /usr/bin/containerd start")
 bench hyperfine --samples "$samples" --group start-shim --file "$work/shim.json"
 
+fi
+if want 5; then
 step 5 "where Moat's start goes: moat --debug run, $runs times"
 for i in $(seq 1 "$runs"); do moat --debug --root "$work/moat" run --bundle "$work/bundle" "p-$i" 2>"$work/phases-$i.txt" >/dev/null; done
 bench phases --samples "$samples" -- "$work"/phases-*.txt
-sleep 2 # the CRI plugin has loaded the CNI configuration long before this
-
-# Debian's runsc has no containerd shim: through the runc shim every CRI container would be its own
-# gVisor sandbox, and runsc, seeing the CRI annotations, waits to join the pod's sandbox instead.
-cri_runtimes=(); for r in "${runtimes[@]}"; do [ "$r" = runsc ] || cri_runtimes+=("$r"); done
-[[ " ${runtimes[*]} " == *" runsc "* ]] && note "CRI (pod start, memory, density, network), runsc: not measured; Debian's runsc has no containerd shim, and through the runc shim its pod containers wait to join a sandbox that shim never makes"
+fi
+if want 6; then
 step 6 "CRI pod start and memory of one idle pod: ${cri_runtimes[*]}, $runs times each"
+sleep 2 # the CRI plugin loads the CNI configuration a moment after it starts
 bench cri-start --samples "$samples" --socket "$work/c.sock" --runs "$runs" --handlers "$(IFS=,; echo "${cri_runtimes[*]}")"
 
+fi
+if want 7; then
 step 7 "density: idle pods up to $pods (runc, moat) and $memory_at (the others)"
 for r in "${cri_runtimes[@]}"; do
   max=$memory_at; { [ "$r" = runc ] || [ "$r" = moat ]; } && max=$pods
   bench density --samples "$samples" --socket "$work/c.sock" --handler "$r" --max "$max" --memory-at "$memory_at" || note "density, $r: failed (see above)"
 done
 
+fi
+if want 8; then
 step 8 "workload: stdout ($stdout_mib MiB), rootfs ($rootfs_mib MiB, $files files), CPU loop, network ($net_mib MiB)"
 for r in "${runtimes[@]}"; do
   bench workload --samples "$samples" --case "$r" --runs "$runs" --stdout-mib "$stdout_mib" -- \
@@ -175,5 +190,6 @@ for r in "${runtimes[@]}"; do
   bench network --samples "$samples" --socket "$work/c.sock" --handler "$r" --runs "$runs" --mib "$net_mib" || note "network, $r: failed (see above)"
 done
 
+fi
 step 9 "report"
 bench report --dir "$out" --mode "$mode"
