@@ -80,9 +80,7 @@ public static class HostCheck
             // QEMU missing: reported above
         }
 
-        var saved = Directory.Exists(options.TemplateDir)
-            ? Directory.EnumerateDirectories(options.TemplateDir).Count(d => Path.GetFileName(d).Length == 24)
-            : 0;
+        var saved = new VmTemplates(options.TemplateDir).Saved().Count();
         items.Add(new("info", "VM templates", options.Templates
             ? $"on: {saved} saved under {options.TemplateDir} (the first VM of a new shape makes one)"
             : "off (hypervisor.template = false): every VM boots its kernel"));

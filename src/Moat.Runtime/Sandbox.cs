@@ -18,7 +18,6 @@ public sealed class Sandbox : IAsyncDisposable
     private int _dimms;
     private int _vcpus;
     private PodNetwork? _network;
-    private bool _restored;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log)
     {
@@ -100,6 +99,7 @@ public sealed class Sandbox : IAsyncDisposable
             Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
         };
         var helper = _options.VmmHelperCommand ?? DefaultHelperCommand();
+        string? restoredFrom = null;
         if (TemplateEligible(containerMemoryMiB, containerCpus))
         {
             var templates = new VmTemplates(_options.TemplateDir);
@@ -114,10 +114,7 @@ public sealed class Sandbox : IAsyncDisposable
                         FreePageReporting = false,
                         IncomingStatePath = template.StatePath,
                     }, helper, binds, probe, template.LastStreamId, ct).ConfigureAwait(false);
-                    _restored = true;
-                    _log.Phase($"agent answered (VM restored from template {key})");
-                    await SetUpGuestAsync(ct).ConfigureAwait(false);
-                    return;
+                    restoredFrom = key;
                 }
                 catch (RuntimeException e) when (!ct.IsCancellationRequested)
                 {
@@ -128,9 +125,12 @@ public sealed class Sandbox : IAsyncDisposable
                 }
             }
         }
-        await StartVmAsync(config, helper, binds, probe, 0, ct).ConfigureAwait(false);
-        _log.Phase("agent answered");
-        await SetUpGuestAsync(ct).ConfigureAwait(false);
+        if (restoredFrom is null)
+        {
+            await StartVmAsync(config, helper, binds, probe, 0, ct).ConfigureAwait(false);
+        }
+        _log.Phase(restoredFrom is null ? "agent answered" : $"agent answered (VM restored from template {restoredFrom})");
+        await SetUpGuestAsync(restored: restoredFrom is not null, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -189,7 +189,8 @@ public sealed class Sandbox : IAsyncDisposable
     }
 
     /// <summary>Syncs the guest with the host, mounts the share and configures the pod network.</summary>
-    private async Task SetUpGuestAsync(CancellationToken ct)
+    /// <param name="restored">The VM came from a template: its NICs still have the template's MACs.</param>
+    private async Task SetUpGuestAsync(bool restored, CancellationToken ct)
     {
         await Agent.CreateSandboxAsync(new CreateSandboxRequest
         {
@@ -214,7 +215,7 @@ public sealed class Sandbox : IAsyncDisposable
             var request = new ConfigureNetworkRequest();
             foreach (var i in net.Interfaces)
             {
-                var nic = new NetworkInterface { Mac = i.Mac, Mtu = (uint)i.Mtu, CurrentMac = _restored ? VmTemplates.PlaceholderMac(request.Interfaces.Count) : "" };
+                var nic = new NetworkInterface { Mac = i.Mac, Mtu = (uint)i.Mtu, CurrentMac = restored ? VmTemplates.PlaceholderMac(request.Interfaces.Count) : "" };
                 nic.Addresses.AddRange(i.Addresses.Select(a => new IpAddress { Address = a.Address, PrefixLength = (uint)a.PrefixLength }));
                 request.Interfaces.Add(nic);
             }

@@ -28,6 +28,8 @@ public sealed class VmTemplates
     /// <summary>Templates kept; making one more drops the least recently restored.</summary>
     public const int MaxTemplates = 4;
 
+    private const int KeyLength = 24;
+
     private readonly string _root;
 
     public VmTemplates(string root) => _root = root;
@@ -69,7 +71,7 @@ public sealed class VmTemplates
         {
             parts.Add(file is null ? "-" : FileIdentity(file));
         }
-        return NameHash.Hex(string.Join('\0', parts), 24);
+        return NameHash.Hex(string.Join('\0', parts), KeyLength);
     }
 
     private static string FileIdentity(string path)
@@ -99,6 +101,11 @@ public sealed class VmTemplates
             return null;
         }
     }
+
+    /// <summary>The saved templates' directories (named by their key; not the ones being made).</summary>
+    public IEnumerable<DirectoryInfo> Saved() => Directory.Exists(_root)
+        ? new DirectoryInfo(_root).EnumerateDirectories().Where(d => d.Name.Length == KeyLength && d.Name.All(char.IsAsciiHexDigitLower))
+        : [];
 
     /// <summary>Deletes the template for <paramref name="key"/> (it failed to restore).</summary>
     public void Remove(string key)
@@ -218,10 +225,7 @@ public sealed class VmTemplates
     /// <summary>Deletes the least recently used templates beyond <see cref="MaxTemplates"/> (lock files stay: another process may hold one).</summary>
     private void Prune(PhaseLog log)
     {
-        var stale = new DirectoryInfo(_root).EnumerateDirectories()
-            .Where(d => d.Name.Length == 24 && d.Name.All(char.IsAsciiHexDigitLower))
-            .OrderByDescending(d => d.LastWriteTimeUtc)
-            .Skip(MaxTemplates);
+        var stale = Saved().OrderByDescending(d => d.LastWriteTimeUtc).Skip(MaxTemplates);
         foreach (var dir in stale)
         {
             try

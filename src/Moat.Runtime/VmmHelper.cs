@@ -38,7 +38,7 @@ public static unsafe class VmmHelper
             }
             if (spec.PrivateNetwork)
             {
-                ErrnoException.Check(Libc.unshare(0x40000000 /* CLONE_NEWNET */), "unshare(CLONE_NEWNET)");
+                ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWNET), "unshare(CLONE_NEWNET)");
             }
             foreach (var tap in spec.Taps)
             {
@@ -50,7 +50,7 @@ public static unsafe class VmmHelper
                 {
                     FreshThread.Run(() =>
                     {
-                        FreshThread.Enter(spec.NetnsPath!, 0x40000000 /* CLONE_NEWNET */);
+                        FreshThread.Enter(spec.NetnsPath!, Libc.CLONE_NEWNET);
                         OpenTap(tap);
                     });
                 }
