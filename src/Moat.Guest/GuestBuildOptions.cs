@@ -3,9 +3,12 @@ namespace Moat.Guest;
 /// <summary>Inputs of <see cref="GuestImageBuilder"/>.</summary>
 public sealed record GuestBuildOptions
 {
-    /// <summary>Modules the agent loads at boot (their dependencies are added automatically).</summary>
+    /// <summary>
+    /// Modules the agent loads at boot (their dependencies are added automatically). pvpanic_pci
+    /// tells QEMU when the guest kernel panics (QMP GUEST_PANICKED), so the host fails fast.
+    /// </summary>
     public static IReadOnlyList<string> DefaultModules { get; } =
-        ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net", "virtio_blk", "virtio_balloon"];
+        ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net", "virtio_blk", "virtio_balloon", "pvpanic_pci"];
 
     /// <summary>Root of Moat's state; the kernel cache goes to DataDir/cache, images to DataDir/guest.</summary>
     public string DataDir { get; init; } = "/var/lib/moat";

@@ -65,6 +65,9 @@ public static class QemuCommandLine
         Add("-chardev", SocketChardev("agent", cfg.AgentSocket));
         Add("-device", $"virtserialport,chardev=agent,name={AgentPortName}");
         Add("-serial", $"file:{cfg.ConsoleLogPath}");
+        // A guest panic reaches QMP as GUEST_PANICKED (the guest's pvpanic_pci driver), so a start
+        // fails at once with the reason rather than after the agent's timeout.
+        Add("-device", "pvpanic-pci");
 
         // The guest reports the pages it frees (2 MiB at a time) and QEMU gives them back to the
         // host, so a VM's host memory shrinks after boot instead of only ever growing.

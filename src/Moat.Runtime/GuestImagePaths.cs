@@ -2,7 +2,7 @@ using Moat.Guest;
 
 namespace Moat.Runtime;
 
-internal static class GuestImagePaths
+public static class GuestImagePaths
 {
     /// <summary>The kernel and initrd to boot, or a one-line error saying which is missing and how to fix it.</summary>
     public static (string Kernel, string Initrd) Resolve(RuntimeOptions o)

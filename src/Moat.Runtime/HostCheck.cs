@@ -6,19 +6,33 @@ namespace Moat.Runtime;
 /// <summary>One finding of <see cref="HostCheck"/>: Info lines are facts, Warning lines cost speed, Error lines stop Moat.</summary>
 public sealed record CheckItem(string Level, string Name, string Detail);
 
+/// <summary>What a canary boot showed, as <c>moat check</c> reports it.</summary>
+public sealed record CanaryReport(bool Works, string Reason, long Milliseconds, string Source, DateTime CheckedAt);
+
 /// <summary>Everything <c>moat check</c> reports, and its verdict.</summary>
-public sealed record CheckReport(IReadOnlyList<CheckItem> Items, bool Capable, bool CanCreateVms, bool UsesKvm, string Verdict);
+/// <param name="KvmDevice">/dev/kvm opened and answered KVM_GET_API_VERSION.</param>
+/// <param name="KvmVmCreation">KVM_CREATE_VM succeeded.</param>
+/// <param name="KvmCanary">The guest booted under KVM (null when not tried: no device, or accelerator = "tcg").</param>
+/// <param name="KvmLikelyCause">Why KVM probably failed its canary (kvm_pvm loaded, no vmx/svm flag), when it did.</param>
+/// <param name="Accelerator">"kvm" or "tcg": what VM starts will use; null when none can be used.</param>
+/// <param name="AcceleratorReason">Why that one (or why none).</param>
+/// <param name="GuestBooted">The accelerator VM starts will use has booted the guest on this host.</param>
+public sealed record CheckReport(IReadOnlyList<CheckItem> Items, bool Capable, bool CanCreateVms, bool UsesKvm, string Verdict,
+    bool KvmDevice, bool KvmVmCreation, CanaryReport? KvmCanary, string? KvmLikelyCause, string? Accelerator, string AcceleratorReason,
+    CanaryReport? TcgCanary, bool GuestBooted);
 
 /// <summary>
-/// What kata-check checks, for Moat: the CPU's virtualization flags, the kernel modules, /dev/kvm
-/// (opened and KVM_CREATE_VM tried), QEMU and its version, the guest kernel and initrd.
-/// Without KVM, Moat still runs, under software emulation.
+/// What kata-check checks, for Moat, and then what it does not: the CPU's virtualization flags,
+/// the kernel modules, /dev/kvm (opened and KVM_CREATE_VM tried), then a canary boot of the
+/// installed guest under the accelerator Moat would use (cached per host boot, see
+/// <see cref="AcceleratorSelection"/>), QEMU and its version, the guest kernel and initrd. A KVM
+/// that creates VMs but cannot run the guest is reported as such, with QEMU's words.
 /// </summary>
 public static class HostCheck
 {
     private static readonly string[] RequiredCpuFlags = ["lm", "sse4_1"];
 
-    public static CheckReport Run(RuntimeOptions options, string cpuinfoPath = "/proc/cpuinfo", string devKvm = "/dev/kvm")
+    public static async Task<CheckReport> RunAsync(RuntimeOptions options, PhaseLog log, CancellationToken ct, string cpuinfoPath = "/proc/cpuinfo")
     {
         var items = new List<CheckItem>();
         var errors = new List<string>();
@@ -39,22 +53,26 @@ public static class HostCheck
         }
 
         var kvmModule = vendor == "AuthenticAMD" ? "kvm_amd" : "kvm_intel";
-        foreach (var m in new[] { "kvm", kvmModule, "vhost", "vhost_net", "vhost_vsock" })
+        var pvm = Directory.Exists("/sys/module/kvm_pvm");
+        foreach (var m in new[] { "kvm", pvm ? "kvm_pvm" : kvmModule, "vhost", "vhost_net", "vhost_vsock" })
         {
             var loaded = Directory.Exists($"/sys/module/{m}");
-            items.Add(new(loaded ? "info" : "warning", $"kernel module {m}", loaded ? "loaded" : $"not loaded (modprobe {m})"));
+            items.Add(new(loaded ? "info" : "warning", $"kernel module {m}", loaded
+                ? m == "kvm_pvm" ? "loaded (a paravirtualized nested KVM, not hardware virtualization)" : "loaded"
+                : $"not loaded (modprobe {m})"));
         }
 
-        var probe = AcceleratorProbe.Probe(devKvm);
-        var kvm = probe.Accel == Accel.Kvm;
-        items.Add(new(kvm ? "info" : "warning", "KVM", kvm ? $"{devKvm} opened and KVM_CREATE_VM succeeded" : probe.Reason ?? "unavailable"));
-        if (!kvm)
+        var probe = AcceleratorProbe.Probe(options.KvmDevice);
+        var device = probe.ApiVersion is not null;
+        var creation = probe.Accel == Accel.Kvm;
+        items.Add(new(device ? "info" : "warning", "KVM device", device ? $"{options.KvmDevice} opened (KVM API version {probe.ApiVersion})" : probe.Reason));
+        if (device)
         {
-            items.Add(new("warning", "software emulation",
-                "Moat will run its VMs under QEMU's TCG: each VM boots in seconds rather than a fraction of one, and guest code runs several times slower"));
+            items.Add(new(creation ? "info" : "warning", "KVM VM creation", creation ? "KVM_CREATE_VM succeeded" : probe.Reason));
         }
 
-        if (File.Exists(options.QemuBinary))
+        var qemu = File.Exists(options.QemuBinary);
+        if (qemu)
         {
             items.Add(new("info", "QEMU", $"{options.QemuBinary} ({QemuVersion(options.QemuBinary)})"));
         }
@@ -64,11 +82,12 @@ public static class HostCheck
             errors.Add("QEMU is missing");
         }
 
+        (string Kernel, string Initrd)? image = null;
         try
         {
-            var (kernel, initrd) = GuestImagePaths.Resolve(options);
-            items.Add(new("info", "guest kernel", kernel));
-            items.Add(new("info", "guest initrd", initrd));
+            image = GuestImagePaths.Resolve(options);
+            items.Add(new("info", "guest kernel", image.Value.Kernel));
+            items.Add(new("info", "guest initrd", image.Value.Initrd));
         }
         catch (RuntimeException e) when (e.Kind == RuntimeErrorKind.MissingDependency && !e.Message.StartsWith("QEMU", StringComparison.Ordinal))
         {
@@ -80,19 +99,76 @@ public static class HostCheck
             // QEMU missing: reported above
         }
 
+        CanaryReport? kvmCanary = null, tcgCanary = null;
+        string? likelyCause = null;
+        string? accelerator = null;
+        var reason = "no guest image or QEMU to boot";
+        if (image is { } img && qemu)
+        {
+            var selection = QemuAcceleratorHost.Selection(options, img.Kernel, img.Initrd, log);
+            var key = AcceleratorVerdicts.Key(options, img.Kernel, img.Initrd);
+            if (creation && options.Accelerator != AcceleratorChoice.Tcg)
+            {
+                kvmCanary = Report(await selection.VerdictAsync(Accel.Kvm, key, ct).ConfigureAwait(false));
+                items.Add(new(kvmCanary.Works ? "info" : "warning", "KVM canary", kvmCanary.Works
+                    ? $"the guest booted under KVM ({kvmCanary.Reason})"
+                    : $"the guest did not boot under KVM: {kvmCanary.Reason}"));
+                if (!kvmCanary.Works)
+                {
+                    likelyCause = pvm ? "kvm_pvm is loaded: this host's KVM is a paravirtualized nested one that cannot run the guest kernel"
+                        : !hasVirt ? $"the CPU has no {virtFlag} flag: KVM here is not hardware virtualization"
+                        : null;
+                    if (likelyCause is not null)
+                    {
+                        items.Add(new("warning", "KVM likely cause", likelyCause));
+                    }
+                }
+            }
+            try
+            {
+                var decision = await selection.DecideAsync(ct).ConfigureAwait(false);
+                accelerator = decision.Accel == Accel.Kvm ? "kvm" : "tcg";
+                reason = decision.Reason;
+                if (decision.Accel == Accel.Tcg)
+                {
+                    tcgCanary = Report(await selection.VerdictAsync(Accel.Tcg, key, ct).ConfigureAwait(false));
+                    items.Add(new(tcgCanary.Works ? "info" : "error", "TCG canary", tcgCanary.Works
+                        ? $"the guest booted under software emulation ({tcgCanary.Reason})"
+                        : $"the guest did not boot under software emulation: {tcgCanary.Reason}"));
+                    if (!tcgCanary.Works)
+                    {
+                        errors.Add("the guest does not boot");
+                    }
+                }
+                items.Add(new(decision.Accel == Accel.Kvm ? "info" : "warning", "accelerator", decision.Accel == Accel.Kvm
+                    ? $"KVM ({options.Accelerator.Name()}): {decision.Reason}"
+                    : $"TCG, software emulation ({options.Accelerator.Name()}): {decision.Reason}; each VM boots in seconds rather than a fraction of one, and guest code runs several times slower"));
+            }
+            catch (RuntimeException e)
+            {
+                reason = e.Message;
+                items.Add(new("error", "accelerator", e.Message));
+                errors.Add("the configured accelerator cannot run the guest");
+            }
+        }
+
         var saved = new VmTemplates(options.TemplateDir).Saved().Count();
         items.Add(new("info", "VM templates", options.Templates
             ? $"on: {saved} saved under {options.TemplateDir} (the first VM of a new shape makes one)"
             : "off (hypervisor.template = false): every VM boots its kernel"));
 
+        var usesKvm = accelerator == "kvm";
+        var booted = usesKvm ? kvmCanary?.Works == true : tcgCanary?.Works == true;
         var capable = !errors.Contains("the CPU lacks lm") && !errors.Contains("the CPU lacks sse4_1");
-        var canCreate = errors.Count == 0;
+        var canCreate = errors.Count == 0 && booted;
         var verdict = canCreate
-            ? kvm ? "System is capable of running Moat\nSystem can currently create Moat VMs"
-                  : "System is capable of running Moat (with software emulation)\nSystem can currently create Moat VMs (with software emulation: slow)"
-            : $"System cannot currently create Moat VMs: {string.Join("; ", errors)}";
-        return new CheckReport(items, capable, canCreate, kvm, verdict);
+            ? usesKvm ? "System is capable of running Moat\nSystem can currently create Moat VMs"
+                      : "System is capable of running Moat (with software emulation)\nSystem can currently create Moat VMs (with software emulation: slow)"
+            : $"System cannot currently create Moat VMs: {(errors.Count > 0 ? string.Join("; ", errors) : reason)}";
+        return new CheckReport(items, capable, canCreate, usesKvm, verdict, device, creation, kvmCanary, likelyCause, accelerator, reason, tcgCanary, booted);
     }
+
+    private static CanaryReport Report(AcceleratorVerdict v) => new(v.Works, v.Reason, v.Milliseconds, v.Source, v.CheckedAt);
 
     private static (string Vendor, HashSet<string> Flags) ReadCpu(string cpuinfoPath)
     {

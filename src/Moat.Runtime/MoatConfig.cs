@@ -13,6 +13,7 @@ namespace Moat.Runtime;
 /// [hypervisor]
 /// path = "/usr/bin/qemu-system-x86_64"
 /// machine = "q35"            # or "microvm"
+/// accelerator = "auto"      # "kvm" or "tcg"; auto = KVM once a canary booted the guest under it
 /// memory_mib = 512
 /// max_memory_mib = 8192     # memory hotplug ceiling
 /// vcpus = 1
@@ -76,6 +77,11 @@ public static class MoatConfig
                     ("hypervisor", "vcpus") => options with { Vcpus = Number(path, name, v, 1, 256) },
                     ("hypervisor", "max_vcpus") => options with { MaxVcpus = Number(path, name, v, 0, 256) },
                     ("hypervisor", "tcg_cache_mib") => options with { TcgCacheMiB = Number(path, name, v, 1, 2048) },
+                    ("hypervisor", "accelerator") => options with
+                    {
+                        Accelerator = AcceleratorChoices.Parse(v as string)
+                            ?? throw Bad(path, name, $"unknown accelerator {(v is string a ? "\"" + a + "\"" : v)} (use {AcceleratorChoices.Allowed})"),
+                    },
                     ("hypervisor", "template") => options with { Templates = v is bool t ? t : throw Bad(path, name, "must be true or false") },
                     ("agent", "timeout_seconds") => options with { AgentTimeout = TimeSpan.FromSeconds(Number(path, name, v, 1, 3600)) },
                     ("runtime", "data_dir") => options with { DataDir = Text(path, name, v) },

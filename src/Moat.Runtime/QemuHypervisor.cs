@@ -66,9 +66,90 @@ public sealed class QemuHypervisor : IHypervisor
                 await Task.WhenAny(_vmm.Exit, Task.Delay(5, ct)).ConfigureAwait(false);
             }
         }
+        _watch = new VmWatch(_qmp);
+        _ = KillOnFaultAsync(_watch, _vmm);
+        // A fault before QMP was connected sent its event to nobody: ask once.
+        await _watch.CheckNowAsync(ct).ConfigureAwait(false);
         if (config.IncomingStatePath is { } state)
         {
             await RestoreAsync(state, ct).ConfigureAwait(false);
+        }
+    }
+
+    private VmWatch? _watch;
+
+    /// <summary>
+    /// A VM that QEMU stopped on an error, or whose guest panicked, never runs again: QEMU is killed
+    /// so that everyone waiting on the VM's exit (containers, the shim) sees it go.
+    /// </summary>
+    private static async Task KillOnFaultAsync(VmWatch watch, VmmProcess vmm)
+    {
+        await watch.Fault.ConfigureAwait(false);
+        vmm.Kill();
+    }
+
+    /// <summary>
+    /// Completes when the VM can no longer run its guest: QEMU stopped it on an error, the guest
+    /// panicked or shut down, or QEMU exited. Never completes while the VM is healthy.
+    /// </summary>
+    public Task<VmFault> Fault => _fault ??= WatchFaultAsync();
+
+    private Task<VmFault>? _fault;
+
+    private async Task<VmFault> WatchFaultAsync()
+    {
+        var exit = _vmm?.Exit ?? Task.FromResult(0);
+        var watched = _watch?.Fault ?? new TaskCompletionSource<VmFault>().Task;
+        if (await Task.WhenAny(watched, exit).ConfigureAwait(false) == watched)
+        {
+            return await watched.ConfigureAwait(false);
+        }
+        // QMP delivers a panic or shutdown event before the socket closes: prefer its words.
+        if (await Task.WhenAny(watched, Task.Delay(100)).ConfigureAwait(false) == watched)
+        {
+            return await watched.ConfigureAwait(false);
+        }
+        return new VmFault(VmFaultKind.Exited, $"QEMU exited (status {await exit.ConfigureAwait(false)})");
+    }
+
+    /// <summary>
+    /// One line for a fault: what happened, QEMU's own first lines of report (e.g. "KVM internal
+    /// error. Suberror: 1 / emulation failure") and where the guest console was logged.
+    /// </summary>
+    /// <remarks>The console log is named only when <paramref name="consoleLog"/> is given: a sandbox keeps its log elsewhere when it fails, and names that copy.</remarks>
+    public string Describe(VmFault fault, string? consoleLog = null)
+    {
+        var report = QemuReport(_vmmLogPath);
+        return fault.Detail + (report.Length > 0 ? $"; QEMU said: \"{report}\"" : "") + (consoleLog is null ? "" : $"; console log: {consoleLog}");
+    }
+
+    /// <summary>The first lines QEMU wrote to its stderr (up to 3, each cut at 160 characters), joined by " / ".</summary>
+    internal static string QemuReport(string path)
+    {
+        try
+        {
+            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096));
+            var lines = new List<string>(3);
+            var buffer = new char[4096];
+            var read = reader.ReadBlock(buffer, 0, buffer.Length);
+            foreach (var raw in new string(buffer, 0, read).Split('\n'))
+            {
+                var line = new string(raw.Trim().Select(c => char.IsControl(c) ? '?' : c).ToArray());
+                if (line.Length == 0)
+                {
+                    continue;
+                }
+                lines.Add(line.Length > 160 ? line[..160] + "..." : line);
+                if (lines.Count == 3)
+                {
+                    break;
+                }
+            }
+            return string.Join(" / ", lines);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "";
         }
     }
 
@@ -215,6 +296,11 @@ public sealed class QemuHypervisor : IHypervisor
         {
             _vmm.Kill();
             await _vmm.Exit.ConfigureAwait(false);
+        }
+        if (_watch is not null)
+        {
+            await _watch.DisposeAsync().ConfigureAwait(false);
+            _watch = null;
         }
         if (_qmp is not null)
         {

@@ -1,3 +1,5 @@
+using Moat.Hypervisor;
+
 namespace Moat.Runtime;
 
 public enum RuntimeErrorKind
@@ -19,4 +21,11 @@ public sealed class RuntimeException : Exception
         : base(message, inner) => Kind = kind;
 
     public RuntimeErrorKind Kind { get; }
+
+    /// <summary>The VM fault behind a <see cref="RuntimeErrorKind.GuestFailure"/> or <see cref="RuntimeErrorKind.Timeout"/> of a VM start.</summary>
+    public VmFault? Fault { get; init; }
+
+    /// <summary>A VM start that failed because the guest never came up (it faulted, or its agent never answered).</summary>
+    public static RuntimeException GuestDidNotStart(VmFault fault, string message) =>
+        new(fault.Kind == VmFaultKind.AgentTimeout ? RuntimeErrorKind.Timeout : RuntimeErrorKind.GuestFailure, message) { Fault = fault };
 }

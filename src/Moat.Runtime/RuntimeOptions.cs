@@ -41,6 +41,22 @@ public sealed record RuntimeOptions
     /// <summary>Where templates are kept: they belong to the guest image, so beside it.</summary>
     public string TemplateDir => Path.Combine(DataDir, "templates");
     public TimeSpan AgentTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>KVM, TCG, or KVM once a canary has booted the guest under it (<see cref="AcceleratorSelection"/>).</summary>
+    public AcceleratorChoice Accelerator { get; init; } = AcceleratorChoice.Auto;
+
+    /// <summary>The KVM device.</summary>
+    public string KvmDevice { get; init; } = "/dev/kvm";
+
+    /// <summary>
+    /// The node's runtime directory (a tmpfs): what belongs to the host rather than to one
+    /// container root, such as the accelerator verdicts. Apart from every <c>--root</c>, so no
+    /// container id can collide with it.
+    /// </summary>
+    public string NodeDir { get; init; } = "/run/moat-node";
+
+    /// <summary>Where the accelerator canaries' verdicts are kept.</summary>
+    public string AcceleratorDir => Path.Combine(NodeDir, "accelerator");
     public bool Debug { get; init; }
 
     /// <summary>Explicit guest image paths (tests, benchmarks); default: the current image under DataDir.</summary>
@@ -50,7 +66,7 @@ public sealed record RuntimeOptions
     /// <summary>The command that re-executes this program in VMM-launcher mode (argv prefix).</summary>
     public IReadOnlyList<string>? VmmHelperCommand { get; init; }
 
-    /// <summary>MOAT_MEMORY_MIB, MOAT_VCPUS, MOAT_TCG_CACHE_MIB, MOAT_MACHINE, MOAT_TEMPLATE (0 = off), MOAT_AGENT_TIMEOUT, MOAT_KERNEL, MOAT_INITRD, MOAT_QEMU: overrides for tests and benchmarks.</summary>
+    /// <summary>MOAT_MEMORY_MIB, MOAT_VCPUS, MOAT_TCG_CACHE_MIB, MOAT_MACHINE, MOAT_TEMPLATE (0 = off), MOAT_AGENT_TIMEOUT, MOAT_KERNEL, MOAT_INITRD, MOAT_QEMU, MOAT_ACCELERATOR, MOAT_NODE_DIR: overrides for tests and benchmarks.</summary>
     public RuntimeOptions WithEnvironmentOverrides()
     {
         var o = this;
@@ -89,6 +105,18 @@ public sealed record RuntimeOptions
         if (Environment.GetEnvironmentVariable("MOAT_QEMU") is { } q)
         {
             o = o with { QemuBinary = q };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_ACCELERATOR") is { Length: > 0 } accel)
+        {
+            o = o with
+            {
+                Accelerator = AcceleratorChoices.Parse(accel) ?? throw new RuntimeException(RuntimeErrorKind.InvalidArgument,
+                    $"MOAT_ACCELERATOR: unknown accelerator \"{accel}\" (use {AcceleratorChoices.Allowed})"),
+            };
+        }
+        if (Environment.GetEnvironmentVariable("MOAT_NODE_DIR") is { Length: > 0 } node)
+        {
+            o = o with { NodeDir = node };
         }
         return o;
     }

@@ -35,6 +35,9 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Completes when QEMU exits, for whatever reason.</summary>
     public Task VmExit => _vm?.ExitTask ?? Task.CompletedTask;
 
+    /// <summary>Completes when the VM can no longer run its guest (QEMU stopped it on an error, the guest panicked, QEMU exited).</summary>
+    public Task<VmFault> VmFault => _vm?.Fault ?? Task.FromResult(new VmFault(VmFaultKind.Exited, "the VM was not started"));
+
     /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
     /// <param name="containerMemoryMiB">Memory the containers' limits add to the configured size.</param>
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
@@ -69,41 +72,51 @@ public sealed class Sandbox : IAsyncDisposable
 
     private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, int containerMemoryMiB, int containerCpus, CancellationToken ct)
     {
-        var probe = AcceleratorProbe.Probe();
-        // Under TCG the agent and its helpers share fixed addresses, so their translated code is
-        // reused: norandmaps for the agent's own start; it re-enables randomization for the rest.
-        var cmdline = KernelParams.Default + " memhp_default_state=online swiotlb=noforce" + (probe.Accel == Accel.Tcg ? " norandmaps moat.tcg" : "") + (_options.Debug ? " moat.debug" : "");
+        var selection = QemuAcceleratorHost.Selection(_options, kernel, initrd, _log);
+        var decision = await selection.DecideAsync(ct).ConfigureAwait(false);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        bool restored;
+        try
+        {
+            restored = await BootUnderAsync(decision, kernel, initrd, binds, containerMemoryMiB, containerCpus, ct).ConfigureAwait(false);
+        }
+        catch (RuntimeException e) when (e.Fault is not null && decision.MayFallBack && !ct.IsCancellationRequested)
+        {
+            // KVM passed its canary but this guest faulted under it: never again on this host, and
+            // this start goes on under TCG.
+            selection.ReportKvmFault(decision, e.Message, clock.ElapsedMilliseconds);
+            await DropVmAsync().ConfigureAwait(false);
+            decision = decision with { Accel = Accel.Tcg, Reason = "KVM faulted during this start: " + e.Message };
+            clock.Restart();
+            restored = await BootUnderAsync(decision, kernel, initrd, binds, containerMemoryMiB, containerCpus, ct).ConfigureAwait(false);
+        }
+        if (decision.Accel == Accel.Tcg)
+        {
+            selection.ReportBooted(Accel.Tcg, clock.ElapsedMilliseconds);
+        }
+        await SetUpGuestAsync(restored, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts the VM under <paramref name="decision"/>: restored from a template when there is one for its shape, else booted. True when restored.</summary>
+    private async Task<bool> BootUnderAsync(AcceleratorDecision decision, string kernel, string initrd, IReadOnlyList<ShareBind> binds,
+        int containerMemoryMiB, int containerCpus, CancellationToken ct)
+    {
         _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
         _vcpus = Math.Min(_options.Vcpus + containerCpus, _options.VcpuCeiling);
-        var config = new VmConfig
+        var config = GuestVmConfig.Base(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
+            State.QmpSocket, State.AgentSocket, State.ConsoleLog, "moat-" + Id) with
         {
-            QemuBinary = _options.QemuBinary,
-            FirmwarePath = _options.Machine == MachineType.Q35 && _options.Firmware.Length > 0 ? _options.Firmware : null,
-            Machine = _options.Machine,
-            Accelerator = probe.Accel,
-            TcgTranslationCacheMiB = _options.TcgCacheMiB,
-            Vcpus = _vcpus,
-            // microvm has no ACPI CPU hotplug: its vCPUs are fixed at boot.
-            MaxVcpus = _options.Machine == MachineType.Q35 ? _options.VcpuCeiling : null,
-            MemoryMiB = _memoryMiB,
-            MaxMemoryMiB = Math.Max(_options.MaxMemoryMiB, _memoryMiB),
-            KernelPath = kernel,
-            InitrdPath = initrd,
-            KernelCommandLine = cmdline,
-            QmpSocket = State.QmpSocket,
-            AgentSocket = State.AgentSocket,
-            ConsoleLogPath = State.ConsoleLog,
             Shares = [new SharedDirectory(SharePlan.Tag, State.ShareDir, ReadOnly: false)],
-            TscKhz = probe.Accel == Accel.Tcg ? AcceleratorProbe.HostTscKhz() : null,
-            Name = "moat-" + Id,
             Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
         };
-        var helper = _options.VmmHelperCommand ?? DefaultHelperCommand();
+        var helper = GuestVmConfig.HelperCommand(_options);
         string? restoredFrom = null;
         if (TemplateEligible(containerMemoryMiB, containerCpus))
         {
             var templates = new VmTemplates(_options.TemplateDir);
             var key = VmTemplates.Key(config);
+            // A template whose guest never came up fails this start too (it would not come up
+            // booted either): no second full wait.
             if ((templates.Find(key) ?? await templates.CreateAsync(key, config, helper, _options.AgentTimeout, _log, ct).ConfigureAwait(false)) is { } template)
             {
                 try
@@ -113,7 +126,7 @@ public sealed class Sandbox : IAsyncDisposable
                         MemoryFile = new MemoryFile(template.MemoryPath, Shared: false),
                         FreePageReporting = false,
                         IncomingStatePath = template.StatePath,
-                    }, helper, binds, probe, template.LastStreamId, ct).ConfigureAwait(false);
+                    }, helper, binds, decision, template.LastStreamId, ct).ConfigureAwait(false);
                     restoredFrom = key;
                 }
                 catch (RuntimeException e) when (!ct.IsCancellationRequested)
@@ -127,10 +140,10 @@ public sealed class Sandbox : IAsyncDisposable
         }
         if (restoredFrom is null)
         {
-            await StartVmAsync(config, helper, binds, probe, 0, ct).ConfigureAwait(false);
+            await StartVmAsync(config, helper, binds, decision, 0, ct).ConfigureAwait(false);
         }
         _log.Phase(restoredFrom is null ? "agent answered" : $"agent answered (VM restored from template {restoredFrom})");
-        await SetUpGuestAsync(restored: restoredFrom is not null, ct).ConfigureAwait(false);
+        return restoredFrom is not null;
     }
 
     /// <summary>
@@ -141,13 +154,13 @@ public sealed class Sandbox : IAsyncDisposable
         _options.Templates && _options.Machine == MachineType.Q35 && containerMemoryMiB == 0 && containerCpus == 0
         && _options.KernelPath is null && _options.InitrdPath is null;
 
-    private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AccelProbeResult probe,
+    private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AcceleratorDecision decision,
         uint lastStreamId, CancellationToken ct)
     {
         _vm = new QemuHypervisor(helper, State.ShareDir, binds, State.VmmLog, _network);
         await _vm.StartAsync(config, ct).ConfigureAwait(false);
-        _log.Phase($"VM started (qemu pid {_vm.Pid}, {probe.Accel.ToString().ToUpperInvariant()}{(probe.Accel == Accel.Tcg ? ": " + probe.Reason : "")})");
-        var client = await AgentConnection.ConnectAsync(State.AgentSocket, _vm.ExitTask, ct).ConfigureAwait(false);
+        _log.Phase($"VM started (qemu pid {_vm.Pid}, {decision.Accel.ToString().ToUpperInvariant()}: {decision.Reason})");
+        var client = await AgentConnection.ConnectAsync(State.AgentSocket, _vm, ct).ConfigureAwait(false);
         if (config.IncomingStatePath is not null)
         {
             // Restored paused, with the agent's connection to the template's host still open: this
@@ -159,11 +172,16 @@ public sealed class Sandbox : IAsyncDisposable
             await _vm.ResumeAsync(ct).ConfigureAwait(false);
         }
         _agent = new AgentClient(client);
-        await AgentConnection.CheckAsync(_agent, _vm.ExitTask, _options.AgentTimeout, ct).ConfigureAwait(false);
+        await AgentConnection.CheckAsync(_agent, _vm, _options.AgentTimeout, ct).ConfigureAwait(false);
+        _agentAnswered = true;
     }
+
+    /// <summary>The agent answered once: only then is it worth a DestroySandbox at tear-down.</summary>
+    private bool _agentAnswered;
 
     private async Task DropVmAsync()
     {
+        _agentAnswered = false;
         if (_agent is not null)
         {
             await _agent.DisposeAsync().ConfigureAwait(false);
@@ -386,7 +404,7 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Stops the containers (the agent syncs before it answers), stops QEMU, removes the state directory.</summary>
     public async Task<string?> TearDownAsync(bool keepLog)
     {
-        if (_agent is not null && _vm is not null && !_vm.ExitTask.IsCompleted)
+        if (_agent is not null && _agentAnswered && _vm is not null && !_vm.Fault.IsCompleted)
         {
             try
             {
@@ -417,15 +435,4 @@ public sealed class Sandbox : IAsyncDisposable
     }
 
     public async ValueTask DisposeAsync() => await TearDownAsync(keepLog: false).ConfigureAwait(false);
-
-    private static IReadOnlyList<string> DefaultHelperCommand()
-    {
-        var exe = Environment.ProcessPath ?? throw new InvalidOperationException("cannot locate the moat executable");
-        if (Path.GetFileNameWithoutExtension(exe) == "dotnet")
-        {
-            var entry = Path.Combine(AppContext.BaseDirectory, "moat.dll");
-            return File.Exists(entry) ? [exe, entry] : [exe];
-        }
-        return [exe];
-    }
 }

@@ -151,14 +151,14 @@ public sealed class StateDir
     public string? Remove(bool keepConsoleLog, string logDir)
     {
         string? kept = null;
-        if (keepConsoleLog && File.Exists(ConsoleLog))
+        if (keepConsoleLog && (File.Exists(ConsoleLog) || File.Exists(VmmLog)))
         {
             try
             {
                 Directory.CreateDirectory(logDir);
                 kept = System.IO.Path.Combine(logDir, $"{Id}-console.log");
                 var vmm = File.Exists(VmmLog) ? File.ReadAllText(VmmLog) : "";
-                File.WriteAllText(kept, File.ReadAllText(ConsoleLog) + (vmm.Length > 0 ? "\n--- qemu ---\n" + vmm : ""));
+                File.WriteAllText(kept, (File.Exists(ConsoleLog) ? File.ReadAllText(ConsoleLog) : "") + (vmm.Length > 0 ? "\n--- qemu ---\n" + vmm : ""));
             }
             catch (IOException)
             {

@@ -66,7 +66,13 @@ public sealed class VmTemplates
             IncomingStatePath = null,
             Nics = PlaceholderNics(config),
         };
-        var parts = new List<string>(QemuCommandLine.Build(normalized));
+        var parts = new List<string>(QemuCommandLine.Build(normalized)) { config.Accelerator.ToString() };
+        if (config.Accelerator == Accel.Kvm)
+        {
+            // What the KVM canary keys on: a template saved under one host kernel or CPU is not restored under another.
+            parts.Add(File.ReadAllText("/proc/sys/kernel/osrelease").Trim());
+            parts.Add(AcceleratorVerdicts.CpuModel());
+        }
         foreach (var file in new[] { config.QemuBinary, config.KernelPath, config.InitrdPath, config.FirmwarePath })
         {
             parts.Add(file is null ? "-" : FileIdentity(file));
@@ -193,6 +199,10 @@ public sealed class VmTemplates
         {
             TryWrite(failed, e.Message + Environment.NewLine);
             log.Phase($"no VM template: making it failed: {e.Message}");
+            if (e is RuntimeException { Fault: not null })
+            {
+                throw; // the guest never came up: booting the same guest again would wait as long
+            }
             return null;
         }
         finally
@@ -263,9 +273,9 @@ public sealed class VmTemplates
         await using var vmScope = vm.ConfigureAwait(false);
         await vm.StartAsync(bootConfig, ct).ConfigureAwait(false);
         log.Phase($"VM template {key}: booting (qemu pid {vm.Pid})");
-        var agent = new AgentClient(await AgentConnection.ConnectAsync(bootConfig.AgentSocket, vm.ExitTask, ct).ConfigureAwait(false));
+        var agent = new AgentClient(await AgentConnection.ConnectAsync(bootConfig.AgentSocket, vm, ct).ConfigureAwait(false));
         await using var agentScope = agent.ConfigureAwait(false);
-        var check = await AgentConnection.CheckAsync(agent, vm.ExitTask, agentTimeout, ct).ConfigureAwait(false);
+        var check = await AgentConnection.CheckAsync(agent, vm, agentTimeout, ct).ConfigureAwait(false);
         var settle = DateTime.UtcNow + SettleTimeout;
         while (!check.StandbyReady && DateTime.UtcNow < settle)
         {

@@ -22,6 +22,8 @@ public sealed class ModuleResolverTests
         kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
         kernel/drivers/hid/hid-generic.ko: kernel/drivers/hid/hid.ko
         kernel/drivers/hid/hid.ko:
+        kernel/drivers/misc/pvpanic/pvpanic.ko:
+        kernel/drivers/misc/pvpanic/pvpanic-pci.ko: kernel/drivers/misc/pvpanic/pvpanic.ko
 
         """;
 

@@ -39,6 +39,7 @@ public sealed class QemuCommandLineTests
             "-chardev", "socket,id=agent,path=/run/moat/c1/agent.sock,server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=moat.agent",
             "-serial", "file:/run/moat/c1/console.log",
+            "-device", "pvpanic-pci",
             "-device", "virtio-balloon-pci,free-page-reporting=on",
             "-fsdev", "local,id=fs0,path=/run/moat/c1/rootfs,security_model=passthrough,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=rootfs",

@@ -14,9 +14,10 @@ internal static class CheckCommand
         var json = new Option<bool>("--json") { Description = "print the report as JSON" };
         var cmd = new Command("check", "check that this host can run Moat VMs (CPU, KVM, modules, QEMU, guest image)") { verbose, json };
         cmd.Aliases.Add("kata-check");
-        cmd.SetAction(r => ErrorReporter.Guard(() =>
+        cmd.SetAction((r, ct) => ErrorReporter.Guard(async () =>
         {
-            var report = HostCheck.Run(GlobalOptions.RuntimeOptions(r));
+            var options = GlobalOptions.RuntimeOptions(r);
+            var report = await HostCheck.RunAsync(options, new PhaseLog(options.Debug ? Console.Error.WriteLine : null), ct);
             if (r.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(report, CheckJson.Default.CheckReport));
@@ -29,7 +30,7 @@ internal static class CheckCommand
                 }
                 Console.WriteLine(report.Verdict);
             }
-            return Task.FromResult(report.CanCreateVms ? 0 : 1);
+            return report.CanCreateVms ? 0 : 1;
         }));
         return cmd;
     }

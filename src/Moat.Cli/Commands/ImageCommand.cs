@@ -37,6 +37,7 @@ internal static class ImageCommand
             Console.WriteLine(image.Rebuilt
                 ? $"guest image built: {image.Directory} (kernel {image.KernelVersion})"
                 : $"guest image up to date: {image.Directory} (kernel {image.KernelVersion})");
+            await DecideAcceleratorAsync(r, ct);
             return 0;
         }));
         var dir = new Argument<string>("bundle-dir") { Description = "directory to create the bundle in" };
@@ -69,6 +70,26 @@ internal static class ImageCommand
         }));
         var image = new Command("image", "manage the guest image and the built-in busybox image") { build, busybox, archive };
         return image;
+    }
+
+    /// <summary>
+    /// Runs the KVM canary on the new image when no verdict is cached (once per host boot), so the
+    /// first container does not pay for it, and says which accelerator VMs will use.
+    /// </summary>
+    private static async Task DecideAcceleratorAsync(ParseResult r, CancellationToken ct)
+    {
+        var options = GlobalOptions.RuntimeOptions(r);
+        try
+        {
+            var (kernel, initrd) = Moat.Runtime.GuestImagePaths.Resolve(options);
+            var log = new Moat.Runtime.PhaseLog(Console.Error.WriteLine);
+            var decision = await Moat.Runtime.QemuAcceleratorHost.Selection(options, kernel, initrd, log).DecideAsync(ct);
+            Console.WriteLine($"accelerator: {decision.Accel.ToString().ToUpperInvariant()} ({decision.Reason})");
+        }
+        catch (Moat.Runtime.RuntimeException e)
+        {
+            Console.Error.WriteLine($"moat: warning: {e.Message}");
+        }
     }
 
     private static async Task<GuestImage> BuildWithProgress(GuestImageBuilder builder, CancellationToken ct)

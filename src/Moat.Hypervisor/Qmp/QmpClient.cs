@@ -27,6 +27,9 @@ public sealed class QmpClient : IAsyncDisposable
 
     private const int PreviewBytes = 200;
 
+    /// <summary>How long QEMU may take to greet and accept <c>qmp_capabilities</c> once connected.</summary>
+    public static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(10);
+
     private readonly Stream _stream;
     private readonly QmpLineReader _lines;
     private readonly Channel<QmpPendingCommand> _commands =
@@ -111,12 +114,19 @@ public sealed class QmpClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(stream);
         var client = new QmpClient(stream);
+        using var handshake = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        handshake.CancelAfter(HandshakeTimeout);
         try
         {
-            await client.ReadGreetingAsync(ct).ConfigureAwait(false);
+            await client.ReadGreetingAsync(handshake.Token).ConfigureAwait(false);
             client.StartLoops();
-            await client.ExecuteAsync("qmp_capabilities", null, ct).ConfigureAwait(false);
+            await client.ExecuteAsync("qmp_capabilities", null, handshake.Token).ConfigureAwait(false);
             return client;
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            await client.DisposeAsync().ConfigureAwait(false);
+            throw new IOException($"QMP: no greeting and capabilities handshake within {HandshakeTimeout.TotalSeconds:F0} s", e);
         }
         catch
         {

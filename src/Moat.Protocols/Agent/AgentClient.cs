@@ -82,10 +82,26 @@ public sealed class AgentClient : IAsyncDisposable
 
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
+    /// <summary>
+    /// Deadlines of the calls that answer once their work is done; the agent is told the same
+    /// deadline. Generous, as a guest under software emulation is slow (creating a container over
+    /// 9p takes ~0.5 s there), but never unbounded: a wedged guest fails the call. The long polls
+    /// (WaitProcess, ReadStdout/ReadStderr, GetOOMEvent) wait for events that may take forever by
+    /// design and have none; they end when the connection or the caller's token does.
+    /// </summary>
+    internal static TimeSpan? DefaultTimeout(string method) => method switch
+    {
+        "WaitProcess" or "ReadStdout" or "ReadStderr" or "GetOOMEvent" => null,
+        "CreateContainer" or "CreateSandbox" or "ExecProcess" or "StartContainer" or "RemoveContainer" or "ConfigureNetwork"
+            or "OnlineCpus" or "WriteStdin" => TimeSpan.FromSeconds(60),
+        "DestroySandbox" => TimeSpan.FromSeconds(5),
+        _ => TimeSpan.FromSeconds(30),
+    };
+
     private Task<TResponse> Call<TRequest, TResponse>(
         string method, TRequest request, MessageParser<TResponse> parser, CancellationToken ct, TimeSpan? timeout = null)
         where TRequest : IMessage<TRequest>
         where TResponse : IMessage<TResponse> =>
         _client.CallAsync(ServiceName, method, request, parser,
-            timeout is null ? null : new CallOptions { Timeout = timeout }, ct);
+            (timeout ?? DefaultTimeout(method)) is { } t ? new CallOptions { Timeout = t } : null, ct);
 }
