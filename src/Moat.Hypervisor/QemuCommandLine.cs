@@ -11,6 +11,9 @@ public static class QemuCommandLine
     /// <summary>virtio-serial port name the guest agent opens (/dev/virtio-ports/moat.agent).</summary>
     public const string AgentPortName = "moat.agent";
 
+    /// <summary>The chardev of the guest's serial console (a ring buffer).</summary>
+    public const string ConsoleChardev = "console";
+
     internal const string MicrovmOptions = "microvm,pit=off,pic=off,isa-serial=on,rtc=off,pcie=on";
 
     /// <summary>
@@ -64,15 +67,23 @@ public static class QemuCommandLine
         Add("-device", "virtio-serial-pci,id=serial0");
         Add("-chardev", SocketChardev("agent", cfg.AgentSocket));
         Add("-device", $"virtserialport,chardev=agent,name={AgentPortName}");
-        Add("-serial", $"file:{cfg.ConsoleLogPath}");
+        Add("-chardev", Invariant($"ringbuf,id={ConsoleChardev},size={cfg.ConsoleRingBytes}"), "-serial", "chardev:" + ConsoleChardev);
+        // A guest that shuts down, reboots or panics leaves QEMU paused (not gone), so its console
+        // can still be read; Moat stops it once it has.
+        Add("-action", "shutdown=pause,panic=pause");
         // A guest panic reaches QMP as GUEST_PANICKED (the guest's pvpanic_pci driver), so a start
         // fails at once with the reason rather than after the agent's timeout.
         Add("-device", "pvpanic-pci");
 
         // The guest reports the pages it frees (2 MiB at a time) and QEMU gives them back to the
-        // host, so a VM's host memory shrinks after boot instead of only ever growing.
-        string reporting = cfg.FreePageReporting ? ",free-page-reporting=on" : "";
-        Add("-device", (cfg.Machine == MachineType.Microvm ? "virtio-balloon-device" : "virtio-balloon-pci") + reporting);
+        // host, so a VM's host memory shrinks after boot instead of only ever growing. No balloon
+        // at all on file-backed RAM (templates and their clones): whatever it discards, QEMU 7.2
+        // punches out of the file, which clones share.
+        if (cfg.MemoryFile is null)
+        {
+            string reporting = cfg.FreePageReporting ? ",free-page-reporting=on" : "";
+            Add("-device", (cfg.Machine == MachineType.Microvm ? "virtio-balloon-device" : "virtio-balloon-pci") + reporting);
+        }
 
         for (int i = 0; i < cfg.Shares.Count; i++)
         {
@@ -93,6 +104,11 @@ public static class QemuCommandLine
         {
             // The state is read once QMP has set x-ignore-shared (migrate-incoming): see IncomingStatePath.
             Add("-incoming", "defer");
+        }
+
+        if (cfg.Sandboxed)
+        {
+            Add("-sandbox", $"on,obsolete=deny,elevateprivileges=deny,spawn={(cfg.AllowSpawn ? "allow" : "deny")},resourcecontrol=deny");
         }
 
         if (cfg.PidFile is not null)

@@ -61,8 +61,14 @@ public sealed record VmConfig
     /// <summary>Socket QEMU creates for the guest agent's virtio-serial port "moat.agent" ('@' = abstract).</summary>
     public required string AgentSocket { get; init; }
 
-    /// <summary>File the guest serial console (ttyS0) is written to.</summary>
-    public required string ConsoleLogPath { get; init; }
+    /// <summary>
+    /// The guest's serial console (ttyS0) goes to a ring buffer of this many bytes in QEMU (a power
+    /// of two), read over QMP when a log is kept: a guest printing without end costs neither disk
+    /// nor more memory than this.
+    /// </summary>
+    public int ConsoleRingBytes { get; init; } = DefaultConsoleRingBytes;
+
+    public const int DefaultConsoleRingBytes = 128 * 1024;
 
     public IReadOnlyList<SharedDirectory> Shares { get; init; } = [];
 
@@ -88,16 +94,36 @@ public sealed record VmConfig
     /// <summary>
     /// Restore the devices from this saved state instead of booting; RAM comes from <see cref="MemoryFile"/>.
     /// QEMU starts with <c>-incoming defer</c>; its driver then sets x-ignore-shared and reads the
-    /// state over QMP (migrate-incoming "exec:cat PATH"), as QEMU 7.2 has no option for that
-    /// capability. The path goes through <c>/bin/sh</c>: letters, digits, '/', '.', '_', '-' only.
+    /// state over QMP (migrate-incoming "fd:<see cref="IncomingStateFd"/>"), as QEMU 7.2 has no
+    /// option for that capability.
     /// </summary>
     public string? IncomingStatePath { get; init; }
 
     /// <summary>
     /// The balloon reports freed guest pages and QEMU discards them. Off for file-backed RAM: QEMU
-    /// discards file-backed RAM by punching holes in the file, which would zero a template's pages.
+    /// discards file-backed RAM by punching holes in the file, which would zero a template's pages
+    /// (a VM with <see cref="MemoryFile"/> gets no balloon device at all).
     /// </summary>
     public bool FreePageReporting { get; init; } = true;
+
+    /// <summary>
+    /// QEMU's own seccomp sandbox (<c>-sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny</c>).
+    /// On for every VM Moat starts.
+    /// </summary>
+    public bool Sandboxed { get; init; } = true;
+
+    /// <summary>
+    /// Let the sandboxed QEMU start processes: only for a VM being saved as a template, whose
+    /// state goes out through <c>migrate "exec:cat > FILE"</c> (QEMU 7.2 has no file: URI and takes
+    /// an outgoing fd only by name over QMP); such a VM runs nothing but Moat's own agent.
+    /// </summary>
+    public bool AllowSpawn { get; init; }
+
+    /// <summary>
+    /// The restored state is read from this inherited fd (<c>migrate-incoming "fd:N"</c>) rather than
+    /// by a process: the VM's launcher opens <see cref="IncomingStatePath"/> onto it.
+    /// </summary>
+    public const int IncomingStateFd = 20;
 
     /// <summary>Network devices, each backed by an already-open tap fd that QEMU inherits.</summary>
     public IReadOnlyList<NicConfig> Nics { get; init; } = [];

@@ -18,7 +18,10 @@ internal static class VmConfigValidator
         {
             RequireAbsolute(nameof(VmConfig.FirmwarePath), cfg.FirmwarePath);
         }
-        RequireAbsolute(nameof(VmConfig.ConsoleLogPath), cfg.ConsoleLogPath);
+        if (cfg.ConsoleRingBytes < 4096 || (cfg.ConsoleRingBytes & (cfg.ConsoleRingBytes - 1)) != 0)
+        {
+            throw Invalid(nameof(VmConfig.ConsoleRingBytes), $"must be a power of two of at least 4096 (got {cfg.ConsoleRingBytes})");
+        }
         if (cfg.PidFile is not null)
         {
             RequireAbsolute(nameof(VmConfig.PidFile), cfg.PidFile);

@@ -4,88 +4,116 @@ using Moat.Linux.Interop;
 namespace Moat.Linux;
 
 /// <summary>
-/// Bind mounts into another process's mount namespace (the VMM's private one) from a
-/// multi-threaded process: the source tree is cloned as a detached mount here
-/// (<c>open_tree</c>), then a dedicated thread leaves the shared fs context
-/// (<c>unshare(CLONE_FS)</c>), joins the target namespace (<c>setns</c>) and attaches it
-/// (<c>move_mount</c>). The thread ends there, so no other code ever runs in that namespace.
+/// Bind mounts into a sandbox's share, which lives in the VMM's private mount namespace and which
+/// the guest can write (so it can plant links there): the source tree is cloned as a detached
+/// mount here (<c>open_tree</c>), made nosuid and nodev (and read-only, all the way down, when
+/// asked) with <c>mount_setattr(AT_RECURSIVE)</c>, then attached on a target resolved under the
+/// share root by <see cref="BeneathDir"/>, never through a link. From a multi-threaded process a
+/// dedicated thread leaves the shared fs context (<c>unshare(CLONE_FS)</c>), joins the target
+/// namespace (<c>setns</c>) and attaches it (<c>move_mount</c>); the thread ends there, so no
+/// other code ever runs in that namespace.
 /// </summary>
 public static unsafe class CrossNamespaceMount
 {
-    private const long SYS_open_tree = 428, SYS_move_mount = 429, SYS_mount_setattr = 442;
-    private const int OPEN_TREE_CLONE = 1, OPEN_TREE_CLOEXEC = 0x80000, AT_RECURSIVE = 0x8000, AT_EMPTY_PATH = 0x1000;
-    private const int MOVE_MOUNT_F_EMPTY_PATH = 4, AT_FDCWD = -100;
-    private const ulong MOUNT_ATTR_RDONLY = 1;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MountAttr
-    {
-        public ulong AttrSet;
-        public ulong AttrClr;
-        public ulong Propagation;
-        public ulong UsernsFd;
-    }
-
-    /// <summary>Binds <paramref name="source"/> (recursively) at <paramref name="target"/> in the mount namespace of <paramref name="pid"/>.</summary>
-    public static void Bind(int pid, string source, string target, bool readOnly)
+    /// <summary>
+    /// Binds <paramref name="source"/> (recursively) at <paramref name="relativeTarget"/> under
+    /// <paramref name="shareRoot"/> in the mount namespace of <paramref name="pid"/>.
+    /// </summary>
+    public static void Bind(int pid, string source, string shareRoot, string relativeTarget, bool readOnly)
     {
         var isDirectory = Directory.Exists(source);
-        using var tree = OpenTree(source);
-        if (readOnly)
-        {
-            var attr = new MountAttr { AttrSet = MOUNT_ATTR_RDONLY };
-            using var empty = new NativeUtf8("");
-            ErrnoException.Check(Libc.syscall(SYS_mount_setattr, (nint)tree.Fd, (nint)empty.Pointer,
-                AT_EMPTY_PATH | AT_RECURSIVE, (nint)(&attr), sizeof(MountAttr)), "mount_setattr read-only", source);
-        }
-        InNamespaceOf(pid, () =>
-        {
-            if (isDirectory)
-            {
-                Directory.CreateDirectory(target);
-            }
-            else
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                File.WriteAllBytes(target, []);
-            }
-            using var empty = new NativeUtf8("");
-            using var to = new NativeUtf8(target);
-            ErrnoException.Check(Libc.syscall(SYS_move_mount, (nint)tree.Fd, (nint)empty.Pointer,
-                AT_FDCWD, (nint)to.Pointer, MOVE_MOUNT_F_EMPTY_PATH), "move_mount", target);
-        });
+        using var tree = CloneTree(source, readOnly);
+        InNamespaceOf(pid, () => Attach(tree, shareRoot, relativeTarget, isDirectory));
     }
 
-    /// <summary>Detaches every mount at or under <paramref name="directory"/> in the namespace of <paramref name="pid"/>, then removes the directory.</summary>
-    public static void UnmountTree(int pid, string directory)
+    /// <summary>
+    /// A detached recursive clone of <paramref name="source"/>, nosuid and nodev (nothing in a
+    /// share is executed or opened as a device by the VMM), read-only at every level when
+    /// <paramref name="readOnly"/> (MS_REMOUNT|MS_RDONLY would only cover the top mount).
+    /// </summary>
+    public static SafeFd CloneTree(string source, bool readOnly)
+    {
+        var fd = Libc.syscall(Libc.SYS_open_tree, Libc.AT_FDCWD, (nint)Utf8(source, out var path),
+            Libc.OPEN_TREE_CLONE | Libc.OPEN_TREE_CLOEXEC | Libc.AT_RECURSIVE, 0, 0);
+        Marshal.FreeCoTaskMem(path);
+        var tree = new SafeFd((int)ErrnoException.Check(fd, "open_tree", source));
+        try
+        {
+            var attr = new Libc.mount_attr
+            {
+                attr_set = Libc.MOUNT_ATTR_NOSUID | Libc.MOUNT_ATTR_NODEV | (readOnly ? Libc.MOUNT_ATTR_RDONLY : 0),
+            };
+            var empty = Utf8("", out var emptyPath);
+            var r = Libc.syscall(Libc.SYS_mount_setattr, tree.Fd, (nint)empty, Libc.AT_EMPTY_PATH | Libc.AT_RECURSIVE, (nint)(&attr), sizeof(Libc.mount_attr));
+            Marshal.FreeCoTaskMem(emptyPath);
+            ErrnoException.Check(r, readOnly ? "mount_setattr read-only" : "mount_setattr", source);
+            return tree;
+        }
+        catch
+        {
+            tree.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Attaches <paramref name="tree"/> at <paramref name="relativeTarget"/> under <paramref name="shareRoot"/>
+    /// (created, directory or empty file, on the share's own mount; no link followed), in the
+    /// calling thread's mount namespace.
+    /// </summary>
+    public static void Attach(SafeFd tree, string shareRoot, string relativeTarget, bool isDirectory)
+    {
+        using var root = BeneathDir.OpenRoot(shareRoot);
+        using var target = BeneathDir.OpenOrCreate(root, relativeTarget, isDirectory);
+        var empty = Utf8("", out var emptyPath);
+        var r = Libc.syscall(Libc.SYS_move_mount, tree.Fd, (nint)empty, target.Fd, (nint)empty,
+            Libc.MOVE_MOUNT_F_EMPTY_PATH | Libc.MOVE_MOUNT_T_EMPTY_PATH);
+        Marshal.FreeCoTaskMem(emptyPath);
+        ErrnoException.Check(r, "move_mount", Path.Combine(shareRoot, relativeTarget));
+    }
+
+    /// <summary>
+    /// Detaches every mount at or under <paramref name="relativeDirectory"/> of <paramref name="shareRoot"/>
+    /// in the namespace of <paramref name="pid"/>, then removes that directory; each mount is
+    /// reached through an fd resolved beneath the share root, so a link planted in its place
+    /// makes the unmount fail instead of detaching something else.
+    /// </summary>
+    public static void UnmountTree(int pid, string shareRoot, string relativeDirectory)
     {
         InNamespaceOf(pid, () =>
         {
-            var prefix = directory.TrimEnd('/') + "/";
-            var targets = File.ReadLines("/proc/thread-self/mountinfo")
-                .Select(l => Unescape(l.Split(' ')[4]))
-                .Where(m => m == directory || m.StartsWith(prefix, StringComparison.Ordinal))
+            var root = shareRoot.TrimEnd('/') + "/";
+            var directory = root + relativeDirectory.Trim('/');
+            var mounts = File.ReadLines("/proc/thread-self/mountinfo").Select(l => l.Split(' '))
+                .Select(f => (Id: f[0], Parent: f[1], Point: Unescape(f[4]))).ToList();
+            // Only the binds attached on the share's own mount: detaching one takes what is under it.
+            var share = mounts.LastOrDefault(m => m.Point == shareRoot.TrimEnd('/')).Id;
+            var targets = mounts
+                .Where(m => m.Parent == share && (m.Point == directory || m.Point.StartsWith(directory + "/", StringComparison.Ordinal)))
+                .Select(m => m.Point)
+                .Distinct()
                 .OrderByDescending(m => m.Length)
                 .ToList();
+            using var rootFd = BeneathDir.OpenRoot(shareRoot);
             foreach (var t in targets)
             {
-                if (Libc.umount2(t, Libc.MNT_DETACH) < 0 && Marshal.GetLastPInvokeError() is not (22 or 2) /* EINVAL, ENOENT */)
+                using var mount = BeneathDir.TryOpen(rootFd, t[root.Length..], directory: false, sameMount: false);
+                if (mount is null)
+                {
+                    continue;
+                }
+                if (Libc.umount2($"/proc/thread-self/fd/{mount.Fd}", Libc.MNT_DETACH) < 0 && Marshal.GetLastPInvokeError() is not (Libc.EINVAL or Libc.ENOENT))
                 {
                     throw new ErrnoException("umount", Marshal.GetLastPInvokeError(), t);
                 }
             }
-            if (Directory.Exists(directory))
+            var parts = relativeDirectory.Trim('/').Split('/');
+            using var parent = parts.Length == 1 ? null : BeneathDir.TryOpen(rootFd, string.Join('/', parts[..^1]), directory: true, sameMount: true);
+            if (parts.Length == 1 || parent is not null)
             {
-                Directory.Delete(directory, recursive: true);
+                BeneathDir.RemoveTree(parent ?? rootFd, parts[^1]);
             }
         });
-    }
-
-    private static SafeFd OpenTree(string source)
-    {
-        using var path = new NativeUtf8(source);
-        var fd = Libc.syscall(SYS_open_tree, AT_FDCWD, (nint)path.Pointer, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE, 0, 0);
-        return new SafeFd((int)ErrnoException.Check(fd, "open_tree", source));
     }
 
     /// <summary>Runs <paramref name="action"/> in the mount namespace of <paramref name="pid"/>; every failure is an IOException.</summary>
@@ -106,21 +134,13 @@ public static unsafe class CrossNamespaceMount
         }
     }
 
+    private static byte* Utf8(string s, out nint allocation)
+    {
+        allocation = Marshal.StringToCoTaskMemUTF8(s);
+        return (byte*)allocation;
+    }
+
     private static string Unescape(string mountinfoPath) =>
         mountinfoPath.Replace("\\040", " ", StringComparison.Ordinal).Replace("\\011", "\t", StringComparison.Ordinal)
             .Replace("\\012", "\n", StringComparison.Ordinal).Replace("\\134", "\\", StringComparison.Ordinal);
-
-    /// <summary>A NUL-terminated UTF-8 copy of a string in unmanaged memory.</summary>
-    private sealed class NativeUtf8 : IDisposable
-    {
-        public NativeUtf8(string s) => Pointer = (byte*)Marshal.StringToCoTaskMemUTF8(s);
-
-        public byte* Pointer { get; private set; }
-
-        public void Dispose()
-        {
-            Marshal.FreeCoTaskMem((nint)Pointer);
-            Pointer = null;
-        }
-    }
 }

@@ -35,7 +35,7 @@ public sealed class ContainerRun
             _log.Phase($"warning: {w}");
         }
         var (guestSpec, binds) = SharePlan.ForContainer(id, bundle, spec);
-        StateDir.SweepStale(_options.StateRoot);
+        StateDir.SweepStale(_options.StateRoot, _options.NodeDir);
         _log.Phase("config validated");
 
         var sandbox = await Sandbox.StartAsync(id, _options, binds, _log, ct, containerMemoryMiB: Sandbox.LimitMiB(spec), containerCpus: Sandbox.LimitCpus(spec)).ConfigureAwait(false);

@@ -10,7 +10,7 @@ internal static class GuestVmConfig
     /// under <paramref name="accel"/>, booting <paramref name="kernel"/> and <paramref name="initrd"/>.
     /// </summary>
     public static VmConfig Base(RuntimeOptions options, string kernel, string initrd, Accel accel, int memoryMiB, int vcpus,
-        string qmpSocket, string agentSocket, string consoleLog, string name)
+        string qmpSocket, string agentSocket, string name)
     {
         // Under TCG the agent and its helpers share fixed addresses, so their translated code is
         // reused: norandmaps for the agent's own start; it re-enables randomization for the rest.
@@ -33,7 +33,6 @@ internal static class GuestVmConfig
             KernelCommandLine = cmdline,
             QmpSocket = qmpSocket,
             AgentSocket = agentSocket,
-            ConsoleLogPath = consoleLog,
             TscKhz = accel == Accel.Tcg ? AcceleratorProbe.HostTscKhz() : null,
             Name = name,
         };

@@ -36,19 +36,11 @@ public sealed class QemuAcceleratorHost : IAcceleratorHost
 
     public string VerdictKey() => AcceleratorVerdicts.Key(_options, _kernel, _initrd);
 
-    /// <summary>Keeps a failed canary's console log beside the verdicts (the last one per accelerator).</summary>
-    private string? KeepConsoleLog(string consoleLog, Accel accel)
+    /// <summary>Keeps a failed canary's console and QEMU's messages beside the verdicts (the last one per accelerator).</summary>
+    private async Task<string?> KeepConsoleLogAsync(QemuHypervisor vm, Accel accel)
     {
-        try
-        {
-            var kept = Path.Combine(_verdicts.Directory, $"canary-{accel.ToString().ToLowerInvariant()}-console.log");
-            File.Move(consoleLog, kept, overwrite: true);
-            return kept;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
+        var text = await vm.CollectLogAsync(CancellationToken.None).ConfigureAwait(false);
+        return LogKeeper.Keep(_verdicts.Directory, $"canary-{accel.ToString().ToLowerInvariant()}", text);
     }
 
     public async Task<CanaryOutcome> RunCanaryAsync(Accel accel, TimeSpan timeout, CancellationToken ct)
@@ -60,11 +52,11 @@ public sealed class QemuAcceleratorHost : IAcceleratorHost
         var share = Path.Combine(dir, "share");
         Directory.CreateDirectory(share);
         var config = GuestVmConfig.Base(_options, _kernel, _initrd, accel, _options.MemoryMiB, _options.Vcpus,
-            Path.Combine(dir, "qmp.sock"), Path.Combine(dir, "agent.sock"), Path.Combine(dir, "console.log"), "moat-canary");
+            Path.Combine(dir, "qmp.sock"), Path.Combine(dir, "agent.sock"), "moat-canary");
         // Everything, QEMU's start included, within the deadline and a little more.
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(timeout + TimeSpan.FromSeconds(5));
-        var vm = new QemuHypervisor(GuestVmConfig.HelperCommand(_options), share, [], Path.Combine(dir, "vmm.log"));
+        var vm = new QemuHypervisor(GuestVmConfig.HelperCommand(_options), share, []);
         try
         {
             await vm.StartAsync(config, deadline.Token).ConfigureAwait(false);
@@ -82,7 +74,7 @@ public sealed class QemuAcceleratorHost : IAcceleratorHost
         }
         catch (RuntimeException e)
         {
-            var kept = KeepConsoleLog(config.ConsoleLogPath, accel);
+            var kept = await KeepConsoleLogAsync(vm, accel).ConfigureAwait(false);
             return new CanaryOutcome(false, e.Fault is { } f ? vm.Describe(f, kept) : e.Message, clock.ElapsedMilliseconds);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)

@@ -8,12 +8,11 @@ public sealed class QemuHypervisor : IHypervisor
     private readonly IReadOnlyList<string> _helperCommand;
     private readonly string _shareDir;
     private readonly IReadOnlyList<ShareBind> _binds;
-    private readonly string _vmmLogPath;
     private VmmProcess? _vmm;
     private QmpClient? _qmp;
 
     /// <param name="privateNetwork">No pod: QEMU gets a network namespace of its own, where a tap is created for each NIC of the config.</param>
-    public QemuHypervisor(IReadOnlyList<string> helperCommand, string shareDir, IReadOnlyList<ShareBind> binds, string vmmLogPath,
+    public QemuHypervisor(IReadOnlyList<string> helperCommand, string shareDir, IReadOnlyList<ShareBind> binds,
         PodNetwork? network = null, bool privateNetwork = false)
     {
         _privateNetwork = privateNetwork;
@@ -21,7 +20,6 @@ public sealed class QemuHypervisor : IHypervisor
         _helperCommand = helperCommand;
         _shareDir = shareDir;
         _binds = binds;
-        _vmmLogPath = vmmLogPath;
     }
 
     /// <summary>The fd the launcher opens the first tap onto (the next ones follow).</summary>
@@ -41,12 +39,14 @@ public sealed class QemuHypervisor : IHypervisor
         var args = QemuCommandLine.Build(config);
         var spec = new VmmLaunchSpec(Environment.ProcessId, _shareDir, _binds, config.QemuBinary, args)
         {
+            IncomingStatePath = config.IncomingStatePath,
+            Confine = config.Sandboxed,
             NetnsPath = _network?.NetnsPath,
             Taps = _network?.Interfaces.Select((i, n) => new TapFd(i.TapName, FirstTapFd + n)).ToList()
                 ?? (_privateNetwork ? config.Nics.Select((nic, n) => new TapFd($"tap{n}_moat", nic.Fd)).ToList() : []),
             PrivateNetwork = _privateNetwork,
         };
-        _vmm = VmmProcess.Start(_helperCommand, spec, _vmmLogPath);
+        _vmm = VmmProcess.Start(_helperCommand, spec);
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
         while (true)
         {
@@ -54,7 +54,7 @@ public sealed class QemuHypervisor : IHypervisor
             if (_vmm.Exit.IsCompleted)
             {
                 throw new RuntimeException(RuntimeErrorKind.GuestFailure,
-                    $"qemu exited at start (status {_vmm.Exit.Result}): {LastLine(_vmmLogPath)}");
+                    $"qemu exited at start (status {_vmm.Exit.Result}): {LastLine()}");
             }
             try
             {
@@ -67,6 +67,7 @@ public sealed class QemuHypervisor : IHypervisor
             }
         }
         _watch = new VmWatch(_qmp);
+        _consoleRingBytes = config.ConsoleRingBytes;
         _ = KillOnFaultAsync(_watch, _vmm);
         // A fault before QMP was connected sent its event to nobody: ask once.
         await _watch.CheckNowAsync(ct).ConfigureAwait(false);
@@ -82,9 +83,11 @@ public sealed class QemuHypervisor : IHypervisor
     /// A VM that QEMU stopped on an error, or whose guest panicked, never runs again: QEMU is killed
     /// so that everyone waiting on the VM's exit (containers, the shim) sees it go.
     /// </summary>
-    private static async Task KillOnFaultAsync(VmWatch watch, VmmProcess vmm)
+    private async Task KillOnFaultAsync(VmWatch watch, VmmProcess vmm)
     {
         await watch.Fault.ConfigureAwait(false);
+        // QEMU pauses on a guest panic or shutdown (-action): what the console said goes first.
+        _consoleSnapshot = await ReadConsoleAsync(CancellationToken.None).ConfigureAwait(false);
         vmm.Kill();
     }
 
@@ -119,38 +122,57 @@ public sealed class QemuHypervisor : IHypervisor
     /// <remarks>The console log is named only when <paramref name="consoleLog"/> is given: a sandbox keeps its log elsewhere when it fails, and names that copy.</remarks>
     public string Describe(VmFault fault, string? consoleLog = null)
     {
-        var report = QemuReport(_vmmLogPath);
+        var report = QemuReport();
         return fault.Detail + (report.Length > 0 ? $"; QEMU said: \"{report}\"" : "") + (consoleLog is null ? "" : $"; console log: {consoleLog}");
     }
 
-    /// <summary>The first lines QEMU wrote to its stderr (up to 3, each cut at 160 characters), joined by " / ".</summary>
-    internal static string QemuReport(string path)
+    /// <summary>The first lines QEMU wrote to its stderr (up to 3, each cut at 160 characters, control characters escaped), joined by " / ".</summary>
+    internal string QemuReport()
     {
-        try
+        var lines = (_vmm?.Output.Head(4096) ?? "").Split('\n')
+            .Select(l => l.Trim()).Where(l => l.Length > 0).Take(3)
+            .Select(l => GuestText.OneLine(l, 160));
+        return string.Join(" / ", lines);
+    }
+
+    /// <summary>The guest console's ring buffer (<see cref="VmConfig.ConsoleRingBytes"/>), read over QMP; "" when QEMU cannot say.</summary>
+    public async Task<string> ReadConsoleAsync(CancellationToken ct)
+    {
+        if (_consoleSnapshot is { } taken)
         {
-            using var reader = new StreamReader(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 4096));
-            var lines = new List<string>(3);
-            var buffer = new char[4096];
-            var read = reader.ReadBlock(buffer, 0, buffer.Length);
-            foreach (var raw in new string(buffer, 0, read).Split('\n'))
-            {
-                var line = new string(raw.Trim().Select(c => char.IsControl(c) ? '?' : c).ToArray());
-                if (line.Length == 0)
-                {
-                    continue;
-                }
-                lines.Add(line.Length > 160 ? line[..160] + "..." : line);
-                if (lines.Count == 3)
-                {
-                    break;
-                }
-            }
-            return string.Join(" / ", lines);
+            return taken;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        if (_qmp is null || _vmm is null || _vmm.Exit.IsCompleted)
         {
             return "";
         }
+        try
+        {
+            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            deadline.CancelAfter(TimeSpan.FromSeconds(2));
+            var data = await _qmp.ExecuteAsync("ringbuf-read", new System.Text.Json.Nodes.JsonObject
+            {
+                ["device"] = QemuCommandLine.ConsoleChardev,
+                ["size"] = _consoleRingBytes,
+                ["format"] = "base64",
+            }, deadline.Token).ConfigureAwait(false);
+            return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(data.GetString() ?? ""));
+        }
+        catch (Exception e) when (e is IOException or QmpException or QmpProtocolException or OperationCanceledException or FormatException or InvalidOperationException)
+        {
+            return "";
+        }
+    }
+
+    private string? _consoleSnapshot;
+    private int _consoleRingBytes = VmConfig.DefaultConsoleRingBytes;
+
+    /// <summary>The console and QEMU's own messages, for a kept log (read before QEMU is stopped).</summary>
+    public async Task<string> CollectLogAsync(CancellationToken ct)
+    {
+        var console = await ReadConsoleAsync(ct).ConfigureAwait(false);
+        var qemu = _vmm?.Output.ToString() ?? "";
+        return console + (qemu.Length > 0 ? "\n--- qemu ---\n" + qemu : "");
     }
 
     /// <summary>
@@ -163,7 +185,11 @@ public sealed class QemuHypervisor : IHypervisor
         try
         {
             await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
-            await Qmp.ExecuteAsync("migrate-incoming", new System.Text.Json.Nodes.JsonObject { ["uri"] = "exec:cat " + statePath }, ct).ConfigureAwait(false);
+            // The launcher opened the state onto this fd: a sandboxed QEMU starts no process to read it.
+            await Qmp.ExecuteAsync("migrate-incoming", new System.Text.Json.Nodes.JsonObject
+            {
+                ["uri"] = "fd:" + VmConfig.IncomingStateFd.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            }, ct).ConfigureAwait(false);
             await WaitForMigrationAsync(statePath, "restoring the VM state from", TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is QmpException or IOException or InvalidOperationException)
@@ -171,7 +197,7 @@ public sealed class QemuHypervisor : IHypervisor
             // QEMU exits when a state does not load: its own words are in its log.
             await Task.WhenAny(_vmm!.Exit, Task.Delay(TimeSpan.FromSeconds(1), ct)).ConfigureAwait(false);
             throw new RuntimeException(RuntimeErrorKind.GuestFailure,
-                $"restoring the VM state from {statePath} failed: {(_vmm.Exit.IsCompleted ? LastLine(_vmmLogPath) : e.Message)}", e);
+                $"restoring the VM state from {statePath} failed: {(_vmm.Exit.IsCompleted ? LastLine() : e.Message)}", e);
         }
     }
 
@@ -182,7 +208,7 @@ public sealed class QemuHypervisor : IHypervisor
         {
             if (_vmm!.Exit.IsCompleted)
             {
-                throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"{what} {path} failed: qemu exited: {LastLine(_vmmLogPath)}");
+                throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"{what} {path} failed: qemu exited: {LastLine()}");
             }
             var info = await Qmp.ExecuteAsync("query-migrate", null, ct).ConfigureAwait(false);
             var status = info.TryGetProperty("status", out var s) ? s.GetString() : null;
@@ -311,15 +337,10 @@ public sealed class QemuHypervisor : IHypervisor
 
     private QmpClient Qmp => _qmp ?? throw new InvalidOperationException("VM not started");
 
-    internal static string LastLine(string path)
+    /// <summary>The last line QEMU (or its launcher) wrote, for an error message; control characters escaped.</summary>
+    internal string LastLine()
     {
-        try
-        {
-            return File.ReadLines(path).LastOrDefault(l => l.Trim().Length > 0)?.Trim() ?? "(no output)";
-        }
-        catch (IOException)
-        {
-            return "(no output)";
-        }
+        var last = (_vmm?.Output.ToString() ?? "").Split('\n').LastOrDefault(l => l.Trim().Length > 0)?.Trim();
+        return last is null ? "(no output)" : GuestText.OneLine(last, 300);
     }
 }

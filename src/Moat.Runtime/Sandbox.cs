@@ -24,7 +24,7 @@ public sealed class Sandbox : IAsyncDisposable
         Id = id;
         _options = options;
         _log = log;
-        State = new StateDir(options.StateRoot, id);
+        State = new StateDir(options.StateRoot, id, options.NodeDir);
     }
 
     public string Id { get; }
@@ -104,7 +104,7 @@ public sealed class Sandbox : IAsyncDisposable
         _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
         _vcpus = Math.Min(_options.Vcpus + containerCpus, _options.VcpuCeiling);
         var config = GuestVmConfig.Base(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
-            State.QmpSocket, State.AgentSocket, State.ConsoleLog, "moat-" + Id) with
+            State.QmpSocket, State.AgentSocket, "moat-" + Id) with
         {
             Shares = [new SharedDirectory(SharePlan.Tag, State.ShareDir, ReadOnly: false)],
             Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
@@ -157,7 +157,7 @@ public sealed class Sandbox : IAsyncDisposable
     private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AcceleratorDecision decision,
         uint lastStreamId, CancellationToken ct)
     {
-        _vm = new QemuHypervisor(helper, State.ShareDir, binds, State.VmmLog, _network);
+        _vm = new QemuHypervisor(helper, State.ShareDir, binds, _network);
         await _vm.StartAsync(config, ct).ConfigureAwait(false);
         _log.Phase($"VM started (qemu pid {_vm.Pid}, {decision.Accel.ToString().ToUpperInvariant()}: {decision.Reason})");
         var client = await AgentConnection.ConnectAsync(State.AgentSocket, _vm, ct).ConfigureAwait(false);
@@ -353,7 +353,7 @@ public sealed class Sandbox : IAsyncDisposable
         {
             foreach (var b in binds)
             {
-                Moat.Linux.CrossNamespaceMount.Bind(VmmPid, b.Source, Path.Combine(State.ShareDir, b.Target), b.ReadOnly);
+                Moat.Linux.CrossNamespaceMount.Bind(VmmPid, b.Source, State.ShareDir, b.Target, b.ReadOnly);
             }
         }
         catch (IOException e)
@@ -393,7 +393,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
         try
         {
-            Moat.Linux.CrossNamespaceMount.UnmountTree(VmmPid, Path.Combine(State.ShareDir, containerId));
+            Moat.Linux.CrossNamespaceMount.UnmountTree(VmmPid, State.ShareDir, containerId);
         }
         catch (IOException e)
         {
@@ -416,6 +416,8 @@ public sealed class Sandbox : IAsyncDisposable
                 // QEMU is stopped below either way
             }
         }
+        // The console lives in QEMU (a ring buffer): read it before QEMU goes.
+        var log = keepLog && _vm is not null ? await _vm.CollectLogAsync(CancellationToken.None).ConfigureAwait(false) : null;
         if (_vm is not null)
         {
             // Nothing in the guest outlives the sandbox and the agent has synced: no graceful
@@ -431,7 +433,8 @@ public sealed class Sandbox : IAsyncDisposable
             await _network.RemoveAsync().ConfigureAwait(false);
         }
         _log.Phase("VM stopped");
-        return State.Remove(keepLog, _options.LogDir);
+        State.Remove();
+        return log is null ? null : LogKeeper.Keep(_options.LogDir, Id, log);
     }
 
     public async ValueTask DisposeAsync() => await TearDownAsync(keepLog: false).ConfigureAwait(false);

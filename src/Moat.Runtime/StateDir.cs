@@ -1,24 +1,35 @@
 namespace Moat.Runtime;
 
-/// <summary>Per-sandbox paths under the state root, and the abstract socket names derived from them.</summary>
+/// <summary>
+/// Per-sandbox paths: the state directory under the state root, and the QMP and agent sockets in
+/// a root-only directory of their own under the node directory (filesystem sockets, checked by
+/// the kernel against that directory's permissions: no other user reaches them, unlike abstract
+/// names; and short, as a socket path has 108 bytes at most).
+/// </summary>
 public sealed class StateDir
 {
-    public StateDir(string stateRoot, string id)
+    public StateDir(string stateRoot, string id, string nodeDir)
     {
         Id = id;
         Path = System.IO.Path.Combine(stateRoot, id);
-        var hash = NameHash.Hex(Path, 16);
-        QmpSocket = $"@moat/{hash}/qmp";
-        AgentSocket = $"@moat/{hash}/agent";
+        SocketDir = SocketDirOf(nodeDir, Path);
+        QmpSocket = System.IO.Path.Combine(SocketDir, "qmp.sock");
+        AgentSocket = System.IO.Path.Combine(SocketDir, "agent.sock");
     }
 
     public string Id { get; }
     public string Path { get; }
     public string ShareDir => System.IO.Path.Combine(Path, "shared");
-    public string ConsoleLog => System.IO.Path.Combine(Path, "console.log");
-    public string VmmLog => System.IO.Path.Combine(Path, "vmm.log");
+
+    /// <summary>The root-only (0700) directory of this sandbox's VM sockets.</summary>
+    public string SocketDir { get; }
     public string QmpSocket { get; }
     public string AgentSocket { get; }
+
+    private static string SocketDirOf(string nodeDir, string statePath) =>
+        System.IO.Path.Combine(nodeDir, "vm", NameHash.Hex(statePath, 16));
+
+    private const UnixFileMode RootOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     /// <summary>Creates the directory; an existing one whose owner is gone is stale and replaced.</summary>
     public void Create()
@@ -34,6 +45,31 @@ public sealed class StateDir
         }
         Directory.CreateDirectory(Path);
         File.WriteAllText(System.IO.Path.Combine(Path, OwnerFile), OwnerToken(Environment.ProcessId) ?? "");
+        CreateSocketDir();
+    }
+
+    /// <summary>(Re)creates the socket directory, 0700 all the way from the node directory down.</summary>
+    private void CreateSocketDir()
+    {
+        var vmRoot = System.IO.Path.GetDirectoryName(SocketDir)!;
+        foreach (var dir in new[] { System.IO.Path.GetDirectoryName(vmRoot)!, vmRoot })
+        {
+            Directory.CreateDirectory(dir, RootOnly);
+            File.SetUnixFileMode(dir, RootOnly);
+        }
+        DeleteIfExists(SocketDir);
+        Directory.CreateDirectory(SocketDir, RootOnly);
+    }
+
+    private static void DeleteIfExists(string dir)
+    {
+        try
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+        catch (DirectoryNotFoundException)
+        {
+        }
     }
 
     private const string OwnerFile = "owner";
@@ -95,7 +131,7 @@ public sealed class StateDir
     }
 
     /// <summary>Removes the state of sandboxes whose owning process died without cleaning up (SIGKILL).</summary>
-    public static void SweepStale(string stateRoot)
+    public static void SweepStale(string stateRoot, string nodeDir)
     {
         if (!Directory.Exists(stateRoot))
         {
@@ -107,6 +143,7 @@ public sealed class StateDir
             {
                 try
                 {
+                    DeleteIfExists(SocketDirOf(nodeDir, dir));
                     Directory.Delete(dir, recursive: true);
                 }
                 catch (IOException)
@@ -147,31 +184,10 @@ public sealed class StateDir
         }
     }
 
-    /// <summary>Removes the directory; on failure keeps the console log under <paramref name="logDir"/> and returns its path.</summary>
-    public string? Remove(bool keepConsoleLog, string logDir)
+    /// <summary>Removes the state directory and the socket directory.</summary>
+    public void Remove()
     {
-        string? kept = null;
-        if (keepConsoleLog && (File.Exists(ConsoleLog) || File.Exists(VmmLog)))
-        {
-            try
-            {
-                Directory.CreateDirectory(logDir);
-                kept = System.IO.Path.Combine(logDir, $"{Id}-console.log");
-                var vmm = File.Exists(VmmLog) ? File.ReadAllText(VmmLog) : "";
-                File.WriteAllText(kept, (File.Exists(ConsoleLog) ? File.ReadAllText(ConsoleLog) : "") + (vmm.Length > 0 ? "\n--- qemu ---\n" + vmm : ""));
-            }
-            catch (IOException)
-            {
-                kept = null;
-            }
-        }
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (DirectoryNotFoundException)
-        {
-        }
-        return kept;
+        DeleteIfExists(SocketDir);
+        DeleteIfExists(Path);
     }
 }

@@ -58,7 +58,6 @@ public sealed class VmTemplates
             Name = "template",
             QmpSocket = "@moat/template/qmp",
             AgentSocket = "@moat/template/agent",
-            ConsoleLogPath = "/template/console.log",
             Shares = config.Shares.Select((s, i) => s with { HostPath = "/template/share" + i.ToString(CultureInfo.InvariantCulture) }).ToList(),
             PidFile = null,
             MemoryFile = new MemoryFile("/template/memory", Shared: false),
@@ -262,14 +261,14 @@ public sealed class VmTemplates
             QmpSocket = Path.Combine(tmp, "qmp.sock"),
             AgentSocket = Path.Combine(tmp, "agent.sock"),
             Nics = PlaceholderNics(config),
-            ConsoleLogPath = Path.Combine(tmp, "console.log"),
             Shares = config.Shares.Select(s => s with { HostPath = share }).ToList(),
             PidFile = null,
             MemoryFile = new MemoryFile(Path.Combine(tmp, MemoryFileName), Shared: true),
             FreePageReporting = false,
             IncomingStatePath = null,
+            AllowSpawn = true, // migrate "exec:cat > state"; this VM runs only Moat's agent
         };
-        var vm = new QemuHypervisor(helperCommand, share, [], Path.Combine(tmp, "vmm.log"), privateNetwork: bootConfig.Nics.Count > 0);
+        var vm = new QemuHypervisor(helperCommand, share, [], privateNetwork: bootConfig.Nics.Count > 0);
         await using var vmScope = vm.ConfigureAwait(false);
         await vm.StartAsync(bootConfig, ct).ConfigureAwait(false);
         log.Phase($"VM template {key}: booting (qemu pid {vm.Pid})");
@@ -286,7 +285,7 @@ public sealed class VmTemplates
         await vm.SaveStateAsync(Path.Combine(tmp, StateFileName), TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
         await vm.DisposeAsync().ConfigureAwait(false);
         File.WriteAllText(Path.Combine(tmp, StreamFileName), lastStreamId.ToString(CultureInfo.InvariantCulture));
-        foreach (var leftover in new[] { "console.log", "vmm.log", "qmp.sock", "agent.sock" })
+        foreach (var leftover in new[] { "qmp.sock", "agent.sock" })
         {
             File.Delete(Path.Combine(tmp, leftover));
         }

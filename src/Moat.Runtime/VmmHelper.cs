@@ -16,6 +16,9 @@ public static unsafe class VmmHelper
 {
     public const string Verb = "__vmm";
 
+    /// <summary>The share's tmpfs: mode, and a size and inode count far above what mountpoints need.</summary>
+    internal const string ShareTmpfsOptions = "mode=0755,size=4m,nr_inodes=16384";
+
     public static int Run()
     {
         try
@@ -31,22 +34,24 @@ public static unsafe class VmmHelper
             ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWNS), "unshare(CLONE_NEWNS)");
             ErrnoException.Check(Libc.mount(null, "/", null, Libc.MS_REC | Libc.MS_PRIVATE, null), "mount --make-rprivate", "/");
             Directory.CreateDirectory(spec.ShareDir);
-            ErrnoException.Check(Libc.mount("moat-share", spec.ShareDir, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0755"), "mount tmpfs", spec.ShareDir);
+            // Only mountpoints live on it, but the guest can write it: bounded in bytes and inodes.
+            ErrnoException.Check(Libc.mount("moat-share", spec.ShareDir, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, ShareTmpfsOptions), "mount tmpfs", spec.ShareDir);
             foreach (var b in spec.Binds)
             {
                 Bind(spec.ShareDir, b);
             }
             if (spec.PrivateNetwork)
             {
+                // A template VM: its taps are made in a network namespace of its own.
                 ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWNET), "unshare(CLONE_NEWNET)");
-            }
-            foreach (var tap in spec.Taps)
-            {
-                if (spec.PrivateNetwork)
+                foreach (var tap in spec.Taps)
                 {
                     OpenTap(tap);
                 }
-                else
+            }
+            else
+            {
+                foreach (var tap in spec.Taps)
                 {
                     FreshThread.Run(() =>
                     {
@@ -54,6 +59,18 @@ public static unsafe class VmmHelper
                         OpenTap(tap);
                     });
                 }
+                // QEMU needs no network of its own: the taps are fds, its sockets are files.
+                ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWNET), "unshare(CLONE_NEWNET)");
+            }
+            if (spec.IncomingStatePath is { } state)
+            {
+                var fd = ErrnoException.Check(Libc.open(state, Libc.O_RDONLY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0), "open", state);
+                ErrnoException.Check(Libc.dup3(fd, Moat.Hypervisor.VmConfig.IncomingStateFd, 0), "dup3", state); // no O_CLOEXEC: QEMU inherits it
+                Libc.close(fd);
+            }
+            if (spec.Confine)
+            {
+                VmmConfinement.Apply();
             }
             using var argv = new NativeStringArray([spec.Binary, .. spec.Args]);
             using var envp = new NativeStringArray(["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]);
@@ -84,22 +101,15 @@ public static unsafe class VmmHelper
         Libc.close(fd);
     }
 
+    /// <summary>
+    /// Binds a source under the share: cloned nosuid and nodev (read-only at every level for a
+    /// read-only volume), attached on a target created under the share root without following
+    /// links. Before QEMU runs, nobody else writes the share; the same code serves later binds,
+    /// when the guest can (<see cref="CrossNamespaceMount"/>).
+    /// </summary>
     private static void Bind(string shareDir, ShareBind b)
     {
-        var target = Path.Combine(shareDir, b.Target);
-        if (Directory.Exists(b.Source))
-        {
-            Directory.CreateDirectory(target);
-        }
-        else
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-            File.WriteAllBytes(target, []);
-        }
-        ErrnoException.Check(Libc.mount(b.Source, target, null, Libc.MS_BIND | Libc.MS_REC, null), "bind mount", b.Source);
-        if (b.ReadOnly)
-        {
-            ErrnoException.Check(Libc.mount(null, target, null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_REC, null), "remount read-only", b.Source);
-        }
+        using var tree = CrossNamespaceMount.CloneTree(b.Source, b.ReadOnly);
+        CrossNamespaceMount.Attach(tree, shareDir, b.Target, Directory.Exists(b.Source));
     }
 }

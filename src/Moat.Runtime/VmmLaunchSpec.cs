@@ -25,6 +25,12 @@ public sealed record VmmLaunchSpec(
 
     /// <summary>Taps to open in <see cref="NetnsPath"/> (or the private namespace), each onto a fixed fd number named in <see cref="Args"/>.</summary>
     public IReadOnlyList<TapFd> Taps { get; init; } = [];
+
+    /// <summary>A saved VM state to restore: opened read-only onto <see cref="Moat.Hypervisor.VmConfig.IncomingStateFd"/>.</summary>
+    public string? IncomingStatePath { get; init; }
+
+    /// <summary>Confine QEMU (<see cref="VmmConfinement"/>): capabilities, no_new_privs, the host-file filter.</summary>
+    public bool Confine { get; init; } = true;
 }
 
 /// <summary>Tap device <paramref name="Name"/> opened onto fd <paramref name="Fd"/> for QEMU.</summary>

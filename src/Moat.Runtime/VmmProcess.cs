@@ -21,11 +21,14 @@ public sealed unsafe class VmmProcess
     /// <summary>Exit code (or 128 + signal) of QEMU.</summary>
     public Task<int> Exit => _exit.Task;
 
-    public static VmmProcess Start(IReadOnlyList<string> helperCommand, VmmLaunchSpec spec, string logPath)
+    /// <summary>What QEMU (and its launcher) wrote to stdout and stderr, bounded.</summary>
+    public BoundedLog Output { get; } = new();
+
+    public static VmmProcess Start(IReadOnlyList<string> helperCommand, VmmLaunchSpec spec)
     {
         var vmm = new VmmProcess();
         var started = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var thread = new Thread(() => vmm.Supervise(helperCommand, spec, logPath, started), 256 * 1024)
+        var thread = new Thread(() => vmm.Supervise(helperCommand, spec, started), 256 * 1024)
         {
             IsBackground = true,
             Name = "vmm-" + spec.ShareDir,
@@ -43,28 +46,32 @@ public sealed unsafe class VmmProcess
         }
     }
 
-    private void Supervise(IReadOnlyList<string> helperCommand, VmmLaunchSpec spec, string logPath, TaskCompletionSource<int> started)
+    private void Supervise(IReadOnlyList<string> helperCommand, VmmLaunchSpec spec, TaskCompletionSource<int> started)
     {
         int pid;
+        SafeFd output;
         try
         {
             var (read, write) = Pipes.Create();
+            var (outRead, outWrite) = Pipes.Create();
+            output = outRead;
             using (read)
             using (write)
+            using (outWrite)
             {
-                var log = ErrnoException.Check(Libc.open(logPath, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_TRUNC | Libc.O_CLOEXEC, 0x1a4), "open", logPath);
                 var devnull = ErrnoException.Check(Libc.open("/dev/null", Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", "/dev/null");
                 try
                 {
+                    // QEMU's messages go to a pipe read here into bounded memory: a guest that makes
+                    // QEMU complain without end costs no disk and no more than the bound.
                     pid = Spawner.Spawn(new SpawnRequest(helperCommand[0], [.. helperCommand, VmmHelper.Verb], [])
                     {
-                        Fds = new Dictionary<int, int> { [0] = devnull, [1] = log, [2] = log, [3] = read.Fd },
+                        Fds = new Dictionary<int, int> { [0] = devnull, [1] = outWrite.Fd, [2] = outWrite.Fd, [3] = read.Fd },
                         NewSession = true,
                     });
                 }
                 finally
                 {
-                    Libc.close(log);
                     Libc.close(devnull);
                 }
                 read.Dispose();
@@ -77,10 +84,30 @@ public sealed unsafe class VmmProcess
             return;
         }
         started.SetResult(pid);
+        using (output)
+        {
+            // Until QEMU (and whatever inherited its output) is gone: then the pipe reads EOF.
+            var buffer = new byte[4096];
+            fixed (byte* p = buffer)
+            {
+                while (true)
+                {
+                    var n = Libc.read(output.Fd, p, buffer.Length);
+                    if (n > 0)
+                    {
+                        Output.Append(buffer.AsSpan(0, (int)n));
+                    }
+                    else if (n == 0 || Marshal.GetLastPInvokeError() != EINTR)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
         int status;
         while (Libc.waitpid(pid, &status, 0) < 0)
         {
-            if (Marshal.GetLastPInvokeError() != 4 /* EINTR */)
+            if (Marshal.GetLastPInvokeError() != EINTR)
             {
                 _exit.TrySetResult(-1);
                 return;
@@ -88,4 +115,6 @@ public sealed unsafe class VmmProcess
         }
         _exit.TrySetResult(ExitStatus.Decode(status));
     }
+
+    private const int EINTR = 4;
 }

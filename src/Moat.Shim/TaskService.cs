@@ -99,7 +99,7 @@ internal sealed partial class TaskService : ITaskService
                 var cli = CliOptions(request.Options);
                 var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options) ?? NonEmpty(cli?.ConfigPath));
                 options = (options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug }).WithEnvironmentOverrides();
-                StateDir.SweepStale(options.StateRoot);
+                StateDir.SweepStale(options.StateRoot, options.NodeDir);
                 // A network namespace given by path is the pod's, set up by CNI: the VM becomes its endpoint.
                 // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
                 var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
@@ -295,22 +295,49 @@ internal sealed partial class TaskService : ITaskService
         return 128 + 9;
     }
 
-    /// <summary>Publishes TaskOOM for each OOM kill the agent reports, until the sandbox goes away.</summary>
+    /// <summary>
+    /// Publishes TaskOOM for each OOM kill the agent reports, until the sandbox goes away. What the
+    /// agent says is not trusted: only a container of this sandbox is published, at most
+    /// <see cref="OomEventsPerSecond"/> a second, and an answer that names no such container, or
+    /// an error, backs off (up to <see cref="MaxOomBackoff"/>) rather than asking again at once.
+    /// </summary>
     private async Task ForwardOomEventsAsync(Sandbox sandbox)
     {
-        try
+        var backoff = TimeSpan.Zero;
+        var spacing = TimeSpan.FromSeconds(1.0 / OomEventsPerSecond);
+        var reported = 0;
+        while (!sandbox.VmExit.IsCompleted)
         {
-            while (true)
+            try
             {
                 var e = await sandbox.Agent.GetOOMEventAsync(CancellationToken.None);
-                _events.Publish("/tasks/oom", new TaskOOM { ContainerId = e.ContainerId });
+                if (_containers.TryGetValue(e.ContainerId, out var c) && c.Sandbox == sandbox)
+                {
+                    _events.Publish("/tasks/oom", new TaskOOM { ContainerId = e.ContainerId });
+                    backoff = TimeSpan.Zero;
+                    await Task.Delay(spacing);
+                    continue;
+                }
+                if (reported++ < 3)
+                {
+                    _log($"sandbox {sandbox.Id}: the agent reported an OOM kill of an unknown container {GuestText.OneLine(e.ContainerId, 80)}: ignored");
+                }
             }
-        }
-        catch (Exception e) when (e is TtrpcException or ObjectDisposedException or InvalidOperationException)
-        {
-            // the sandbox was torn down
+            catch (Exception e) when (e is TtrpcException or ObjectDisposedException or InvalidOperationException)
+            {
+                if (sandbox.VmExit.IsCompleted || e is ObjectDisposedException or InvalidOperationException
+                    || e is TtrpcException { Code: StatusCode.Unavailable })
+                {
+                    return; // the sandbox was torn down
+                }
+            }
+            backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxOomBackoff.Ticks));
+            await Task.WhenAny(sandbox.VmExit, Task.Delay(backoff));
         }
     }
+
+    private const int OomEventsPerSecond = 100;
+    private static readonly TimeSpan MaxOomBackoff = TimeSpan.FromSeconds(5);
 
     /// <summary>An init killed before Start still exits, as containerd expects (TaskExit, then Delete).</summary>
     private async Task ExitIfNeverStartedAsync(ShimContainer c, ShimProcess p)

@@ -153,6 +153,7 @@ public sealed class TtrpcClient : IAsyncDisposable
             {
                 if (_pending.TryRemove(streamId, out _))
                 {
+                    Abandon(streamId);
                     completion.TrySetCanceled(cancellationToken);
                 }
             },
@@ -167,7 +168,7 @@ public sealed class TtrpcClient : IAsyncDisposable
         var response = await completion.Task.ConfigureAwait(false);
         if (response.Status is { Code: not 0 } status)
         {
-            throw new TtrpcException((StatusCode)status.Code, status.Message);
+            throw new TtrpcException((StatusCode)status.Code, PeerText(status.Message));
         }
 
         try
@@ -194,6 +195,34 @@ public sealed class TtrpcClient : IAsyncDisposable
     {
         _connection.Abort(new ObjectDisposedException(nameof(TtrpcClient), "the ttrpc client was disposed"));
         return new ValueTask(_connection.Completion);
+    }
+
+    /// <summary>Longest error message taken from a peer.</summary>
+    internal const int MaxPeerMessage = 1024;
+
+    /// <summary>
+    /// An error message from the peer, on its way into logs and user-facing errors: one line,
+    /// control characters escaped as \xNN, at most <see cref="MaxPeerMessage"/> characters.
+    /// </summary>
+    internal static string PeerText(string message)
+    {
+        var b = new System.Text.StringBuilder(Math.Min(message.Length, MaxPeerMessage) + 8);
+        foreach (var c in message)
+        {
+            if (b.Length >= MaxPeerMessage)
+            {
+                return b.Append("...").ToString();
+            }
+            if (char.IsControl(c))
+            {
+                b.Append(System.Globalization.CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+            }
+            else
+            {
+                b.Append(c);
+            }
+        }
+        return b.ToString();
     }
 
     private static TtrpcException DeadlineExceeded(string service, string method, TimeSpan timeout) =>
@@ -228,7 +257,30 @@ public sealed class TtrpcClient : IAsyncDisposable
     {
         if (_pending.TryRemove(streamId, out _))
         {
+            Abandon(streamId);
             completion.TrySetException(error);
+        }
+    }
+
+    /// <summary>
+    /// Stream ids whose call gave up (deadline, cancellation) and whose reply may still come, once
+    /// each. A reply on any other stream is a protocol violation: a peer cannot make this client
+    /// parse and drop replies without end. Bounded: the oldest are forgotten.
+    /// </summary>
+    private readonly ConcurrentDictionary<uint, byte> _abandoned = new();
+    private readonly ConcurrentQueue<uint> _abandonedOrder = new();
+    private int _lateLogged;
+
+    /// <summary>How many abandoned stream ids may still get a late reply.</summary>
+    internal const int MaxAbandoned = 1024;
+
+    private void Abandon(uint streamId)
+    {
+        _abandoned[streamId] = 0;
+        _abandonedOrder.Enqueue(streamId);
+        while (_abandonedOrder.Count > MaxAbandoned && _abandonedOrder.TryDequeue(out var oldest))
+        {
+            _abandoned.TryRemove(oldest, out _);
         }
     }
 
@@ -250,6 +302,23 @@ public sealed class TtrpcClient : IAsyncDisposable
         switch (frame.Header.Type)
         {
             case MessageType.Response:
+                if (!_pending.TryRemove(streamId, out var completion))
+                {
+                    if (_abandoned.TryRemove(streamId, out _))
+                    {
+                        // The one reply a call that gave up may still get: dropped unread.
+                        if (Interlocked.Increment(ref _lateLogged) <= 5)
+                        {
+                            _connection.Log($"ignoring late response on stream {streamId} (call already cancelled or timed out)");
+                        }
+                        return true;
+                    }
+                    _connection.Abort(new InvalidDataException(WasIssued(streamId)
+                        ? $"second or unexpected response on stream {streamId}"
+                        : $"response for unknown stream {streamId}"));
+                    return false;
+                }
+
                 Response response;
                 try
                 {
@@ -257,35 +326,23 @@ public sealed class TtrpcClient : IAsyncDisposable
                 }
                 catch (InvalidProtocolBufferException e)
                 {
+                    completion.TrySetException(Closed(e));
                     _connection.Abort(new InvalidDataException($"malformed response on stream {streamId}: {e.Message}", e));
                     return false;
                 }
 
-                if (_pending.TryRemove(streamId, out var completion))
-                {
-                    completion.TrySetResult(response);
-                }
-                else if (WasIssued(streamId))
-                {
-                    _connection.Log($"ignoring late response on stream {streamId} (call already cancelled or timed out)");
-                }
-                else
-                {
-                    _connection.Abort(new InvalidDataException($"response for unknown stream {streamId}"));
-                    return false;
-                }
-
+                completion.TrySetResult(response);
                 return true;
 
             case MessageType.Data:
-                _connection.Log($"ignoring data frame on stream {streamId}: streaming calls are not supported");
+                // Only unary calls are made: stream data is a protocol violation, not something to drop forever.
                 if (_pending.TryRemove(streamId, out var streaming))
                 {
                     streaming.TrySetException(new TtrpcException(
                         StatusCode.Unimplemented, "server sent stream data on a unary call; streaming is not supported"));
                 }
-
-                return true;
+                _connection.Abort(new InvalidDataException($"unexpected data frame on stream {streamId}: streaming calls are not supported"));
+                return false;
 
             default:
                 _connection.Abort(new InvalidDataException($"unexpected {frame.Header.Type} frame from server on stream {streamId}"));

@@ -14,7 +14,6 @@ public sealed class QemuCommandLineTests
         KernelCommandLine = "quiet",
         QmpSocket = "/run/moat/c1/qmp.sock",
         AgentSocket = "/run/moat/c1/agent.sock",
-        ConsoleLogPath = "/run/moat/c1/console.log",
         Shares = [new SharedDirectory("rootfs", "/run/moat/c1/rootfs", ReadOnly: false)],
     };
 
@@ -38,11 +37,14 @@ public sealed class QemuCommandLineTests
             "-device", "virtio-serial-pci,id=serial0",
             "-chardev", "socket,id=agent,path=/run/moat/c1/agent.sock,server=on,wait=off",
             "-device", "virtserialport,chardev=agent,name=moat.agent",
-            "-serial", "file:/run/moat/c1/console.log",
+            "-chardev", "ringbuf,id=console,size=131072",
+            "-serial", "chardev:console",
+            "-action", "shutdown=pause,panic=pause",
             "-device", "pvpanic-pci",
             "-device", "virtio-balloon-pci,free-page-reporting=on",
             "-fsdev", "local,id=fs0,path=/run/moat/c1/rootfs,security_model=passthrough,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=fs0,mount_tag=rootfs",
+            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
         ];
         Assert.Equal(expected, QemuCommandLine.Build(Sample()));
     }
@@ -82,7 +84,6 @@ public sealed class QemuCommandLineTests
             InitrdPath = "/k,1/initrd",
             QmpSocket = "/run/x,y/qmp.sock",
             AgentSocket = "@agent,1",
-            ConsoleLogPath = "/run/x,y/console.log",
             PidFile = "/run/x,y/pid",
             Shares = [new SharedDirectory("t,1", "/srv/a,b", ReadOnly: false)],
         };
@@ -96,7 +97,7 @@ public sealed class QemuCommandLineTests
         // QEMU reads these verbatim (verified against QEMU 7.2): doubling would name another file.
         Assert.Equal("/k,1/vmlinuz", After(argv, "-kernel"));
         Assert.Equal("/k,1/initrd", After(argv, "-initrd"));
-        Assert.Equal("file:/run/x,y/console.log", After(argv, "-serial"));
+        Assert.Equal("chardev:console", After(argv, "-serial"));
         Assert.Equal("/run/x,y/pid", After(argv, "-pidfile"));
     }
 
@@ -203,12 +204,13 @@ public sealed class QemuCommandLineTests
     }
 
     [Fact]
-    public void TemplateBeingMade_HasFileBackedSharedRamAndNoPageReporting()
+    public void TemplateBeingMade_HasFileBackedSharedRamNoBalloonAndMaySpawnItsSaver()
     {
-        var argv = QemuCommandLine.Build(Sample() with { MemoryFile = new MemoryFile("/var/lib/moat/templates/k.new/memory", Shared: true), FreePageReporting = false });
+        var argv = QemuCommandLine.Build(Sample() with { MemoryFile = new MemoryFile("/var/lib/moat/templates/k.new/memory", Shared: true), FreePageReporting = false, AllowSpawn = true });
         Assert.Equal("q35,memory-backend=ram0", After(argv, "-machine"));
         Assert.Equal("memory-backend-file,id=ram0,size=512M,mem-path=/var/lib/moat/templates/k.new/memory,share=on", After(argv, "-object"));
-        Assert.Contains("virtio-balloon-pci", argv);
+        Assert.DoesNotContain(argv, a => a.StartsWith("virtio-balloon", StringComparison.Ordinal));
+        Assert.Equal("on,obsolete=deny,elevateprivileges=deny,spawn=allow,resourcecontrol=deny", After(argv, "-sandbox"));
         Assert.DoesNotContain("-incoming", argv);
     }
 
@@ -224,6 +226,9 @@ public sealed class QemuCommandLineTests
         Assert.Equal("memory-backend-file,id=ram0,size=512M,mem-path=/var/lib/moat/templates/k/memory,share=off", After(argv, "-object"));
         Assert.Equal("defer", After(argv, "-incoming"));
         Assert.Equal(argv.ToList().IndexOf("-m") + 2, argv.ToList().IndexOf("-object"));
+        // No balloon: whatever it discarded, QEMU 7.2 would punch out of the template's file.
+        Assert.DoesNotContain(argv, a => a.StartsWith("virtio-balloon", StringComparison.Ordinal));
+        Assert.Equal("on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny", After(argv, "-sandbox"));
     }
 
     public static TheoryData<string, Func<VmConfig, VmConfig>, string> Invalid => new()
@@ -266,7 +271,7 @@ public sealed class QemuCommandLineTests
         { "bare @", c => c with { AgentSocket = "@" }, "VmConfig.AgentSocket abstract socket name after '@' must not be empty" },
         { "relative socket", c => c with { QmpSocket = "qmp.sock" }, "VmConfig.QmpSocket must be an absolute path or an '@abstract' name (got 'qmp.sock')" },
         { "same sockets", c => c with { AgentSocket = c.QmpSocket }, "VmConfig.AgentSocket must differ from QmpSocket (both '/run/moat/c1/qmp.sock')" },
-        { "relative console", c => c with { ConsoleLogPath = "console.log" }, "VmConfig.ConsoleLogPath must be an absolute path (got 'console.log')" },
+        { "console ring not a power of two", c => c with { ConsoleRingBytes = 100_000 }, "VmConfig.ConsoleRingBytes must be a power of two of at least 4096 (got 100000)" },
         { "zero tb-size", c => c with { TcgTranslationCacheMiB = 0 }, "VmConfig.TcgTranslationCacheMiB must be at least 1 (got 0)" },
         { "negative tsc", c => c with { TscKhz = -1 }, "VmConfig.TscKhz must be positive when set (got -1)" },
     };

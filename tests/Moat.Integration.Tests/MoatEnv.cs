@@ -190,8 +190,8 @@ public static class Leftovers
             }
         }).Select(d => label + " " + d);
 
-    /// <summary>Moat's abstract sockets (QMP and agent) that exist now.</summary>
+    /// <summary>Moat's VM sockets (QMP and agent) that exist now: files in the node's VM socket directories (and abstract names, as older versions made).</summary>
     public static HashSet<string> Sockets() =>
-        File.ReadLines("/proc/net/unix").Where(l => l.Contains("@moat/", StringComparison.Ordinal))
+        File.ReadLines("/proc/net/unix").Where(l => l.Contains("@moat/", StringComparison.Ordinal) || l.Contains("/moat-node/vm/", StringComparison.Ordinal))
             .Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries).Last()).ToHashSet();
 }

@@ -66,6 +66,47 @@ public sealed partial class TemplateTests
     }
 
     [Fact]
+    public async Task AClonesMemoryChurnLeavesTheTemplatesMemoryFileAsItWas()
+    {
+        await using var env = new MoatEnv();
+        // A clone that fills and frees guest memory, drops its caches, and would balloon if it had
+        // a balloon: the template's RAM file (mapped copy-on-write) must not change by one byte.
+        var bundle = await env.BundleAsync("b", ["sh", "-c",
+            "ls /sys/bus/virtio/drivers/virtio_balloon/ 2>/dev/null | grep -c virtio; " +
+            "dd if=/dev/zero of=/dev/shm/fill bs=1M count=200 2>/dev/null; rm /dev/shm/fill; " +
+            "echo 3 > /proc/sys/vm/drop_caches; echo 1 > /proc/sys/vm/compact_memory; echo churned"], cfg =>
+        {
+            cfg["linux"]!.AsObject().Remove("readonlyPaths");
+            cfg["linux"]!.AsObject().Remove("maskedPaths");
+            var admin = new System.Text.Json.Nodes.JsonArray("CAP_SYS_ADMIN");
+            cfg["process"]!["capabilities"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["bounding"] = admin.DeepClone(),
+                ["effective"] = admin.DeepClone(),
+                ["permitted"] = admin.DeepClone(),
+            };
+        });
+        var first = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var key = TemplateKey().Match(first.Stderr).Groups[1].Value;
+        var memory = Path.Combine(TemplateRoot, key, "memory");
+        Assert.True(File.Exists(memory), first.Stderr);
+        var before = Hash(memory);
+        var clone = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
+        Assert.True(clone.ExitCode == 0, clone.ToString());
+        Assert.Contains($"(VM restored from template {key})", clone.Stderr);
+        Assert.Equal("0\nchurned\n", clone.Stdout); // no balloon device, and the churn ran
+        Assert.Equal(before, Hash(memory));
+        env.AssertNothingLeft();
+    }
+
+    private static string Hash(string path)
+    {
+        using var f = File.OpenRead(path);
+        return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f));
+    }
+
+    [Fact]
     public async Task TemplatesOffBootsEveryVm()
     {
         await using var env = new MoatEnv();

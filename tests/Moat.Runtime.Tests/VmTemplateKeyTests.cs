@@ -28,7 +28,6 @@ public sealed class VmTemplateKeyTests : IDisposable
             KernelCommandLine = "quiet",
             QmpSocket = $"@moat/{id}/qmp",
             AgentSocket = $"@moat/{id}/agent",
-            ConsoleLogPath = $"/run/moat/{id}/console.log",
             Shares = [new SharedDirectory("moatshare", $"/run/moat/{id}/shared", ReadOnly: false)],
             Name = "moat-" + id,
             Nics = [new NicConfig(10, "0a:58:0a:58:00:" + id[^2..])],

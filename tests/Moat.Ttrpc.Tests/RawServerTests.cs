@@ -122,6 +122,21 @@ public sealed class RawServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task AnErrorMessageFromThePeer_IsOneEscapedBoundedLine()
+    {
+        var call = _client.EchoAsync("Echo", "x");
+        var (header, _) = await ReceiveAsync();
+        var hostile = "line one\nFAKE LOG LINE\u001b[31m" + new string('x', 100_000);
+        var response = new Response { Status = new Status { Code = (int)StatusCode.Internal, Message = hostile } };
+        await SendAsync(FrameWriter.Encode(header.StreamId, MessageType.Response, FrameFlags.None, response));
+
+        var error = await Assert.ThrowsAsync<TtrpcException>(() => call);
+        Assert.StartsWith("line one\\x0aFAKE LOG LINE\\x1b[31mxxx", error.Message);
+        Assert.DoesNotContain('\n', error.Message);
+        Assert.True(error.Message.Length <= TtrpcClient.MaxPeerMessage + 3, $"{error.Message.Length} characters");
+    }
+
+    [Fact]
     public async Task ResponseWithoutStatus_IsOk()
     {
         var call = _client.EchoAsync("Echo", "x");
@@ -163,6 +178,46 @@ public sealed class RawServerTests : IAsyncLifetime
         Assert.Equal("fresh", await next);
         Assert.False(_client.Completion.IsCompleted);
         Assert.Contains($"late response on stream {header.StreamId}", ClientLogs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ASecondLateResponseOnTheSameStream_ClosesTheConnection()
+    {
+        var timedOut = _client.EchoAsync("Echo", "x", new CallOptions { Timeout = TimeSpan.FromMilliseconds(50) });
+        var (header, _) = await ReceiveAsync();
+        await Assert.ThrowsAsync<TtrpcException>(() => timedOut);
+
+        // A hostile peer replaying replies to a call that gave up: one is dropped, the next is a violation.
+        await SendAsync(Frames.Concat(Frames.Response(header.StreamId, "late"), Frames.Response(header.StreamId, "again")));
+        await _client.Completion.WaitAsync(Limit);
+        Assert.Contains($"response on stream {header.StreamId}", ClientLogs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AReplyToACompletedCall_ClosesTheConnection()
+    {
+        var call = _client.EchoAsync("Echo", "x");
+        var (header, _) = await ReceiveAsync();
+        await SendAsync(Frames.Response(header.StreamId, "y"));
+        Assert.Equal("y", await call);
+
+        await SendAsync(Frames.Response(header.StreamId, "y again"));
+        await _client.Completion.WaitAsync(Limit);
+        Assert.Contains($"unexpected response on stream {header.StreamId}", ClientLogs, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DataFrames_CloseTheConnectionRatherThanPileUp()
+    {
+        var pending = _client.EchoAsync("Echo", "x");
+        await ReceiveAsync();
+
+        await SendAsync(Frames.Raw(2, 7, 3, 1, [1, 2]));
+
+        await _client.Completion.WaitAsync(Limit);
+        var error = await Assert.ThrowsAsync<TtrpcException>(() => pending);
+        Assert.Equal(StatusCode.Unavailable, error.Code);
+        Assert.Contains("unexpected data frame on stream 7", ClientLogs, StringComparison.Ordinal);
     }
 
     [Fact]

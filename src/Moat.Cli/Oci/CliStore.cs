@@ -42,7 +42,7 @@ internal static class CliStore
             {
                 throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {id} already exists: delete it first (moat delete {id})");
             }
-            StateDir.SweepStale(root);
+            StateDir.SweepStale(root, new RuntimeOptions().WithEnvironmentOverrides().NodeDir);
             if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
             {
                 Directory.Delete(dir);
