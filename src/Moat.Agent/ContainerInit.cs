@@ -37,6 +37,14 @@ internal static unsafe partial class ContainerInit
             var spec = InitSpec.FromJson(json);
             Libc.close(SpecFd);
             Mark("parsed");
+            // Built while this helper still sees the guest's own root, where libseccomp is: the
+            // container's rootfs need not have it. Loaded in Finish.
+            var seccomp = exec ? spec.Seccomp : spec.Spec?.Linux?.Seccomp;
+            using var filter = seccomp is null ? null : BuildFilter(seccomp);
+            if (filter is not null)
+            {
+                Mark("seccomp");
+            }
             if (exec)
             {
                 JoinContainer(spec.InitPid);
@@ -64,7 +72,7 @@ internal static unsafe partial class ContainerInit
                     return 0; // the agent gave up on this container before starting it
                 }
             }
-            Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal);
+            Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal, filter);
             return 1; // not reached: Finish execs or throws
         }
         catch (Exception e)
@@ -139,8 +147,14 @@ internal static unsafe partial class ContainerInit
         }
     }
 
-    /// <summary>Credentials, limits and capabilities, then execve. Only returns by throwing.</summary>
-    private static void Finish(Moat.Oci.Process p, bool terminal)
+    /// <summary>
+    /// Limits, credentials, capabilities and the seccomp filter, then execve. Only returns by throwing.
+    /// The filter (built before the set-up) is loaded where runc loads it (standard_init_linux.go,
+    /// setns_init_linux.go): without no_new_privileges loading a filter needs CAP_SYS_ADMIN, so it
+    /// is loaded before the capabilities are dropped; with it, as late as possible, right before
+    /// execve, so the fewest of the helper's own calls must pass it.
+    /// </summary>
+    private static void Finish(Moat.Oci.Process p, bool terminal, ISeccompFilter? filter)
     {
         foreach (var r in p.Rlimits ?? [])
         {
@@ -156,21 +170,22 @@ internal static unsafe partial class ContainerInit
         {
             ErrnoException.Check(Libc.ioctl(0, Libc.TIOCSCTTY, 0), "ioctl(TIOCSCTTY)");
         }
+        if (p.NoNewPrivileges)
+        {
+            ErrnoException.Check(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+        }
         var cwd = string.IsNullOrEmpty(p.Cwd) ? "/" : p.Cwd;
         ErrnoException.Check(Libc.chdir(cwd), "chdir", cwd);
+        Libc.umask((int)(p.User.Umask ?? 0x12 /* 0022 */));
+        // Before any filter: personality(2) is a call profiles restrict.
+        HelperLayout.RandomizeWorkload();
 
-        var caps = p.Capabilities;
-        if (caps?.Bounding is { } bounding)
+        var caps = CapabilitiesOf(p);
+        if (filter is not null && !p.NoNewPrivileges)
         {
-            var keep = Capabilities.Mask(bounding);
-            for (var c = 0; c <= 63; c++)
-            {
-                if ((keep & (1UL << c)) == 0 && Libc.prctl(Libc.PR_CAPBSET_READ, (nuint)c, 0, 0, 0) == 1)
-                {
-                    ErrnoException.Check(Libc.prctl(Libc.PR_CAPBSET_DROP, (nuint)c, 0, 0, 0), "prctl(PR_CAPBSET_DROP)");
-                }
-            }
+            LoadFilter(filter);
         }
+        caps.ApplyBounding();
         var gids = (p.User.AdditionalGids ?? []).ToArray();
         fixed (uint* g = gids)
         {
@@ -180,43 +195,58 @@ internal static unsafe partial class ContainerInit
         ErrnoException.Check(Libc.setresgid(p.User.Gid, p.User.Gid, p.User.Gid), "setresgid", p.User.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         ErrnoException.Check(Libc.setresuid(p.User.Uid, p.User.Uid, p.User.Uid), "setresuid", p.User.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Libc.prctl(Libc.PR_SET_KEEPCAPS, 0, 0, 0, 0);
-        if (caps is not null)
-        {
-            SetCapabilities(Capabilities.Mask(caps.Effective), Capabilities.Mask(caps.Permitted), Capabilities.Mask(caps.Inheritable));
-            foreach (var a in caps.Ambient ?? [])
-            {
-                if (Capabilities.TryParse(a, out var c))
-                {
-                    Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_RAISE, (nuint)c, 0, 0);
-                }
-            }
-        }
-        if (p.NoNewPrivileges)
-        {
-            ErrnoException.Check(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
-        }
-        Libc.umask((int)(p.User.Umask ?? 0x12 /* 0022 */));
+        caps.ApplyProcessSets();
 
         var env = p.Env ?? [];
         var args = p.Args ?? throw new InvalidDataException("process.args is empty");
         var path = ResolveExecutable(args[0], env);
         using var argv = new NativeStringArray(args);
         using var envp = new NativeStringArray(env);
-        HelperLayout.RandomizeWorkload();
+        if (filter is not null && p.NoNewPrivileges)
+        {
+            LoadFilter(filter);
+        }
         Libc.execve(path, argv.Pointer, envp.Pointer);
         var errno = Marshal.GetLastPInvokeError();
         throw new IOException($"exec \"{args[0]}\": {Marshal.GetPInvokeErrorMessage(errno)}");
     }
 
-    private static void SetCapabilities(ulong effective, ulong permitted, ulong inheritable)
+    /// <summary>
+    /// The process's capability sets: what <c>process.capabilities</c> lists, and nothing else. A
+    /// missing object or a missing or empty set is an empty set (<c>"capabilities": {}</c> is what
+    /// containerd writes for <c>drop: [ALL]</c>), so a process never keeps a privilege its spec does not name.
+    /// </summary>
+    internal static CapabilitySets CapabilitiesOf(Moat.Oci.Process p) =>
+        p.Capabilities is { } c
+            ? CapabilitySets.FromNames(c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient)
+            : default;
+
+    private static ISeccompFilter BuildFilter(LinuxSeccomp profile)
     {
-        var header = stackalloc uint[2] { 0x20080522, 0 };
-        var data = stackalloc uint[6]
+        try
         {
-            (uint)effective, (uint)permitted, (uint)inheritable,
-            (uint)(effective >> 32), (uint)(permitted >> 32), (uint)(inheritable >> 32),
-        };
-        ErrnoException.Check(Libc.syscall(Libc.SYS_capset, (nint)header, (nint)data, 0, 0, 0), "capset");
+            return SeccompProfile.Build(profile, SeccompFilter.Create);
+        }
+        catch (DllNotFoundException)
+        {
+            throw new IOException($"linux.seccomp: {Libseccomp.Lib} is not in the guest image: rebuild it with 'moat image build'");
+        }
+        catch (ErrnoException e)
+        {
+            throw new IOException($"linux.seccomp: {e.Message}", e);
+        }
+    }
+
+    private static void LoadFilter(ISeccompFilter filter)
+    {
+        try
+        {
+            filter.Load();
+        }
+        catch (ErrnoException e)
+        {
+            throw new IOException($"linux.seccomp: {e.Message}", e);
+        }
     }
 
     /// <summary>PATH lookup the way runc does it, with the container's own PATH.</summary>
