@@ -15,6 +15,9 @@ internal sealed class InitSpec
     public const string InitMode = "__moat-init";
     public const string ExecMode = "__moat-exec";
 
+    /// <summary>Follows <see cref="InitMode"/> for a helper started ahead of need.</summary>
+    public const string StandbyFlag = "--standby";
+
     /// <summary>The full spec (init mode) with guest paths.</summary>
     public Spec? Spec { get; set; }
 

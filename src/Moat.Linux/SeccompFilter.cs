@@ -20,14 +20,24 @@ public interface ISeccompFilter : IDisposable
     /// <summary>Adds a rule: <paramref name="action"/> when <paramref name="syscall"/> is made with arguments matching every condition.</summary>
     void AddRule(uint action, int syscall, ReadOnlySpan<Libseccomp.scmp_arg_cmp> conditions);
 
+    /// <summary>Generates the BPF program now (libseccomp's slow part), so that <see cref="Load"/> is one system call.</summary>
+    void Compile();
+
     /// <summary>Loads the filter into the kernel for the calling thread (and its future children and exec'd programs).</summary>
     void Load();
 }
 
-/// <summary>A libseccomp filter context.</summary>
+/// <summary>
+/// A libseccomp filter context. As runc does (libcontainer/seccomp/patchbpf), libseccomp generates
+/// the BPF program and Moat loads it with seccomp(2) itself, with the flags the attributes asked
+/// for: between <see cref="Compile"/> and execve the helper makes one system call for the filter,
+/// and never lets libseccomp touch NO_NEW_PRIVS.
+/// </summary>
 public sealed unsafe class SeccompFilter : ISeccompFilter
 {
     private readonly SafeSeccompFilter _ctx;
+    private uint _loadFlags;
+    private byte[]? _program;
 
     private SeccompFilter(SafeSeccompFilter ctx) => _ctx = ctx;
 
@@ -59,8 +69,18 @@ public sealed unsafe class SeccompFilter : ISeccompFilter
         return true;
     }
 
-    public void SetAttribute(int attribute, uint value) =>
+    public void SetAttribute(int attribute, uint value)
+    {
         Check(Libseccomp.seccomp_attr_set(_ctx, attribute, value), "seccomp_attr_set", attribute.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var flag = attribute switch
+        {
+            Libseccomp.SCMP_FLTATR_CTL_TSYNC => Libc.SECCOMP_FILTER_FLAG_TSYNC,
+            Libseccomp.SCMP_FLTATR_CTL_LOG => Libc.SECCOMP_FILTER_FLAG_LOG,
+            Libseccomp.SCMP_FLTATR_CTL_SSB => Libc.SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+            _ => 0u,
+        };
+        _loadFlags = value != 0 ? _loadFlags | flag : _loadFlags & ~flag;
+    }
 
     public int? ResolveSyscall(string name)
     {
@@ -77,7 +97,55 @@ public sealed unsafe class SeccompFilter : ISeccompFilter
         }
     }
 
-    public void Load() => Check(Libseccomp.seccomp_load(_ctx), "seccomp_load");
+    /// <summary>Instructions of the program <see cref="Compile"/> generated (0 before).</summary>
+    public int Instructions => (_program?.Length ?? 0) / Libc.SockFilterSize;
+
+    public void Compile()
+    {
+        if (_program is not null)
+        {
+            return;
+        }
+        var fd = ErrnoException.Check(Libc.memfd_create("moat-seccomp", Libc.MFD_CLOEXEC), "memfd_create");
+        try
+        {
+            Check(Libseccomp.seccomp_export_bpf(_ctx, fd), "seccomp_export_bpf");
+            var size = ErrnoException.Check(Libc.lseek(fd, 0, Libc.SEEK_END), "lseek", "seccomp program");
+            if (size == 0 || size % Libc.SockFilterSize != 0 || size / Libc.SockFilterSize > ushort.MaxValue)
+            {
+                throw new IOException($"seccomp_export_bpf: a program of {size} bytes is not a BPF program the kernel can take");
+            }
+            var program = new byte[size];
+            fixed (byte* p = program)
+            {
+                for (long done = 0; done < size;)
+                {
+                    var n = Libc.pread(fd, p + done, (nint)(size - done), done);
+                    done += n > 0 ? n : throw new ErrnoException("pread", n < 0 ? System.Runtime.InteropServices.Marshal.GetLastPInvokeError() : 0, "seccomp program");
+                }
+            }
+            _program = program;
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    /// <summary>seccomp(SECCOMP_SET_MODE_FILTER): needs no_new_privs or CAP_SYS_ADMIN, as the kernel says.</summary>
+    public void Load()
+    {
+        Compile();
+        fixed (byte* p = _program)
+        {
+            var prog = new Libc.sock_fprog { len = (ushort)(_program!.Length / Libc.SockFilterSize), filter = p };
+            var result = ErrnoException.Check(Libc.syscall(Libc.SYS_seccomp, (nint)Libc.SECCOMP_SET_MODE_FILTER, (nint)_loadFlags, (nint)(&prog), 0, 0), "seccomp(SECCOMP_SET_MODE_FILTER)");
+            if (result > 0)
+            {
+                throw new IOException($"seccomp(SECCOMP_SET_MODE_FILTER): with SECCOMP_FILTER_FLAG_TSYNC, thread {result} could not take the filter");
+            }
+        }
+    }
 
     /// <summary>The filter as libseccomp's pseudo-filter code (PFC), a readable listing of its rules.</summary>
     public string ExportPfc()

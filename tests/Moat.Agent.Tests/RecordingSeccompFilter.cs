@@ -47,6 +47,8 @@ internal sealed class RecordingSeccompFilter : ISeccompFilter
         Calls.Add($"rule 0x{action:x8} {syscall} [{string.Join("; ", args)}]");
     }
 
+    public void Compile() => Calls.Add("compile");
+
     public void Load() => Calls.Add("load");
 
     public void Dispose() => Disposed = true;

@@ -188,5 +188,13 @@ public sealed class SeccompProfileTests
         Assert.Contains("action ERRNO(22);", pfc, StringComparison.Ordinal);
         Assert.Contains("action ALLOW;", pfc, StringComparison.Ordinal);
         Assert.DoesNotContain("no_such_call_yet", pfc, StringComparison.Ordinal);
+
+        // The program the helper hands seccomp(2) itself: generated once, before the start path.
+        Assert.Equal(0, filter.Instructions);
+        filter.Compile();
+        var instructions = filter.Instructions;
+        Assert.InRange(instructions, 10, 4096); // BPF_MAXINSNS
+        filter.Compile();
+        Assert.Equal(instructions, filter.Instructions);
     }
 }

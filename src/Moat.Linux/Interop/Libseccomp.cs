@@ -75,8 +75,9 @@ public static unsafe partial class Libseccomp
     [LibraryImport(Lib)]
     public static partial int seccomp_rule_add_array(SafeSeccompFilter ctx, uint action, int syscall, uint arg_cnt, scmp_arg_cmp* arg_array);
 
+    /// <summary>Generates the filter's classic BPF program and writes it to <paramref name="fd"/> (struct sock_filter, native byte order).</summary>
     [LibraryImport(Lib)]
-    public static partial int seccomp_load(SafeSeccompFilter ctx);
+    public static partial int seccomp_export_bpf(SafeSeccompFilter ctx, int fd);
 
     /// <summary>Writes the filter as readable pseudo-filter code to <paramref name="fd"/> (for tests and debugging).</summary>
     [LibraryImport(Lib)]
