@@ -232,7 +232,7 @@ internal sealed partial class AgentService : IAgentService
                 throw new TtrpcException(StatusCode.AlreadyExists, $"exec {request.ExecId} already exists in container {c.Id}");
             }
         }
-        var spec = new InitSpec { Process = process, InitPid = init.Pid };
+        var spec = new InitSpec { Process = process, InitPid = init.Pid, Seccomp = c.Spec.Linux?.Seccomp };
         var p = _launcher.Launch(request.ExecId, spec, exec: true, terminal: process.Terminal, stdin: request.Stdin,
             beforeSpec: pid => Cgroups.Join(c.Id, pid));
         p.StartPipe?.Dispose();

@@ -21,7 +21,8 @@ internal static unsafe partial class ContainerInit
     /// <summary>With a terminal: a socket to send the pty master back to the agent on.</summary>
     public const int ConsoleFd = 6;
 
-    public static int Run(bool exec)
+    /// <param name="standby">Started ahead of need (a standby init helper): its warm-up also loads libseccomp.</param>
+    public static int Run(bool exec, bool standby = false)
     {
         try
         {
@@ -30,13 +31,21 @@ internal static unsafe partial class ContainerInit
             void Mark(string what) => marks.Append(System.Globalization.CultureInfo.InvariantCulture, $" {what} {clock.ElapsedMilliseconds}");
             Pipes.SetCloexec(SyncFd, true);
             Pipes.SetCloexec(StartFd, true);
-            WarmUp();
+            WarmUp(standby);
             Mark("warm");
             var json = ReadAll(SpecFd);
             clock.Restart();
             var spec = InitSpec.FromJson(json);
             Libc.close(SpecFd);
             Mark("parsed");
+            // Built while this helper still sees the guest's own root, where libseccomp is: the
+            // container's rootfs need not have it. Loaded in Finish.
+            var seccomp = exec ? spec.Seccomp : spec.Spec?.Linux?.Seccomp;
+            using var filter = seccomp is null ? null : BuildFilter(seccomp);
+            if (filter is not null)
+            {
+                Mark("seccomp");
+            }
             if (exec)
             {
                 JoinContainer(spec.InitPid);
@@ -64,7 +73,7 @@ internal static unsafe partial class ContainerInit
                     return 0; // the agent gave up on this container before starting it
                 }
             }
-            Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal);
+            Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal, filter);
             return 1; // not reached: Finish execs or throws
         }
         catch (Exception e)
@@ -84,12 +93,49 @@ internal static unsafe partial class ContainerInit
 
     /// <summary>
     /// Runs the JSON code once before the spec arrives: a standby helper waits on fd 3, and under
-    /// software emulation first-time code is slow, so the work is done while nobody waits.
+    /// software emulation first-time code is slow, so the work is done while nobody waits. A
+    /// standby also builds (and drops) a small seccomp filter: libseccomp is then loaded and
+    /// relocated, in a VM template too, and its code translated for the helpers after it.
     /// </summary>
-    private static void WarmUp()
+    private static void WarmUp(bool standby)
     {
         var sample = new InitSpec { Spec = DefaultSpec.Create(), Rootfs = "/", Process = DefaultSpec.Create().Process! };
         InitSpec.FromJson(sample.ToJson());
+        if (standby)
+        {
+            try
+            {
+                using var filter = SeccompProfile.Build(WarmUpProfile(), SeccompFilter.Create);
+                filter.Compile();
+            }
+            catch (Exception e) when (e is DllNotFoundException or IOException)
+            {
+                // Reported when a container asks for a filter; nothing to do for one that does not.
+            }
+        }
+    }
+
+    /// <summary>A profile shaped like Docker's default (three x86 ABIs, argument filters, enough rules for the binary tree).</summary>
+    private static LinuxSeccomp WarmUpProfile()
+    {
+        string[] names =
+        [
+            "read", "write", "openat", "close", "fstat", "mmap", "mprotect", "munmap", "brk", "rt_sigaction", "rt_sigprocmask",
+            "ioctl", "pread64", "pwrite64", "readv", "writev", "access", "pipe", "select", "sched_yield", "mremap", "msync",
+            "mincore", "madvise", "dup", "dup2", "pause", "nanosleep", "getitimer", "alarm", "setitimer", "getpid", "sendfile",
+            "connect", "accept", "execve", "exit_group", "futex",
+        ];
+        return new LinuxSeccomp
+        {
+            DefaultAction = "SCMP_ACT_ERRNO",
+            Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            Syscalls =
+            [
+                .. names.Select(n => new LinuxSyscall { Names = [n], Action = "SCMP_ACT_ALLOW" }),
+                new LinuxSyscall { Names = ["personality"], Action = "SCMP_ACT_ALLOW", Args = [new LinuxSeccompArg { Index = 0, Value = 8, Op = "SCMP_CMP_EQ" }] },
+                new LinuxSyscall { Names = ["clone"], Action = "SCMP_ACT_ALLOW", Args = [new LinuxSeccompArg { Index = 0, Value = 0x7e020000, ValueTwo = 0, Op = "SCMP_CMP_MASKED_EQ" }] },
+            ],
+        };
     }
 
     /// <summary>Opens a pty in the container's own devpts, makes it stdio, and sends the master to the agent.</summary>
@@ -139,8 +185,14 @@ internal static unsafe partial class ContainerInit
         }
     }
 
-    /// <summary>Credentials, limits and capabilities, then execve. Only returns by throwing.</summary>
-    private static void Finish(Moat.Oci.Process p, bool terminal)
+    /// <summary>
+    /// Limits, credentials, capabilities and the seccomp filter, then execve. Only returns by throwing.
+    /// The filter (built before the set-up) is loaded where runc loads it (standard_init_linux.go,
+    /// setns_init_linux.go): without no_new_privileges loading a filter needs CAP_SYS_ADMIN, so it
+    /// is loaded before the capabilities are dropped; with it, as late as possible, right before
+    /// execve, so the fewest of the helper's own calls must pass it.
+    /// </summary>
+    private static void Finish(Moat.Oci.Process p, bool terminal, ISeccompFilter? filter)
     {
         foreach (var r in p.Rlimits ?? [])
         {
@@ -156,21 +208,22 @@ internal static unsafe partial class ContainerInit
         {
             ErrnoException.Check(Libc.ioctl(0, Libc.TIOCSCTTY, 0), "ioctl(TIOCSCTTY)");
         }
+        if (p.NoNewPrivileges)
+        {
+            ErrnoException.Check(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+        }
         var cwd = string.IsNullOrEmpty(p.Cwd) ? "/" : p.Cwd;
         ErrnoException.Check(Libc.chdir(cwd), "chdir", cwd);
+        Libc.umask((int)(p.User.Umask ?? 0x12 /* 0022 */));
+        // Before any filter: personality(2) is a call profiles restrict.
+        HelperLayout.RandomizeWorkload();
 
-        var caps = p.Capabilities;
-        if (caps?.Bounding is { } bounding)
+        var caps = CapabilitiesOf(p);
+        if (filter is not null && !p.NoNewPrivileges)
         {
-            var keep = Capabilities.Mask(bounding);
-            for (var c = 0; c <= 63; c++)
-            {
-                if ((keep & (1UL << c)) == 0 && Libc.prctl(Libc.PR_CAPBSET_READ, (nuint)c, 0, 0, 0) == 1)
-                {
-                    ErrnoException.Check(Libc.prctl(Libc.PR_CAPBSET_DROP, (nuint)c, 0, 0, 0), "prctl(PR_CAPBSET_DROP)");
-                }
-            }
+            LoadFilter(filter);
         }
+        caps.ApplyBounding();
         var gids = (p.User.AdditionalGids ?? []).ToArray();
         fixed (uint* g = gids)
         {
@@ -180,43 +233,62 @@ internal static unsafe partial class ContainerInit
         ErrnoException.Check(Libc.setresgid(p.User.Gid, p.User.Gid, p.User.Gid), "setresgid", p.User.Gid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         ErrnoException.Check(Libc.setresuid(p.User.Uid, p.User.Uid, p.User.Uid), "setresuid", p.User.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Libc.prctl(Libc.PR_SET_KEEPCAPS, 0, 0, 0, 0);
-        if (caps is not null)
-        {
-            SetCapabilities(Capabilities.Mask(caps.Effective), Capabilities.Mask(caps.Permitted), Capabilities.Mask(caps.Inheritable));
-            foreach (var a in caps.Ambient ?? [])
-            {
-                if (Capabilities.TryParse(a, out var c))
-                {
-                    Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_RAISE, (nuint)c, 0, 0);
-                }
-            }
-        }
-        if (p.NoNewPrivileges)
-        {
-            ErrnoException.Check(Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
-        }
-        Libc.umask((int)(p.User.Umask ?? 0x12 /* 0022 */));
+        caps.ApplyProcessSets();
 
         var env = p.Env ?? [];
         var args = p.Args ?? throw new InvalidDataException("process.args is empty");
         var path = ResolveExecutable(args[0], env);
         using var argv = new NativeStringArray(args);
         using var envp = new NativeStringArray(env);
-        HelperLayout.RandomizeWorkload();
+        if (filter is not null && p.NoNewPrivileges)
+        {
+            LoadFilter(filter);
+        }
         Libc.execve(path, argv.Pointer, envp.Pointer);
         var errno = Marshal.GetLastPInvokeError();
         throw new IOException($"exec \"{args[0]}\": {Marshal.GetPInvokeErrorMessage(errno)}");
     }
 
-    private static void SetCapabilities(ulong effective, ulong permitted, ulong inheritable)
+    /// <summary>
+    /// The process's capability sets: what <c>process.capabilities</c> lists, and nothing else. A
+    /// missing object or a missing or empty set is an empty set (<c>"capabilities": {}</c> is what
+    /// containerd writes for <c>drop: [ALL]</c>), so a process never keeps a privilege its spec does not name.
+    /// </summary>
+    internal static CapabilitySets CapabilitiesOf(Moat.Oci.Process p) =>
+        p.Capabilities is { } c
+            ? CapabilitySets.FromNames(c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient)
+            : default;
+
+    private static ISeccompFilter BuildFilter(LinuxSeccomp profile)
     {
-        var header = stackalloc uint[2] { 0x20080522, 0 };
-        var data = stackalloc uint[6]
+        ISeccompFilter? filter = null;
+        try
         {
-            (uint)effective, (uint)permitted, (uint)inheritable,
-            (uint)(effective >> 32), (uint)(permitted >> 32), (uint)(inheritable >> 32),
-        };
-        ErrnoException.Check(Libc.syscall(Libc.SYS_capset, (nint)header, (nint)data, 0, 0, 0), "capset");
+            filter = SeccompProfile.Build(profile, SeccompFilter.Create);
+            filter.Compile(); // the BPF program now: the start path then only loads it
+            return filter;
+        }
+        catch (DllNotFoundException)
+        {
+            throw new IOException($"linux.seccomp: {Libseccomp.Lib} is not in the guest image: rebuild it with 'moat image build'");
+        }
+        catch (IOException e)
+        {
+            filter?.Dispose();
+            throw new IOException($"linux.seccomp: {e.Message}", e);
+        }
+    }
+
+    private static void LoadFilter(ISeccompFilter filter)
+    {
+        try
+        {
+            filter.Load();
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"linux.seccomp: {e.Message}", e);
+        }
     }
 
     /// <summary>PATH lookup the way runc does it, with the container's own PATH.</summary>

@@ -15,6 +15,9 @@ internal sealed class InitSpec
     public const string InitMode = "__moat-init";
     public const string ExecMode = "__moat-exec";
 
+    /// <summary>Follows <see cref="InitMode"/> for a helper started ahead of need.</summary>
+    public const string StandbyFlag = "--standby";
+
     /// <summary>The full spec (init mode) with guest paths.</summary>
     public Spec? Spec { get; set; }
 
@@ -26,6 +29,12 @@ internal sealed class InitSpec
 
     /// <summary>Agent-visible pid of the container's init process (exec mode).</summary>
     public int InitPid { get; set; }
+
+    /// <summary>
+    /// The container's seccomp profile (exec mode): an exec'd process gets the filter of the
+    /// container it joins, as with runc. In init mode the helper reads it from <see cref="Spec"/>.
+    /// </summary>
+    public LinuxSeccomp? Seccomp { get; set; }
 
     /// <summary>
     /// Namespaces a standby helper enters itself before the set-up (init mode; "ipc" or "uts" with
@@ -54,6 +63,11 @@ internal sealed class InitSpec
                 w.WritePropertyName("spec");
                 JsonSerializer.Serialize(w, Spec, OciJsonContext.Default.Spec);
             }
+            if (Seccomp is not null)
+            {
+                w.WritePropertyName("seccomp");
+                JsonSerializer.Serialize(w, Seccomp, OciJsonContext.Default.LinuxSeccomp);
+            }
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();
@@ -70,6 +84,7 @@ internal sealed class InitSpec
             Joins = root.GetProperty("joins").EnumerateArray().Select(j => j.GetString()!).Select(j => (j[..j.IndexOf('=', StringComparison.Ordinal)], j[(j.IndexOf('=', StringComparison.Ordinal) + 1)..])).ToList(),
             Process = root.GetProperty("process").Deserialize(OciJsonContext.Default.Process) ?? throw new InvalidDataException("init spec without a process"),
             Spec = root.TryGetProperty("spec", out var spec) ? spec.Deserialize(OciJsonContext.Default.Spec) : null,
+            Seccomp = root.TryGetProperty("seccomp", out var seccomp) ? seccomp.Deserialize(OciJsonContext.Default.LinuxSeccomp) : null,
         };
     }
 }

@@ -91,7 +91,7 @@ internal sealed class ProcessLauncher
         }
         try
         {
-            var helper = SpawnHelper(exec: false, DefaultInitFlags, initPid: 0, terminal: false, stdin: true);
+            var helper = SpawnHelper(exec: false, DefaultInitFlags, initPid: 0, terminal: false, stdin: true, standby: true);
             lock (_standbyLock)
             {
                 if (_standby is null)
@@ -200,7 +200,8 @@ internal sealed class ProcessLauncher
         _ => 0,
     };
 
-    private Helper SpawnHelper(bool exec, int flags, int initPid, bool terminal, bool stdin, IReadOnlyList<(string Type, int Pid)>? joins = null)
+    private Helper SpawnHelper(bool exec, int flags, int initPid, bool terminal, bool stdin, IReadOnlyList<(string Type, int Pid)>? joins = null,
+        bool standby = false)
     {
         var (specRead, specWrite) = Pipes.Create();
         var (syncRead, syncWrite) = Pipes.Create();
@@ -243,7 +244,8 @@ internal sealed class ProcessLauncher
             {
                 fds[ContainerInit.ConsoleFd] = consoleChild.Fd;
             }
-            var request = new SpawnRequest(_self, [_self, exec ? InitSpec.ExecMode : InitSpec.InitMode], ["PATH=/bin"]) { Fds = fds };
+            string[] argv = standby ? [_self, InitSpec.InitMode, InitSpec.StandbyFlag] : [_self, exec ? InitSpec.ExecMode : InitSpec.InitMode];
+            var request = new SpawnRequest(_self, argv, ["PATH=/bin"]) { Fds = fds };
             var (pid, exit) = _reaper.Spawn(() => FreshThread.Run(() =>
             {
                 if (exec)

@@ -7,7 +7,7 @@ ThreadPool.SetMinThreads(16, 16);
 
 return args.FirstOrDefault() switch
 {
-    InitSpec.InitMode => ContainerInit.Run(exec: false),
+    InitSpec.InitMode => ContainerInit.Run(exec: false, standby: args.Skip(1).Contains(InitSpec.StandbyFlag)),
     InitSpec.ExecMode => ContainerInit.Run(exec: true),
     _ => await AgentMain.RunAsync(args),
 };

@@ -25,6 +25,23 @@ public sealed record GuestBuildOptions
     /// <summary>Kernel modules put into the initrd and listed in /etc/moat/modules.</summary>
     public IReadOnlyList<string> Modules { get; init; } = DefaultModules;
 
+    /// <summary>
+    /// Libraries the agent opens at run time, by soname: they are not in its ELF NEEDED list, so
+    /// ldd does not name them. libseccomp (Moat.Linux's Libseccomp.Lib) builds and loads
+    /// containers' seccomp filters.
+    /// </summary>
+    public static IReadOnlyList<string> DefaultRuntimeLibraries { get; } = ["libseccomp.so.2"];
+
+    /// <summary>Where runtime libraries are looked up on the host, in order (each keeps its path in the guest).</summary>
+    public static IReadOnlyList<string> DefaultLibraryDirectories { get; } =
+        ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"];
+
+    /// <summary>Runtime libraries put into the initrd with the libraries they need.</summary>
+    public IReadOnlyList<string> RuntimeLibraries { get; init; } = DefaultRuntimeLibraries;
+
+    /// <summary>Directories <see cref="RuntimeLibraries"/> are looked up in.</summary>
+    public IReadOnlyList<string> LibraryDirectories { get; init; } = DefaultLibraryDirectories;
+
     /// <summary>Rebuild even when an image with the same inputs exists.</summary>
     public bool Force { get; init; }
 }

@@ -7,12 +7,13 @@ namespace Moat.Guest;
 
 /// <summary>
 /// Builds the guest image from Debian's kernel package and the agent: DataDir/guest/&lt;key&gt;/{vmlinux, initrd.img, manifest.json},
-/// with DataDir/guest/current pointing at the latest. Rebuilds only when the kernel package, the agent or the module list change.
+/// with DataDir/guest/current pointing at the latest. Rebuilds only when the kernel package, the agent, the module list or
+/// a library in the initrd (the agent's, and those it opens at run time such as libseccomp) change.
 /// </summary>
 public sealed class GuestImageBuilder
 {
     /// <summary>Bump when the image layout changes so existing images are rebuilt.</summary>
-    internal const int FormatVersion = 1;
+    internal const int FormatVersion = 2;
 
     private const int StepCount = 8;
 
@@ -73,7 +74,14 @@ public sealed class GuestImageBuilder
 
         var modules = _options.Modules.ToArray();
         var agentSha256 = await Sha256OfFileAsync(agentPath, ct).ConfigureAwait(false);
-        var key = ComputeKey(deb.FileName, agentSha256, modules);
+        // Libraries are part of the key (a libseccomp or libc update rebuilds the initrd): ldd is cheap.
+        var libraries = await ResolveLibrariesAsync(agentPath, ct).ConfigureAwait(false);
+        var libraryHashes = new List<string>();
+        foreach (var library in libraries)
+        {
+            libraryHashes.Add($"{library.GuestPath} {await Sha256OfFileAsync(library.HostPath, ct).ConfigureAwait(false)}");
+        }
+        var key = ComputeKey(deb.FileName, agentSha256, modules, libraryHashes);
         var name = key[..16];
         var imageDir = Path.Combine(guestRoot, name);
 
@@ -127,9 +135,8 @@ public sealed class GuestImageBuilder
             Report(5, "Resolve kernel modules", string.Join(' ', modules));
             var moduleFiles = await ResolveModulesAsync(unpackDir, kernelVersion, modulesDir, modules, ct).ConfigureAwait(false);
 
-            // 6. Libraries the agent needs.
-            Report(6, "Resolve agent libraries", agentPath);
-            var libraries = await new SharedLibraryResolver(_runner).ResolveAsync(agentPath, ct).ConfigureAwait(false);
+            // 6. Libraries the agent needs (resolved above, for the key).
+            Report(6, "Resolve agent libraries", string.Join(' ', libraries.Select(l => Path.GetFileName(l.GuestPath))));
 
             // 7. initrd.
             Report(7, "Write initrd", $"{moduleFiles.Count} modules, {libraries.Count} libraries");
@@ -156,12 +163,30 @@ public sealed class GuestImageBuilder
         }
     }
 
-    /// <summary>sha256 over everything an image is built from; its first 16 hex digits name the image directory.</summary>
-    internal static string ComputeKey(string kernelDebFileName, string agentSha256, IEnumerable<string> modules)
+    /// <summary>
+    /// The agent's libraries (ldd) and those it opens at run time with theirs, each once, in a
+    /// stable order.
+    /// </summary>
+    private async Task<IReadOnlyList<SharedLibrary>> ResolveLibrariesAsync(string agentPath, CancellationToken ct)
+    {
+        var resolver = new SharedLibraryResolver(_runner);
+        var all = new List<SharedLibrary>(await resolver.ResolveAsync(agentPath, ct).ConfigureAwait(false));
+        foreach (var soname in _options.RuntimeLibraries)
+        {
+            all.AddRange(await resolver.ResolveRuntimeAsync(soname, _options.LibraryDirectories, ct).ConfigureAwait(false));
+        }
+        return all.DistinctBy(l => l.GuestPath, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// sha256 over everything an image is built from; its first 16 hex digits name the image
+    /// directory. <paramref name="libraries"/>: "GUEST-PATH SHA256" of each library in the initrd.
+    /// </summary>
+    internal static string ComputeKey(string kernelDebFileName, string agentSha256, IEnumerable<string> modules, IEnumerable<string> libraries)
     {
         var text = string.Create(
             CultureInfo.InvariantCulture,
-            $"moat-guest-format {FormatVersion}\nkernel {kernelDebFileName}\nagent {agentSha256}\nmodules {string.Join(',', modules)}\n");
+            $"moat-guest-format {FormatVersion}\nkernel {kernelDebFileName}\nagent {agentSha256}\nmodules {string.Join(',', modules)}\n{string.Concat(libraries.Select(l => $"library {l}\n"))}");
         return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
     }
 

@@ -6,6 +6,28 @@ internal sealed record SharedLibrary(string GuestPath, string HostPath);
 /// <summary>Lists the shared libraries (and the ELF interpreter) an executable needs, using ldd.</summary>
 internal sealed class SharedLibraryResolver(ICommandRunner runner)
 {
+    /// <summary>Debian package that ships each library the agent opens at run time.</summary>
+    private static readonly Dictionary<string, string> Packages = new(StringComparer.Ordinal)
+    {
+        ["libseccomp.so.2"] = "libseccomp2",
+    };
+
+    /// <summary>
+    /// A library the agent opens at run time (LibraryImport binds it on the first call, so it is not
+    /// in the agent's ELF NEEDED list) and the libraries it needs itself. It is looked up by soname in
+    /// <paramref name="directories"/>, in order, and goes to the same path in the guest, where the
+    /// loader's default search finds it.
+    /// </summary>
+    public async Task<IReadOnlyList<SharedLibrary>> ResolveRuntimeAsync(string soname, IReadOnlyList<string> directories, CancellationToken ct)
+    {
+        var guestPath = directories.Select(d => Path.Combine(d, soname)).FirstOrDefault(File.Exists)
+            ?? throw new GuestImageException(
+                $"{soname}, which the agent opens at run time, is not in {string.Join(", ", directories)}"
+                + (Packages.TryGetValue(soname, out var package) ? $": install it with 'apt-get install {package}'" : ": install the package that provides it"));
+        var library = new SharedLibrary(guestPath, ResolveHostPath(guestPath));
+        return [library, .. await ResolveAsync(library.HostPath, ct).ConfigureAwait(false)];
+    }
+
     public async Task<IReadOnlyList<SharedLibrary>> ResolveAsync(string executable, CancellationToken ct)
     {
         var result = await HostTools.RunAsync(runner, "ldd", [executable], null, ct).ConfigureAwait(false);

@@ -20,6 +20,9 @@ public static class Capabilities
     /// <summary>CAP_ names of every capability this kernel ABI knows.</summary>
     public static IEnumerable<string> All => Names;
 
+    /// <summary>The CAP_ name of capability <paramref name="cap"/>, or its number when this list does not know it.</summary>
+    public static string Name(int cap) => cap >= 0 && cap < Names.Length ? Names[cap] : cap.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
     public static bool TryParse(string name, out int cap)
     {
         cap = Array.IndexOf(Names, name.ToUpperInvariant());

@@ -93,7 +93,7 @@ public sealed class SeccompProgram
         var code = Assemble();
         fixed (Libc.sock_filter* p = code)
         {
-            var prog = new Libc.sock_fprog { len = (ushort)code.Length, filter = p };
+            var prog = new Libc.sock_fprog { len = (ushort)code.Length, filter = (byte*)p };
             ErrnoException.Check(Libc.syscall(Libc.SYS_seccomp, (nint)Libc.SECCOMP_SET_MODE_FILTER, 0, (nint)(&prog), 0, 0), "seccomp(SECCOMP_SET_MODE_FILTER)");
         }
     }

@@ -12,7 +12,11 @@ namespace Moat.Oci;
 public static partial class SpecValidator
 {
     internal const string UserNamespaceMessage = "user namespaces are not supported inside the Moat guest; remove the user namespace";
-    internal const string SeccompMessage = "seccomp profile is not enforced inside the guest; the VM is the isolation boundary";
+    internal const string SeccompNotifyMessage =
+        "SCMP_ACT_NOTIFY is not supported by Moat: the calls would go to a seccomp agent on the host, which cannot reach into the VM; use another action";
+
+    internal const string SeccompListenerMessage =
+        "seccomp notify listeners are not supported by Moat: the guest's filter cannot hand calls to a host process; remove linux.seccomp.listenerPath";
 
     private static readonly string[] RootfsPropagations =
     [
@@ -71,6 +75,15 @@ public static partial class SpecValidator
 
     private static readonly string[] SeccompOperators =
         ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"];
+
+    /// <summary>Seccomp actions the guest applies (SCMP_ACT_NOTIFY is refused), for <c>moat features</c>.</summary>
+    public static IReadOnlyList<string> SupportedSeccompActions { get; } = [.. SeccompActions.Where(a => a != "SCMP_ACT_NOTIFY")];
+
+    public static IReadOnlyList<string> SeccompOperatorNames { get; } = SeccompOperators;
+
+    public static IReadOnlyList<string> SeccompArchitectureNames { get; } = SeccompArchitectures;
+
+    public static IReadOnlyList<string> SeccompFlagNames { get; } = SeccompFlags;
 
     /// <summary>Validates <paramref name="spec"/>; never throws for bad content.</summary>
     public static ValidationResult Validate(Spec spec)
@@ -730,6 +743,7 @@ public static partial class SpecValidator
         if (OneOf(s.DefaultAction, SeccompActions, Prop(p, "defaultAction"), "seccomp action", c))
         {
             ErrnoAllowed(s.DefaultErrnoRet, s.DefaultAction, Prop(p, "defaultErrnoRet"), c);
+            NotifyRefused(s.DefaultAction, Prop(p, "defaultAction"), c);
         }
 
         if (s.Architectures is { } archs)
@@ -751,6 +765,11 @@ public static partial class SpecValidator
         if (!string.IsNullOrEmpty(s.ListenerMetadata) && string.IsNullOrEmpty(s.ListenerPath))
         {
             c.Error(Prop(p, "listenerMetadata"), "must not be set without listenerPath");
+        }
+
+        if (!string.IsNullOrEmpty(s.ListenerPath))
+        {
+            c.NotSupported(Prop(p, "listenerPath"), SeccompListenerMessage);
         }
 
         if (s.Syscalls is { } syscalls)
@@ -783,6 +802,7 @@ public static partial class SpecValidator
                 if (OneOf(sc.Action, SeccompActions, Prop(sp, "action"), "seccomp action", c))
                 {
                     ErrnoAllowed(sc.ErrnoRet, sc.Action, Prop(sp, "errnoRet"), c);
+                    NotifyRefused(sc.Action, Prop(sp, "action"), c);
                 }
 
                 if (sc.Args is { } args)
@@ -806,8 +826,14 @@ public static partial class SpecValidator
                 }
             }
         }
+    }
 
-        c.Warning(p, SeccompMessage);
+    private static void NotifyRefused(string action, string path, Collector c)
+    {
+        if (action == "SCMP_ACT_NOTIFY")
+        {
+            c.NotSupported(path, SeccompNotifyMessage);
+        }
     }
 
     private static void ErrnoAllowed(uint? errno, string action, string path, Collector c)

@@ -21,7 +21,7 @@ public sealed class GuestImageBuilderTests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private GuestImageBuilder Builder(bool force = false, IReadOnlyList<string>? modules = null, string? kernelDeb = null) =>
+    private GuestImageBuilder Builder(bool force = false, IReadOnlyList<string>? modules = null, string? kernelDeb = null, IReadOnlyList<string>? libraryDirectories = null) =>
         new(new GuestBuildOptions
         {
             DataDir = _dataDir,
@@ -29,6 +29,7 @@ public sealed class GuestImageBuilderTests : IDisposable
             Force = force,
             Modules = modules ?? GuestBuildOptions.DefaultModules,
             KernelDeb = kernelDeb,
+            LibraryDirectories = libraryDirectories ?? GuestBuildOptions.DefaultLibraryDirectories,
         }, _debian.Runner);
 
     private string Current => Path.Combine(_dataDir, "guest", "current");
@@ -89,7 +90,9 @@ public sealed class GuestImageBuilderTests : IDisposable
 
         var entries = ReadInitrd(image.InitrdPath).ToDictionary(e => e.Name);
         var modules = ModuleResolver.Resolve(FakeDebian.ModulesDep, GuestBuildOptions.DefaultModules);
-        var libraries = await new SharedLibraryResolver(ProcessCommandRunner.Instance).ResolveAsync(_agent, CancellationToken.None);
+        var resolver = new SharedLibraryResolver(ProcessCommandRunner.Instance);
+        var libraries = (await resolver.ResolveAsync(_agent, CancellationToken.None)).ToList();
+        libraries.AddRange(await resolver.ResolveRuntimeAsync("libseccomp.so.2", GuestBuildOptions.DefaultLibraryDirectories, CancellationToken.None));
 
         var files = new List<string> { "init", "etc/moat/modules", "dev/console" };
         files.AddRange(modules.Select(m => $"lib/modules/{FakeDebian.KernelVersion}/{m}"));
@@ -112,6 +115,8 @@ public sealed class GuestImageBuilderTests : IDisposable
         Assert.Equal(await File.ReadAllBytesAsync("/lib64/ld-linux-x86-64.so.2"), entries["lib64/ld-linux-x86-64.so.2"].Data);
         Assert.Equal(0x81A4u & 0xF000, entries["lib/x86_64-linux-gnu/libc.so.6"].Mode & 0xF000); // a regular file, not a link
         Assert.Equal(0x43FFu, entries["tmp"].Mode); // drwxrwxrwt
+        // libseccomp is opened at run time (not in the agent's NEEDED list) and must be there, under its soname.
+        Assert.Equal(await File.ReadAllBytesAsync("/lib/x86_64-linux-gnu/libseccomp.so.2"), entries["lib/x86_64-linux-gnu/libseccomp.so.2"].Data);
 
         var listing = Shell.Sh($"gzip -dc '{image.InitrdPath}' | cpio -it --quiet");
         Assert.Equal(entries.Count, listing.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
@@ -144,6 +149,35 @@ public sealed class GuestImageBuilderTests : IDisposable
 
         Assert.True(second.Rebuilt);
         Assert.NotEqual(first.Directory, second.Directory);
+    }
+
+    [Fact]
+    public async Task A_changed_runtime_library_rebuilds()
+    {
+        var libDir = Directory.CreateDirectory(_dir.Combine("lib")).FullName;
+        var copy = Path.Combine(libDir, "libseccomp.so.2");
+        File.Copy("/lib/x86_64-linux-gnu/libseccomp.so.2", copy);
+        var first = await Builder(libraryDirectories: [libDir]).BuildAsync(null, CancellationToken.None);
+        Assert.False((await Builder(libraryDirectories: [libDir]).BuildAsync(null, CancellationToken.None)).Rebuilt);
+
+        // A libseccomp security update: same soname, new bytes.
+        await File.AppendAllTextAsync(copy, "update");
+        var second = await Builder(libraryDirectories: [libDir]).BuildAsync(null, CancellationToken.None);
+
+        Assert.True(second.Rebuilt);
+        Assert.NotEqual(first.Directory, second.Directory);
+        var entries = ReadInitrd(second.InitrdPath).ToDictionary(e => e.Name);
+        Assert.Equal(await File.ReadAllBytesAsync(copy), entries[copy.TrimStart('/')].Data);
+    }
+
+    [Fact]
+    public async Task Missing_runtime_library_names_its_package()
+    {
+        var empty = Directory.CreateDirectory(_dir.Combine("nolib")).FullName;
+
+        var e = await Assert.ThrowsAsync<GuestImageException>(() => Builder(libraryDirectories: [empty]).BuildAsync(null, CancellationToken.None));
+
+        Assert.Equal($"libseccomp.so.2, which the agent opens at run time, is not in {empty}: install it with 'apt-get install libseccomp2'", e.Message);
     }
 
     [Fact]
@@ -225,12 +259,15 @@ public sealed class GuestImageBuilderTests : IDisposable
     [Fact]
     public void Key_depends_on_every_input()
     {
-        var key = GuestImageBuilder.ComputeKey("k.deb", "aa", ["a", "b"]);
+        string[] libs = ["/lib/libseccomp.so.2 11"];
+        var key = GuestImageBuilder.ComputeKey("k.deb", "aa", ["a", "b"], libs);
 
-        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k2.deb", "aa", ["a", "b"]));
-        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k.deb", "ab", ["a", "b"]));
-        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k.deb", "aa", ["b", "a"]));
-        Assert.Equal(key, GuestImageBuilder.ComputeKey("k.deb", "aa", ["a", "b"]));
+        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k2.deb", "aa", ["a", "b"], libs));
+        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k.deb", "ab", ["a", "b"], libs));
+        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k.deb", "aa", ["b", "a"], libs));
+        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k.deb", "aa", ["a", "b"], ["/lib/libseccomp.so.2 12"]));
+        Assert.NotEqual(key, GuestImageBuilder.ComputeKey("k.deb", "aa", ["a", "b"], []));
+        Assert.Equal(key, GuestImageBuilder.ComputeKey("k.deb", "aa", ["a", "b"], libs));
     }
 
     internal static List<CpioEntry> ReadInitrd(string path)

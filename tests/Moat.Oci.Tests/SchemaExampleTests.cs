@@ -104,7 +104,7 @@ public class SchemaExampleTests
         Assert.Contains(result.Unsupported, i => i.Path == "linux.uidMappings");
         Assert.Contains(result.Unsupported, i => i.Path == "linux.timeOffsets");
         Assert.Contains(result.Unsupported, i => i.Message == SpecValidator.UserNamespaceMessage && i.Path == "linux.namespaces[5]");
-        Assert.Contains(result.Warnings, i => i.Path == "linux.seccomp");
+        Assert.DoesNotContain(result.Warnings, i => i.Path.StartsWith("linux.seccomp", StringComparison.Ordinal));
         Assert.Contains(result.Warnings, i => i.Path == "process.apparmorProfile");
         Assert.Contains(result.Warnings, i => i.Path == "ociVersion");
     }

@@ -116,6 +116,9 @@ public class SpecValidatorTests
     [InlineData("zos", "{}", "zos", "z/OS containers are not supported")]
     [InlineData("mounts", "[{\"destination\": \"/data\", \"source\": \"/x\", \"options\": [\"bind\"], \"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}]", "mounts[0].uidMappings", "id-mapped mounts are not supported")]
     [InlineData("linux.personality", "{\"domain\": \"LINUX32\"}", "linux.personality.domain", "personality domain \"LINUX32\" is not supported")]
+    [InlineData("linux.seccomp", "{\"defaultAction\": \"SCMP_ACT_NOTIFY\"}", "linux.seccomp.defaultAction", SpecValidator.SeccompNotifyMessage)]
+    [InlineData("linux.seccomp", "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": [{\"names\": [\"read\"], \"action\": \"SCMP_ACT_ERRNO\"}, {\"names\": [\"mount\"], \"action\": \"SCMP_ACT_NOTIFY\"}]}", "linux.seccomp.syscalls[1].action", "SCMP_ACT_NOTIFY is not supported by Moat")]
+    [InlineData("linux.seccomp", "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"listenerPath\": \"/run/agent.sock\"}", "linux.seccomp.listenerPath", SpecValidator.SeccompListenerMessage)]
     public void Features_moat_cannot_honour_are_unsupported_not_errors(string field, string raw, string expectedPath, string expectedMessage)
     {
         var result = Validate((field, raw));
@@ -129,13 +132,14 @@ public class SpecValidatorTests
     }
 
     [Fact]
-    public void Seccomp_gives_a_warning()
+    public void Seccomp_profiles_are_enforced_so_they_give_no_warning()
     {
         var result = Validate(("linux.seccomp", "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [{\"names\": [\"read\", \"write\"], \"action\": \"SCMP_ACT_ALLOW\"}]}"));
 
         Assert.True(result.IsRunnable);
-        var warning = Assert.Single(result.Warnings);
-        Assert.Equal("linux.seccomp: seccomp profile is not enforced inside the guest; the VM is the isolation boundary", warning.ToString());
+        Assert.Empty(result.Warnings);
+        Assert.DoesNotContain("SCMP_ACT_NOTIFY", SpecValidator.SupportedSeccompActions);
+        Assert.Contains("SCMP_ACT_KILL_PROCESS", SpecValidator.SupportedSeccompActions);
     }
 
     [Theory]
@@ -210,7 +214,7 @@ public class SpecValidatorTests
     public void ThrowIfInvalid_ignores_warnings()
     {
         var result = Validate(("linux.seccomp", "{\"defaultAction\": \"SCMP_ACT_ALLOW\"}"), ("process.apparmorProfile", "\"x\""));
-        Assert.Equal(2, result.Warnings.Count);
+        Assert.Single(result.Warnings);
         result.ThrowIfInvalid();
     }
 

@@ -24,7 +24,15 @@ internal static class FeaturesCommand
                     ["namespaces"] = Strings(["cgroup", "ipc", "mount", "network", "pid", "uts"]),
                     ["capabilities"] = Strings(Moat.Linux.Capabilities.All),
                     ["cgroup"] = new JsonObject { ["v1"] = false, ["v2"] = true, ["systemd"] = false, ["systemdUser"] = false },
-                    ["seccomp"] = new JsonObject { ["enabled"] = false },
+                    ["seccomp"] = new JsonObject
+                    {
+                        ["enabled"] = true,
+                        ["actions"] = Strings(Moat.Oci.SpecValidator.SupportedSeccompActions),
+                        ["operators"] = Strings(Moat.Oci.SpecValidator.SeccompOperatorNames),
+                        ["archs"] = Strings(Moat.Oci.SpecValidator.SeccompArchitectureNames),
+                        ["knownFlags"] = Strings(Moat.Oci.SpecValidator.SeccompFlagNames),
+                        ["supportedFlags"] = Strings(Moat.Oci.SpecValidator.SeccompFlagNames),
+                    },
                     ["apparmor"] = new JsonObject { ["enabled"] = false },
                     ["selinux"] = new JsonObject { ["enabled"] = false },
                 },

@@ -119,5 +119,8 @@ public static unsafe partial class Libc
         PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_CLEAR_ALL = 4,
         PR_SET_CHILD_SUBREAPER = 36, PR_SET_NAME = 15;
 
+    /// <summary>capset(2) header version with two 32-bit words per set (linux/capability.h).</summary>
+    public const uint _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
+
     public const long SYS_pivot_root = 155, SYS_capset = 126, SYS_finit_module = 313, SYS_setns = 308;
 }

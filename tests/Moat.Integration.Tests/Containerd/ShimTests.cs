@@ -121,6 +121,33 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         });
     }
 
+    /// <summary>Every capability dropped, one --cap-drop each: containerd writes "capabilities": {} and the task holds none.</summary>
+    [Fact]
+    public async Task DroppingEveryCapabilityLeavesTheTaskWithNone()
+    {
+        var drops = global::Moat.Linux.Capabilities.All.SelectMany(c => new[] { "--cap-drop", c }).ToArray();
+        var r = await _containerd.Ctr(["run", "--rm", "--runtime", Runtime, .. drops, ContainerdFixture.Image, Id("nocaps"), "sh", "-c", GuestPrivileges.StatusScript]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        GuestPrivileges.AssertNoCapabilities(r.Stdout);
+    }
+
+    /// <summary>ctr's --seccomp-profile: the task and a process exec'd into it run under the profile's filter.</summary>
+    [Fact]
+    public async Task SeccompProfileFiltersTheTaskAndItsExecs()
+    {
+        var id = Id("seccomp");
+        var profile = Path.Combine(_containerd.Dir, id + ".json");
+        File.WriteAllText(profile, GuestPrivileges.BlockSethostname().ToJsonString());
+        await WithRunningTask(id, async () =>
+        {
+            var e = await _containerd.Ctr("task", "exec", "--exec-id", "s1", id, "sh", "-c",
+                "grep Seccomp: /proc/1/status; " + GuestPrivileges.StatusAndHostnameScript);
+            Assert.True(e.ExitCode == 0, e.ToString());
+            Assert.StartsWith("Seccomp:\t2\n", e.Stdout, StringComparison.Ordinal); // the task's own process
+            GuestPrivileges.AssertSethostnameBlocked(e.Stdout[e.Stdout.IndexOf('\n', StringComparison.Ordinal)..]);
+        }, "--seccomp", "--seccomp-profile", profile, "--cap-add", "CAP_SYS_ADMIN");
+    }
+
     [Fact]
     public async Task PauseAndResume()
     {
@@ -422,9 +449,9 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
     }
 
     /// <summary>Runs <paramref name="body"/> against a detached `sleep 300` task, then kills, deletes and removes it.</summary>
-    private async Task WithRunningTask(string id, Func<Task> body)
+    private async Task WithRunningTask(string id, Func<Task> body, params string[] runFlags)
     {
-        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        var d = await _containerd.Ctr(["run", "-d", "--runtime", Runtime, .. runFlags, ContainerdFixture.Image, id, "sleep", "300"]);
         Assert.True(d.ExitCode == 0, d.ToString());
         try
         {

@@ -325,4 +325,53 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
         var uname = await Exec(c, "uname", "-r");
         Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), Text(uname.Stdout).Trim());
     }
+
+    [Fact]
+    public async Task DropAllLeavesTheContainerAndItsExecsWithoutCapabilities()
+    {
+        var (pod, podConfig) = await RunPod("nocaps");
+        var c = await StartContainer(pod, podConfig, "main", ["sleep", "300"], cfg => cfg.Linux = new LinuxContainerConfig
+        {
+            SecurityContext = new LinuxContainerSecurityContext { Capabilities = new Capability { DropCapabilities = { "ALL" } } },
+        });
+        var r = await Exec(c, "sh", "-c", GuestPrivileges.InitAndSelfScript);
+        Assert.True(r.ExitCode == 0, Text(r.Stderr));
+        var (init, self) = GuestPrivileges.SplitInitAndSelf(Text(r.Stdout));
+        GuestPrivileges.AssertNoCapabilities(init);
+        GuestPrivileges.AssertNoCapabilities(self);
+    }
+
+    /// <summary>kubelet's seccompProfile: RuntimeDefault (containerd's default profile) and Localhost (a file on the node).</summary>
+    [Fact]
+    public async Task RuntimeDefaultAndLocalhostSeccompProfilesAreEnforced()
+    {
+        var (pod, podConfig) = await RunPod("seccomp");
+        var profile = Path.Combine(_cri.Dir, "block-sethostname.json");
+        File.WriteAllText(profile, GuestPrivileges.BlockSethostname().ToJsonString());
+        var byDefault = await StartContainer(pod, podConfig, "default", ["sleep", "300"], cfg => cfg.Linux = new LinuxContainerConfig
+        {
+            SecurityContext = new LinuxContainerSecurityContext { Seccomp = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.RuntimeDefault } },
+        });
+        var local = await StartContainer(pod, podConfig, "local", ["sleep", "300"], cfg => cfg.Linux = new LinuxContainerConfig
+        {
+            SecurityContext = new LinuxContainerSecurityContext
+            {
+                Seccomp = new SecurityProfile { ProfileType = SecurityProfile.Types.ProfileType.Localhost, LocalhostRef = profile },
+                Capabilities = new Capability { AddCapabilities = { "SYS_ADMIN" } },
+            },
+        });
+
+        var d = await Exec(byDefault, "sh", "-c", GuestPrivileges.InitAndSelfScript);
+        Assert.True(d.ExitCode == 0, Text(d.Stderr));
+        var (init, self) = GuestPrivileges.SplitInitAndSelf(Text(d.Stdout));
+        Assert.Equal("2", GuestPrivileges.Parse(init)["Seccomp"]);
+        Assert.Equal("2", GuestPrivileges.Parse(self)["Seccomp"]);
+
+        var l = await Exec(local, "sh", "-c", GuestPrivileges.InitAndSelfScript + "; " + GuestPrivileges.HostnameScript);
+        Assert.True(l.ExitCode == 0, Text(l.Stderr));
+        (init, self) = GuestPrivileges.SplitInitAndSelf(Text(l.Stdout));
+        Assert.Equal("2", GuestPrivileges.Parse(init)["Seccomp"]);
+        GuestPrivileges.AssertSethostnameBlocked(self);
+        Assert.Equal("seccomp", Text((await Exec(local, "hostname")).Stdout).Trim()); // the pod's hostname stayed
+    }
 }

@@ -98,4 +98,25 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
             await _docker.Docker("rm", "-f", name);
         }
     }
+
+    /// <summary>Docker's own default profile, and --cap-drop ALL: a filter and no capability.</summary>
+    [Fact]
+    public async Task DefaultSeccompProfileAndCapDropAllAreEnforced()
+    {
+        var r = await _docker.Docker("run", "--rm", "--runtime=moat", "--network", "none", "--cap-drop", "ALL", "busybox", "sh", "-c", GuestPrivileges.StatusScript);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("2", GuestPrivileges.Parse(r.Stdout)["Seccomp"]);
+        GuestPrivileges.AssertNoCapabilities(r.Stdout);
+    }
+
+    [Fact]
+    public async Task SecurityOptSeccompProfileIsEnforced()
+    {
+        var profile = Path.Combine(_docker.Dir, "block-sethostname.json");
+        File.WriteAllText(profile, GuestPrivileges.BlockSethostname().ToJsonString());
+        var r = await _docker.Docker("run", "--rm", "--runtime=moat", "--network", "none", "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=" + profile,
+            "busybox", "sh", "-c", GuestPrivileges.StatusAndHostnameScript);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        GuestPrivileges.AssertSethostnameBlocked(r.Stdout);
+    }
 }
