@@ -489,6 +489,12 @@ public sealed class QmpClient : IAsyncDisposable
 
     private static JsonDocument ParseObject(ReadOnlyMemory<byte> line)
     {
+        // JsonDocument checks a string's UTF-8 only when it is read (GetString throws InvalidOperationException).
+        if (!System.Text.Unicode.Utf8.IsValid(line.Span))
+        {
+            throw new QmpProtocolException($"QMP: received a line that is not valid UTF-8: {Preview(line.Span)}");
+        }
+
         JsonDocument doc;
         try
         {
