@@ -65,6 +65,33 @@ public sealed class QmpClientTests
         Assert.True(await server.SeesEofAsync(), "client must close the connection");
     }
 
+    // Found by fuzzing (fuzz/corpus/qmp/crash-invalid-utf8-capability.txt): JsonDocument checks a string's
+    // UTF-8 only when it is read, so GetString threw InvalidOperationException out of the handshake.
+    [Fact]
+    public async Task ConnectAsync_GreetingNotUtf8_ThrowsProtocolError()
+    {
+        var (server, stream) = await FakeQmpServer.PairAsync();
+        await using var _ = server;
+        var connecting = QmpClient.ConnectAsync(stream, CancellationToken.None);
+        await server.SendBytesAsync([.. "{\"QMP\": {\"version\": {}, \"capabilities\": [\""u8, 0x8b, .. "ob\"]}}\n"u8]);
+        var ex = await Assert.ThrowsAsync<QmpProtocolException>(() => connecting.WaitAsync(Timeout));
+        Assert.Contains("UTF-8", ex.Message, StringComparison.Ordinal);
+    }
+
+    // The same for an event or a reply after the handshake: the connection closes with a protocol error.
+    [Fact]
+    public async Task Event_NotUtf8_ClosesWithProtocolError()
+    {
+        var (server, stream) = await FakeQmpServer.PairAsync();
+        await using var _ = server;
+        var connecting = QmpClient.ConnectAsync(stream, CancellationToken.None);
+        await server.HandshakeAsync();
+        await using var client = await connecting.WaitAsync(Timeout);
+        await server.SendBytesAsync([.. "{\"event\": \"STOP\", \"data\": {\"reason\": \""u8, 0xe9, .. "\"}}\n"u8]);
+        var ex = await Assert.ThrowsAsync<QmpProtocolException>(() => client.Completion.WaitAsync(Timeout));
+        Assert.Contains("UTF-8", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ConnectAsync_CapabilitiesRejected_ThrowsQmpException()
     {
