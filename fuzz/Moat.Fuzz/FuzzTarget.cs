@@ -28,8 +28,15 @@ internal abstract class FuzzTarget
         catch (Exception e) when (IsRejection(e))
         {
             // the parser refused the input the documented way
+            if (Verbose)
+            {
+                Console.Error.WriteLine($"rejected: {e.GetType().Name}: {e.Message}");
+            }
         }
     }
+
+    /// <summary>MOAT_FUZZ_VERBOSE=1: say how each input was rejected (for triage, not under afl-fuzz).</summary>
+    protected static bool Verbose { get; } = Environment.GetEnvironmentVariable("MOAT_FUZZ_VERBOSE") == "1";
 
     /// <summary>Feeds <paramref name="input"/> to the parser and to the host code that consumes what it returns.</summary>
     protected abstract void Execute(byte[] input);

@@ -203,6 +203,22 @@ public sealed class QmpClientTests
         Assert.True(second.Data.GetProperty("guest").GetBoolean());
     }
 
+    // A hostile QEMU must not grow the host: 1024 unread events of 16 MiB each would pin 16 GiB.
+    [Fact]
+    public async Task OversizedEvent_KeepsItsNameButNotItsData()
+    {
+        await using var h = await Harness.StartAsync();
+        var padding = new string('x', QmpClient.MaxEventBytes);
+        var longName = new string('N', 100_000);
+        await h.Server.SendAsync($$$"""{"event": "GUEST_PANICKED", "data": {"action": "pause", "pad": "{{{padding}}}"}}""");
+        await h.Server.SendAsync($$"""{"event": "{{longName}}"}""");
+        var big = await h.Client.Events.ReadAsync().AsTask().WaitAsync(Timeout);
+        var named = await h.Client.Events.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.Equal("GUEST_PANICKED", big.Name);
+        Assert.Equal(JsonValueKind.Undefined, big.Data.ValueKind);
+        Assert.Equal(QmpClient.MaxEventNameLength, named.Name.Length);
+    }
+
     [Fact]
     public async Task EventWithoutData_HasUndefinedData()
     {

@@ -3,18 +3,22 @@ using System.Text;
 namespace Moat.Fuzz.Targets;
 
 /// <summary>
-/// QEMU's end of the QMP socket, replaying the fuzz input line by line in step with the client:
-/// the greeting and event lines (those naming <c>"event"</c>) flow freely, and each other line
-/// (a reply, or garbage) waits until the client has sent a command it has not yet seen a line
-/// for, as QEMU only answers what it was asked. Without that the reader would outrun the writer
-/// and every reply would arrive before its command. A line released for a command that does not
-/// settle it (a wrong id) lets the next one through after a short wait, and
+/// QEMU's end of the QMP socket, replaying the fuzz input line by line in step with the client, as
+/// QEMU only answers what it was asked: the greeting and event lines (those naming <c>"event"</c>)
+/// flow freely; a line with <c>"id": N</c> waits until the client has sent its N-th command (ids
+/// are 1, 2, ... in sending order); any other line waits for one more command than the lines
+/// released so far. Without that the reader would outrun the writer and every reply would arrive
+/// before its command. A line is let through at once when waiting cannot help: the client's last
+/// command has had no answer yet, so it sends nothing more (an input that answers out of order).
 /// <see cref="ReleaseAll"/> ends the conversation: the rest flows, then end of stream.
 /// </summary>
 internal sealed class QmpPeerStream : Stream
 {
     private const int ChunkBytes = 4096;
-    private static readonly TimeSpan StallWait = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Commands the QMP target sends (qmp_capabilities and its script); a higher id is answered at once.</summary>
+    private const int MaxCommands = 6;
+    private static readonly TimeSpan FallbackWait = TimeSpan.FromMilliseconds(500);
 
     private readonly byte[] _data;
     private readonly SemaphoreSlim _changed = new(0);
@@ -22,6 +26,7 @@ internal sealed class QmpPeerStream : Stream
     private int _lineEnd;
     private int _lines;
     private int _gatedReleased;
+    private readonly HashSet<int> _answered = [];
     private int _writes;
     private volatile bool _releaseAll;
 
@@ -52,15 +57,34 @@ internal sealed class QmpPeerStream : Stream
             // The next line: find its end, and wait for a command if it is an answer.
             var nl = _data.AsSpan(_position).IndexOf((byte)'\n');
             _lineEnd = nl < 0 ? _data.Length : _position + nl + 1;
-            var gated = _lines++ > 0 && !_data.AsSpan(_position, _lineEnd - _position).ContainsEvent();
-            if (gated)
+            var line = _data.AsSpan(_position, _lineEnd - _position);
+            if (_lines++ > 0 && !line.ContainsEvent())
             {
-                while (!_releaseAll && Volatile.Read(ref _writes) <= _gatedReleased)
+                var id = line.ReplyId();
+                var reply = line.LooksLikeReply();
+                var needed = id is { } named and <= MaxCommands ? named : _gatedReleased + 1;
+                while (!_releaseAll)
                 {
-                    if (!await _changed.WaitAsync(StallWait, cancellationToken))
+                    var writes = Volatile.Read(ref _writes);
+                    if (writes >= needed)
                     {
-                        break; // the client waits on a reply that the last line did not give
+                        break;
                     }
+
+                    if (writes > 0 && !_answered.Contains(writes))
+                    {
+                        break; // the client waits on the reply to its last command, and this line is not it
+                    }
+
+                    if (!await _changed.WaitAsync(FallbackWait, cancellationToken))
+                    {
+                        break; // an answer that did not settle its command (no "return" at the top)
+                    }
+                }
+
+                if (reply)
+                {
+                    _answered.Add(id ?? Volatile.Read(ref _writes));
                 }
 
                 _gatedReleased++;
@@ -94,9 +118,22 @@ internal sealed class QmpPeerStream : Stream
     public override void SetLength(long value) => throw new NotSupportedException();
 }
 
-internal static class QmpLines
+internal static partial class QmpLines
 {
     private static readonly byte[] EventKey = Encoding.ASCII.GetBytes("\"event\"");
 
     public static bool ContainsEvent(this Span<byte> line) => line.IndexOf(EventKey) >= 0;
+
+    /// <summary>A line QmpClient takes for a reply (it has "return" or "error"; a close guess, as the line is not parsed).</summary>
+    public static bool LooksLikeReply(this Span<byte> line) => line.IndexOf("\"return\""u8) >= 0 || line.IndexOf("\"error\""u8) >= 0;
+
+    /// <summary>The <c>"id"</c> a reply names, if it names a small whole number.</summary>
+    public static int? ReplyId(this Span<byte> line)
+    {
+        var m = IdRegex().Match(Encoding.Latin1.GetString(line));
+        return m.Success ? int.Parse(m.Groups[1].ValueSpan, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("\"id\"\\s*:\\s*([0-9]{1,6})(?![0-9])")]
+    private static partial System.Text.RegularExpressions.Regex IdRegex();
 }

@@ -30,6 +30,11 @@ internal sealed class QmpTarget : FuzzTarget
         }
         catch (Exception e) when (IsRejection(e))
         {
+            if (Verbose)
+            {
+                Console.Error.WriteLine($"handshake rejected: {e.GetType().Name}: {e.Message}");
+            }
+
             return;
         }
 
@@ -55,6 +60,10 @@ internal sealed class QmpTarget : FuzzTarget
             catch (Exception e) when (IsRejection(e))
             {
                 // the rest fail the same way once the connection is gone
+                if (Verbose)
+                {
+                    Console.Error.WriteLine($"rejected: {e.GetType().Name}: {e.Message}");
+                }
             }
             finally
             {
