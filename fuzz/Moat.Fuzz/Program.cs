@@ -28,6 +28,13 @@ if (target is null)
     return 2;
 }
 
+// MOAT_FUZZ_ONE_THREAD=1 (with DOTNET_PROCESSOR_COUNT=1): one thread-pool thread runs the reader and
+// writer loops and handlers in turn, so their coverage edges do not interleave (fuzz/run.sh sets it).
+if (Environment.GetEnvironmentVariable("MOAT_FUZZ_ONE_THREAD") == "1" && !ThreadPool.SetMaxThreads(1, 1))
+{
+    Console.Error.WriteLine("could not limit the thread pool to one thread (set DOTNET_PROCESSOR_COUNT=1)");
+}
+
 if (args.Length == 1)
 {
     // Persistent mode: SharpFuzz reads each input from AFL's shared memory; an exception that

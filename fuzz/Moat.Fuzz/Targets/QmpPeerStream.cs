@@ -4,8 +4,8 @@ namespace Moat.Fuzz.Targets;
 
 /// <summary>
 /// QEMU's end of the QMP socket, replaying the fuzz input line by line in step with the client, as
-/// QEMU only answers what it was asked: the greeting and event lines (those naming <c>"event"</c>)
-/// flow freely; a line with <c>"id": N</c> waits until the client has sent its N-th command (ids
+/// QEMU only answers what it was asked: blank lines, the greeting and event lines (those naming
+/// <c>"event"</c>) flow freely; a line with <c>"id": N</c> waits until the client has sent its N-th command (ids
 /// are 1, 2, ... in sending order); any other line waits for one more command than the lines
 /// released so far. Without that the reader would outrun the writer and every reply would arrive
 /// before its command. A line is let through at once when waiting cannot help: the client's last
@@ -20,11 +20,15 @@ internal sealed class QmpPeerStream : Stream
     private const int MaxCommands = 6;
     private static readonly TimeSpan FallbackWait = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>After this many waits in vain the rest flows at once, so no input waits long.</summary>
+    private const int MaxFallbacks = 3;
+
     private readonly byte[] _data;
     private readonly SemaphoreSlim _changed = new(0);
     private int _position;
     private int _lineEnd;
-    private int _lines;
+    private bool _greeted;
+    private int _fallbacks;
     private int _gatedReleased;
     private readonly HashSet<int> _answered = [];
     private int _writes;
@@ -58,12 +62,20 @@ internal sealed class QmpPeerStream : Stream
             var nl = _data.AsSpan(_position).IndexOf((byte)'\n');
             _lineEnd = nl < 0 ? _data.Length : _position + nl + 1;
             var line = _data.AsSpan(_position, _lineEnd - _position);
-            if (_lines++ > 0 && !line.ContainsEvent())
+            if (line.Trim(" \t\r\n"u8).IsEmpty)
+            {
+                // the client skips blank lines
+            }
+            else if (!_greeted)
+            {
+                _greeted = true; // the first line that is not blank is the greeting
+            }
+            else if (!line.ContainsEvent())
             {
                 var id = line.ReplyId();
                 var reply = line.LooksLikeReply();
                 var needed = id is { } named and <= MaxCommands ? named : _gatedReleased + 1;
-                while (!_releaseAll)
+                while (!_releaseAll && _fallbacks < MaxFallbacks)
                 {
                     var writes = Volatile.Read(ref _writes);
                     if (writes >= needed)
@@ -78,7 +90,8 @@ internal sealed class QmpPeerStream : Stream
 
                     if (!await _changed.WaitAsync(FallbackWait, cancellationToken))
                     {
-                        break; // an answer that did not settle its command (no "return" at the top)
+                        _fallbacks++; // an answer that did not settle its command (no "return" at the top)
+                        break;
                     }
                 }
 
