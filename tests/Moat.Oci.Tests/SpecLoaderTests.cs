@@ -302,7 +302,7 @@ public class SpecLoaderTests
         Assert.Equal(message, ParseFails(json).Message);
     }
 
-    // Found while checking the fuzz target (fuzz/corpus/oci-spec/crash-nul-in-paths.json): a NUL in root.path or a
+    // Found by fuzzing (fuzz/corpus/oci-spec/crash-nul-in-*): a NUL in root.path or a
     // bind mount's source passed validation and made SharePlan's Path.GetFullPath throw ArgumentException.
     [Theory]
     [InlineData("root.path", "\"root\\u0000fs\"")]
