@@ -31,6 +31,7 @@ internal sealed class TtrpcServerTarget : FuzzTarget
         }
 
         // A handler that failed (rather than answering with a status) logs "handler ... failed".
+        await SettleAsync();
         if (log.FirstOrDefault(l => l.Contains(": handler ", StringComparison.Ordinal)) is { } failure)
         {
             throw new FuzzContractException(failure);
