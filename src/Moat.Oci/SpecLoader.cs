@@ -183,10 +183,23 @@ public static partial class SpecLoader
     {
         JsonValueKind.Object => "an object",
         JsonValueKind.Array => "an array",
-        JsonValueKind.String => Text.Quote(element.GetString()),
+        JsonValueKind.String => TryGetString(element) is { } text ? Text.Quote(text) : Text.OneLine(element.GetRawText(), 80),
         JsonValueKind.Null => "null",
         _ => Text.OneLine(element.GetRawText(), 80),
     };
+
+    /// <summary>The string's value, or null when it escapes a lone surrogate (GetString throws InvalidOperationException).</summary>
+    private static string? TryGetString(JsonElement element)
+    {
+        try
+        {
+            return element.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
 
     private static string FriendlyType(string clrType)
     {

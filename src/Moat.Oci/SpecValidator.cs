@@ -207,6 +207,10 @@ public static partial class SpecValidator
         {
             c.Error("root.path", "is required");
         }
+        else
+        {
+            NoNul(root.Path, "root.path", c);
+        }
     }
 
     private static void ValidateMounts(List<Mount>? mounts, Collector c)
@@ -227,6 +231,7 @@ public static partial class SpecValidator
             }
 
             AbsolutePath(m.Destination, Prop(p, "destination"), c);
+            NoNul(m.Source, Prop(p, "source"), c);
             StringList(m.Options, Prop(p, "options"), c);
             if (m.UidMappings is { Count: > 0 } || m.GidMappings is { Count: > 0 })
             {
@@ -883,6 +888,19 @@ public static partial class SpecValidator
         {
             c.Error(path, $"must be an absolute path, got {Q(value)}");
         }
+        else
+        {
+            NoNul(value, path, c);
+        }
+    }
+
+    /// <summary>A path, argument or option reaches a syscall as a C string: a NUL would cut it short (or make .NET's path APIs throw).</summary>
+    private static void NoNul(string? value, string path, Collector c)
+    {
+        if (value is not null && value.Contains('\0', StringComparison.Ordinal))
+        {
+            c.Error(path, $"must not contain NUL characters, got {Q(value)}");
+        }
     }
 
     private static void AbsolutePathList(List<string>? values, string path, Collector c)
@@ -910,6 +928,10 @@ public static partial class SpecValidator
             if (values[i] is null)
             {
                 c.Error(Index(path, i), "must be a string, got null");
+            }
+            else
+            {
+                NoNul(values[i], Index(path, i), c);
             }
         }
     }

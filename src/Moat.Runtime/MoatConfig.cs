@@ -41,12 +41,18 @@ public static class MoatConfig
                 ? throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"configuration file {path} does not exist")
                 : options;
         }
+        return Apply(options, File.ReadAllText(path), path);
+    }
+
+    /// <summary>Applies configuration text (TOML) read from <paramref name="path"/>; any bad content is a <see cref="RuntimeException"/>.</summary>
+    internal static RuntimeOptions Apply(RuntimeOptions options, string text, string path)
+    {
         TomlTable model;
         try
         {
-            model = TomlSerializer.Deserialize(File.ReadAllText(path), MoatTomlContext.Default.TomlTable) ?? new TomlTable();
+            model = TomlSerializer.Deserialize(text, MoatTomlContext.Default.TomlTable) ?? new TomlTable();
         }
-        catch (Exception e) when (e is TomlException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is TomlException or InvalidOperationException or FormatException or ArgumentException)
         {
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"{path}: {e.Message.ReplaceLineEndings(" ")}", e);
         }

@@ -211,14 +211,14 @@ public sealed class QemuHypervisor : IHypervisor
                 throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"{what} {path} failed: qemu exited: {LastLine()}");
             }
             var info = await Qmp.ExecuteAsync("query-migrate", null, ct).ConfigureAwait(false);
-            var status = info.TryGetProperty("status", out var s) ? s.GetString() : null;
+            var (status, error) = MigrationStatus.Read(info);
             if (status == "completed")
             {
                 return;
             }
             if (status is "failed" or "cancelled" || DateTime.UtcNow > deadline)
             {
-                var why = info.TryGetProperty("error-desc", out var d) ? d.GetString() : status ?? "no status";
+                var why = error ?? status ?? "no status";
                 throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"{what} {path} failed: {why}");
             }
             await Task.Delay(5, ct).ConfigureAwait(false);

@@ -19,6 +19,9 @@ internal sealed class ServerConnection
         _connection = new FrameConnection(input, output, log, name, onAbort: null);
     }
 
+    /// <summary>Why the connection closed (null while it is open).</summary>
+    internal Exception? AbortReason => _connection.AbortReason;
+
     /// <summary>Serves until end of stream, a protocol error, or <paramref name="ct"/>; never throws.</summary>
     public async Task RunAsync(CancellationToken ct)
     {

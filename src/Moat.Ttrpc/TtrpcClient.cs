@@ -53,6 +53,9 @@ public sealed class TtrpcClient : IAsyncDisposable
         while (Interlocked.CompareExchange(ref _lastStreamId, lastUsed, current) != current);
     }
 
+    /// <summary>Why the connection closed (null while it is open).</summary>
+    internal Exception? AbortReason => _connection.AbortReason;
+
     /// <summary>Completes (never faults) when the connection is closed or aborted.</summary>
     public Task Completion => _connection.Completion;
 

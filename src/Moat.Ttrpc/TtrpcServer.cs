@@ -21,6 +21,8 @@ public sealed class TtrpcServer
         _log = log;
     }
 
+    internal MethodRegistry Methods => _methods;
+
     /// <summary>Registers a unary handler. Throws if <paramref name="service"/>.<paramref name="method"/> is already registered.</summary>
     public void AddUnary<TRequest, TResponse>(
         string service,

@@ -29,4 +29,21 @@ public sealed class CpuSlotsTests
         var answer = """[{"props": {"core-id": 0, "thread-id": 0, "socket-id": 0}, "vcpus-count": 1, "qom-path": "/machine/unattached/device[0]", "type": "host-x86_64-cpu"}]""";
         Assert.Empty(CpuSlots.Free(JsonDocument.Parse(answer).RootElement));
     }
+
+    // Found by fuzzing: a malformed answer threw KeyNotFoundException/InvalidOperationException/FormatException
+    // out of HotplugCpusAsync; it is QEMU breaking the protocol.
+    [Theory]
+    [InlineData("""{}""")]
+    [InlineData("""[1]""")]
+    [InlineData("""[{"props": {"core-id": 1}, "vcpus-count": 1}]""")]
+    [InlineData("""[{"props": {"core-id": 1}, "type": 7}]""")]
+    [InlineData("""[{"type": "max-x86_64-cpu"}]""")]
+    [InlineData("""[{"props": [], "type": "max-x86_64-cpu"}]""")]
+    [InlineData("""[{"props": {"core-id": "1"}, "type": "max-x86_64-cpu"}]""")]
+    [InlineData("""[{"props": {"core-id": 1.5}, "type": "max-x86_64-cpu"}]""")]
+    [InlineData("""[{"props": {"core-id": 1e99}, "type": "max-x86_64-cpu"}]""")]
+    public void Free_MalformedAnswer_ThrowsProtocolError(string answer)
+    {
+        Assert.Throws<QmpProtocolException>(() => CpuSlots.Free(JsonDocument.Parse(answer).RootElement).ToList());
+    }
 }

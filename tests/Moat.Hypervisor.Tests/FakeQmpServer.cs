@@ -59,6 +59,13 @@ internal sealed class FakeQmpServer : IAsyncDisposable
         await Stream.FlushAsync().WaitAsync(Timeout);
     }
 
+    /// <summary>Sends raw bytes (a line that need not be valid UTF-8).</summary>
+    public async Task SendBytesAsync(byte[] bytes)
+    {
+        await Stream.WriteAsync(bytes).AsTask().WaitAsync(Timeout);
+        await Stream.FlushAsync().WaitAsync(Timeout);
+    }
+
     /// <summary>Reads the next request; fails the test on EOF or timeout.</summary>
     public async Task<JsonObject> ReceiveAsync()
     {

@@ -65,6 +65,33 @@ public sealed class QmpClientTests
         Assert.True(await server.SeesEofAsync(), "client must close the connection");
     }
 
+    // Found by fuzzing (fuzz/corpus/qmp/crash-invalid-utf8-capability.txt): JsonDocument checks a string's
+    // UTF-8 only when it is read, so GetString threw InvalidOperationException out of the handshake.
+    [Fact]
+    public async Task ConnectAsync_GreetingNotUtf8_ThrowsProtocolError()
+    {
+        var (server, stream) = await FakeQmpServer.PairAsync();
+        await using var _ = server;
+        var connecting = QmpClient.ConnectAsync(stream, CancellationToken.None);
+        await server.SendBytesAsync([.. "{\"QMP\": {\"version\": {}, \"capabilities\": [\""u8, 0x8b, .. "ob\"]}}\n"u8]);
+        var ex = await Assert.ThrowsAsync<QmpProtocolException>(() => connecting.WaitAsync(Timeout));
+        Assert.Contains("UTF-8", ex.Message, StringComparison.Ordinal);
+    }
+
+    // The same for an event or a reply after the handshake: the connection closes with a protocol error.
+    [Fact]
+    public async Task Event_NotUtf8_ClosesWithProtocolError()
+    {
+        var (server, stream) = await FakeQmpServer.PairAsync();
+        await using var _ = server;
+        var connecting = QmpClient.ConnectAsync(stream, CancellationToken.None);
+        await server.HandshakeAsync();
+        await using var client = await connecting.WaitAsync(Timeout);
+        await server.SendBytesAsync([.. "{\"event\": \"STOP\", \"data\": {\"reason\": \""u8, 0xe9, .. "\"}}\n"u8]);
+        var ex = await Assert.ThrowsAsync<QmpProtocolException>(() => client.Completion.WaitAsync(Timeout));
+        Assert.Contains("UTF-8", ex.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task ConnectAsync_CapabilitiesRejected_ThrowsQmpException()
     {
@@ -174,6 +201,22 @@ public sealed class QmpClientTests
         Assert.Equal("SHUTDOWN", second.Name);
         Assert.Equal("guest-shutdown", second.Data.GetProperty("reason").GetString());
         Assert.True(second.Data.GetProperty("guest").GetBoolean());
+    }
+
+    // A hostile QEMU must not grow the host: 1024 unread events of 16 MiB each would pin 16 GiB.
+    [Fact]
+    public async Task OversizedEvent_KeepsItsNameButNotItsData()
+    {
+        await using var h = await Harness.StartAsync();
+        var padding = new string('x', QmpClient.MaxEventBytes);
+        var longName = new string('N', 100_000);
+        await h.Server.SendAsync($$$"""{"event": "GUEST_PANICKED", "data": {"action": "pause", "pad": "{{{padding}}}"}}""");
+        await h.Server.SendAsync($$"""{"event": "{{longName}}"}""");
+        var big = await h.Client.Events.ReadAsync().AsTask().WaitAsync(Timeout);
+        var named = await h.Client.Events.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.Equal("GUEST_PANICKED", big.Name);
+        Assert.Equal(JsonValueKind.Undefined, big.Data.ValueKind);
+        Assert.Equal(QmpClient.MaxEventNameLength, named.Name.Length);
     }
 
     [Fact]

@@ -290,4 +290,28 @@ public class SpecLoaderTests
         Assert.Equal("bundle /nonexistent/moat/bundle: no such directory", ex.Message);
         Assert.IsAssignableFrom<OciException>(ex);
     }
+
+    // Found by fuzzing (fuzz/corpus/oci-spec/crash-*lone-surrogate*): a string escaping a lone surrogate is
+    // valid to JsonDocument, but quoting it in the message called GetString, which threw InvalidOperationException.
+    [Theory]
+    [InlineData("\"\\uDDDD\"", "config.json: expected a JSON object at the top level, got \"\\uDDDD\"")]
+    [InlineData("{\"ociVersion\":\"1.1.0\",\"root\":{\"path\":\"r\"},\"process\":{\"cwd\":\"/\",\"args\":[\"a\"],\"user\":{\"uid\":\"\\uDDDD\",\"gid\":0}}}",
+        "config.json: process.user.uid: expected an unsigned 32-bit integer, got \"\\uDDDD\" (line 1)")]
+    public void Lone_surrogate_is_quoted_raw(string json, string message)
+    {
+        Assert.Equal(message, ParseFails(json).Message);
+    }
+
+    // Found by fuzzing (fuzz/corpus/oci-spec/crash-nul-in-*): a NUL in root.path or a
+    // bind mount's source passed validation and made SharePlan's Path.GetFullPath throw ArgumentException.
+    [Theory]
+    [InlineData("root.path", "\"root\\u0000fs\"")]
+    [InlineData("mounts", "[{\"destination\":\"/d\",\"type\":\"bind\",\"source\":\"a\\u0000b\",\"options\":[\"rbind\"]}]")]
+    [InlineData("mounts", "[{\"destination\":\"/d\\u0000e\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"}]")]
+    [InlineData("process.args", "[\"sh\\u0000\"]")]
+    public void Nul_in_a_path_or_argument_is_an_error(string path, string rawJson)
+    {
+        var ex = ParseFails(With((path, rawJson)));
+        Assert.Contains("must not contain NUL characters", ex.Message, StringComparison.Ordinal);
+    }
 }

@@ -12,14 +12,50 @@ public sealed record CpuSlot(string Driver, IReadOnlyList<KeyValuePair<string, l
 /// <summary>Reads the answer of QMP <c>query-hotpluggable-cpus</c>.</summary>
 public static class CpuSlots
 {
-    /// <summary>The slots without a plugged CPU (no <c>qom-path</c>), lowest socket/core/thread first.</summary>
-    public static IEnumerable<CpuSlot> Free(JsonElement answer) =>
-        answer.EnumerateArray()
-            .Where(e => !e.TryGetProperty("qom-path", out _))
-            .Select(e => new CpuSlot(
-                e.GetProperty("type").GetString() ?? throw new QmpProtocolException("query-hotpluggable-cpus: an entry has no type"),
-                e.GetProperty("props").EnumerateObject().Select(p => KeyValuePair.Create(p.Name, p.Value.GetInt64())).OrderBy(p => Rank(p.Key)).ToList()))
-            .OrderBy(s => s.Props, PropsOrder.Instance);
+    /// <summary>
+    /// The slots without a plugged CPU (no <c>qom-path</c>), lowest socket/core/thread first. Throws
+    /// <see cref="QmpProtocolException"/> for an answer of another shape (an entry without a type,
+    /// props that are not whole numbers).
+    /// </summary>
+    public static IEnumerable<CpuSlot> Free(JsonElement answer)
+    {
+        if (answer.ValueKind != JsonValueKind.Array)
+        {
+            throw new QmpProtocolException($"query-hotpluggable-cpus: expected an array, got {answer.ValueKind}");
+        }
+
+        var slots = new List<CpuSlot>();
+        foreach (var e in answer.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Object)
+            {
+                throw new QmpProtocolException($"query-hotpluggable-cpus: an entry is {e.ValueKind}, not an object");
+            }
+            if (e.TryGetProperty("qom-path", out _))
+            {
+                continue;
+            }
+            if (!e.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+            {
+                throw new QmpProtocolException("query-hotpluggable-cpus: an entry has no type");
+            }
+            if (!e.TryGetProperty("props", out var props) || props.ValueKind != JsonValueKind.Object)
+            {
+                throw new QmpProtocolException("query-hotpluggable-cpus: an entry has no props");
+            }
+            var values = new List<KeyValuePair<string, long>>();
+            foreach (var p in props.EnumerateObject())
+            {
+                if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt64(out var value))
+                {
+                    throw new QmpProtocolException($"query-hotpluggable-cpus: prop {p.Name} is not a whole number");
+                }
+                values.Add(KeyValuePair.Create(p.Name, value));
+            }
+            slots.Add(new CpuSlot(type.GetString()!, [.. values.OrderBy(p => Rank(p.Key))]));
+        }
+        return slots.OrderBy(s => s.Props, PropsOrder.Instance);
+    }
 
     private static int Rank(string prop) => prop switch
     {

@@ -25,6 +25,15 @@ public sealed class QmpClient : IAsyncDisposable
     /// <summary>Unread events beyond this are dropped, oldest first, so an unobserved VM cannot grow memory.</summary>
     internal const int EventCapacity = 1024;
 
+    /// <summary>
+    /// Events longer than this keep no data and names are cut to <see cref="MaxEventNameLength"/>, so the
+    /// unread events QEMU may queue (<see cref="EventCapacity"/>) pin at most a few MiB, not 1024 lines of
+    /// 16 MiB. QEMU's own events are a few hundred bytes.
+    /// </summary>
+    internal const int MaxEventBytes = 8 * 1024;
+
+    internal const int MaxEventNameLength = 64;
+
     private const int PreviewBytes = 200;
 
     /// <summary>How long QEMU may take to greet and accept <c>qmp_capabilities</c> once connected.</summary>
@@ -386,8 +395,13 @@ public sealed class QmpClient : IAsyncDisposable
         var root = doc.RootElement;
         if (root.TryGetProperty("event", out var name))
         {
-            var data = root.TryGetProperty("data", out var d) ? d.Clone() : default;
+            var data = line.Length <= MaxEventBytes && root.TryGetProperty("data", out var d) ? d.Clone() : default;
             string eventName = name.ValueKind == JsonValueKind.String ? name.GetString()! : name.GetRawText();
+            if (eventName.Length > MaxEventNameLength)
+            {
+                eventName = eventName[..MaxEventNameLength];
+            }
+
             _events.Writer.TryWrite(new QmpEvent(eventName, data));
             return;
         }
@@ -489,6 +503,12 @@ public sealed class QmpClient : IAsyncDisposable
 
     private static JsonDocument ParseObject(ReadOnlyMemory<byte> line)
     {
+        // JsonDocument checks a string's UTF-8 only when it is read (GetString throws InvalidOperationException).
+        if (!System.Text.Unicode.Utf8.IsValid(line.Span))
+        {
+            throw new QmpProtocolException($"QMP: received a line that is not valid UTF-8: {Preview(line.Span)}");
+        }
+
         JsonDocument doc;
         try
         {
