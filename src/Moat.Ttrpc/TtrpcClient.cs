@@ -329,8 +329,9 @@ public sealed class TtrpcClient : IAsyncDisposable
                 }
                 catch (InvalidProtocolBufferException e)
                 {
-                    completion.TrySetException(Closed(e));
-                    _connection.Abort(new InvalidDataException($"malformed response on stream {streamId}: {e.Message}", e));
+                    var reason = new InvalidDataException($"malformed response on stream {streamId}: {e.Message}", e);
+                    completion.TrySetException(Closed(reason));
+                    _connection.Abort(reason);
                     return false;
                 }
 
