@@ -30,7 +30,6 @@ public sealed class QemuHypervisor : IHypervisor
 
     public int Pid => _vmm?.Pid ?? 0;
 
-    public HypervisorCapabilities Capabilities { get; } = new(SupportsPause: true, SupportsMemoryHotplug: true, SupportsCpuHotplug: true);
 
     public Task ExitTask => _vmm?.Exit ?? Task.CompletedTask;
 
@@ -87,7 +86,7 @@ public sealed class QemuHypervisor : IHypervisor
     {
         await watch.Fault.ConfigureAwait(false);
         // QEMU pauses on a guest panic or shutdown (-action): what the console said goes first.
-        _consoleSnapshot = await ReadConsoleAsync(CancellationToken.None).ConfigureAwait(false);
+        await ReadConsoleAsync(CancellationToken.None).ConfigureAwait(false);
         vmm.Kill();
     }
 
@@ -135,36 +134,50 @@ public sealed class QemuHypervisor : IHypervisor
         return string.Join(" / ", lines);
     }
 
-    /// <summary>The guest console's ring buffer (<see cref="VmConfig.ConsoleRingBytes"/>), read over QMP; "" when QEMU cannot say.</summary>
+    /// <summary>
+    /// Everything the guest wrote to its console so far (the last <see cref="VmConfig.ConsoleRingBytes"/>),
+    /// read over QMP; what was read before stays when QEMU can no longer say.
+    /// </summary>
+    /// <remarks>
+    /// QEMU's <c>ringbuf-read</c> consumes what it returns, so reads are serialised and each appends
+    /// to the text kept here: a fault handler and a log keeper reading at once both see all of it.
+    /// </remarks>
     public async Task<string> ReadConsoleAsync(CancellationToken ct)
     {
-        if (_consoleSnapshot is { } taken)
-        {
-            return taken;
-        }
-        if (_qmp is null || _vmm is null || _vmm.Exit.IsCompleted)
-        {
-            return "";
-        }
+        await _consoleLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            deadline.CancelAfter(TimeSpan.FromSeconds(2));
-            var data = await _qmp.ExecuteAsync("ringbuf-read", new System.Text.Json.Nodes.JsonObject
+            if (_qmp is null || _vmm is null || _vmm.Exit.IsCompleted)
             {
-                ["device"] = QemuCommandLine.ConsoleChardev,
-                ["size"] = _consoleRingBytes,
-                ["format"] = "base64",
-            }, deadline.Token).ConfigureAwait(false);
-            return System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(data.GetString() ?? ""));
+                return _console;
+            }
+            try
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(TimeSpan.FromSeconds(2));
+                var data = await _qmp.ExecuteAsync("ringbuf-read", new System.Text.Json.Nodes.JsonObject
+                {
+                    ["device"] = QemuCommandLine.ConsoleChardev,
+                    ["size"] = _consoleRingBytes,
+                    ["format"] = "base64",
+                }, deadline.Token).ConfigureAwait(false);
+                var text = _console + System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(data.GetString() ?? ""));
+                _console = text.Length > _consoleRingBytes ? text[^_consoleRingBytes..] : text;
+            }
+            catch (Exception e) when (e is IOException or QmpException or QmpProtocolException or OperationCanceledException or FormatException or InvalidOperationException)
+            {
+                // QEMU is gone or not answering: what was read before is all there is.
+            }
+            return _console;
         }
-        catch (Exception e) when (e is IOException or QmpException or QmpProtocolException or OperationCanceledException or FormatException or InvalidOperationException)
+        finally
         {
-            return "";
+            _consoleLock.Release();
         }
     }
 
-    private string? _consoleSnapshot;
+    private readonly SemaphoreSlim _consoleLock = new(1, 1);
+    private string _console = "";
     private int _consoleRingBytes = VmConfig.DefaultConsoleRingBytes;
 
     /// <summary>The console and QEMU's own messages, for a kept log (read before QEMU is stopped).</summary>
@@ -232,14 +245,7 @@ public sealed class QemuHypervisor : IHypervisor
             ["capabilities"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["capability"] = "x-ignore-shared", ["state"] = true }),
         }, ct);
 
-    public async Task<int> WaitForExitAsync(CancellationToken ct) =>
-        await (_vmm?.Exit ?? Task.FromResult(0)).WaitAsync(ct).ConfigureAwait(false);
-
-    public Task PauseAsync(CancellationToken ct) => Qmp.StopAsync(ct);
-
     public Task ResumeAsync(CancellationToken ct) => Qmp.ContinueAsync(ct);
-
-    public Task<string> QueryStatusAsync(CancellationToken ct) => Qmp.QueryStatusAsync(ct);
 
     /// <summary>Plugs a RAM DIMM of <paramref name="sizeMiB"/> (the guest onlines it: memhp_default_state=online).</summary>
     public async Task HotplugMemoryAsync(string id, int sizeMiB, CancellationToken ct)
@@ -288,32 +294,6 @@ public sealed class QemuHypervisor : IHypervisor
         await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
         await Qmp.ExecuteAsync("migrate", new System.Text.Json.Nodes.JsonObject { ["uri"] = "exec:cat > " + path }, ct).ConfigureAwait(false);
         await WaitForMigrationAsync(path, "saving the VM state to", timeout, ct).ConfigureAwait(false);
-    }
-
-    public async Task StopAsync(TimeSpan grace, CancellationToken ct)
-    {
-        if (_vmm is null || _vmm.Exit.IsCompleted)
-        {
-            return;
-        }
-        try
-        {
-            if (_qmp is not null)
-            {
-                using var quitCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                quitCts.CancelAfter(grace);
-                await _qmp.QuitAsync(quitCts.Token).ConfigureAwait(false);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
-        {
-            // fall through to SIGKILL
-        }
-        if (await Task.WhenAny(_vmm.Exit, Task.Delay(grace, ct)).ConfigureAwait(false) != _vmm.Exit)
-        {
-            _vmm.Kill();
-            await _vmm.Exit.ConfigureAwait(false);
-        }
     }
 
     public async ValueTask DisposeAsync()

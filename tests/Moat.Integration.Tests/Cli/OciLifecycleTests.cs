@@ -12,7 +12,7 @@ public sealed class OciLifecycleTests
     public async Task CreateStartKillDeleteFollowsTheSpecsStates()
     {
         await using var env = new CliEnv();
-        var bundle = await env.BundleAsync("b", ["sh", "-c", "trap 'exit 3' TERM; echo up; while true; do sleep 0.1; done"]);
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "trap 'exit 3' TERM; touch /trap-set; while true; do sleep 0.1; done"]);
         var id = Id();
         var pidFile = Path.Combine(env.Dir, "pid");
 
@@ -40,6 +40,12 @@ public sealed class OciLifecycleTests
         Assert.Contains("not stopped", r.Stderr);
         Assert.Single(r.Stderr.Trim().Split('\n'));
 
+        // The shell is the container's pid 1: a TERM before its trap is set would be ignored.
+        for (var i = 0; i < 300 && !File.Exists(Path.Combine(bundle, "rootfs", "trap-set")); i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(File.Exists(Path.Combine(bundle, "rootfs", "trap-set")), "the container never set its TERM trap");
         Assert.Equal(0, (await env.MoatAsync("kill", id, "TERM")).ExitCode);
         await WaitForAsync(env, id, "stopped");
         Assert.Equal(0, (int)(await env.StateAsync(id))["pid"]!);
