@@ -27,7 +27,12 @@ internal static class ErrorReporter
         {
             return await action();
         }
-        catch (Exception e) when (e is RuntimeException or OciException or GuestImageException or Moat.Linux.ErrnoException
+        catch (RuntimeException e) when (e.ExitStatus is { } status)
+        {
+            Fail(e.Message);
+            return status;
+        }
+        catch (Exception e) when (e is RuntimeException or OciException or ContainerStateException or GuestImageException or Moat.Linux.ErrnoException
             or UnauthorizedAccessException or IOException or Moat.Ttrpc.TtrpcException)
         {
             return Fail(e.Message);

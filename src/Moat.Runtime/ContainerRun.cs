@@ -40,20 +40,28 @@ public sealed class ContainerRun
 
         var sandbox = await Sandbox.StartAsync(id, _options, binds, _log, ct, containerMemoryMiB: Sandbox.LimitMiB(spec), containerCpus: Sandbox.LimitCpus(spec)).ConfigureAwait(false);
         var failed = true;
+        RuntimeException? died = null;
+        string? kept = null;
         try
         {
             var status = await RunInSandboxAsync(sandbox, id, bundle, guestSpec, stdin, stdout, stderr, ct).ConfigureAwait(false);
             failed = false;
             return status;
         }
+        catch (RuntimeException e) when (e.ExitStatus is not null)
+        {
+            died = e;
+        }
         finally
         {
-            var kept = await sandbox.TearDownAsync(keepLog: failed || _options.Debug).ConfigureAwait(false);
+            kept = await sandbox.TearDownAsync(keepLog: failed || _options.Debug).ConfigureAwait(false);
             if (kept is not null)
             {
                 _log.Phase($"console log kept at {kept}");
             }
         }
+        // The VM died: the same answer as through the shim (exit 137), with what happened and where the console went.
+        throw new RuntimeException(died.Kind, died.Message + (kept is null ? "" : $"; console log: {kept}"), died.InnerException) { ExitStatus = died.ExitStatus };
     }
 
     private async Task<int> RunInSandboxAsync(Sandbox sandbox, string id, string bundle, Spec guestSpec, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
@@ -85,7 +93,7 @@ public sealed class ContainerRun
         var wait = agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = id }, ct);
         if (await Task.WhenAny(wait, sandbox.VmExit).ConfigureAwait(false) != wait)
         {
-            throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"container {id}: the VM stopped while the container was running: the guest crashed or panicked");
+            throw RuntimeException.VmDied(id, await DescribeDeathAsync(sandbox).ConfigureAwait(false));
         }
         int status;
         try
@@ -94,7 +102,7 @@ public sealed class ContainerRun
         }
         catch (TtrpcException e) when (e.Code == StatusCode.Unavailable)
         {
-            throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"container {id}: lost the guest agent while the container was running: the guest crashed or panicked", e);
+            throw RuntimeException.VmDied(id, await DescribeDeathAsync(sandbox).ConfigureAwait(false), e);
         }
         _log.Phase($"container exited with status {status}");
         // Everything the process wrote reaches our stdout/stderr before we return.
@@ -105,6 +113,15 @@ public sealed class ContainerRun
         }
         await pumpCts.CancelAsync().ConfigureAwait(false);
         return status;
+    }
+
+    /// <summary>What the VM's watch saw (a guest panic, QEMU killed), or that the agent's channel closed.</summary>
+    private static async Task<string> DescribeDeathAsync(Sandbox sandbox)
+    {
+        var fault = sandbox.VmFault;
+        return await Task.WhenAny(fault, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false) == fault
+            ? GuestText.OneLine((await fault.ConfigureAwait(false)).Detail, 300)
+            : "the guest agent's channel closed: the guest crashed or panicked";
     }
 
     private static async Task<StartContainerResponse> StartAsync(AgentClient agent, string id, CancellationToken ct)

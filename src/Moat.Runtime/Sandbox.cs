@@ -246,9 +246,6 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>The configured VM size, before containers' limits are added.</summary>
     public int BaseMemoryMiB => _options.MemoryMiB;
 
-    /// <summary>VM memory now, in MiB (boot size plus hotplugged DIMMs).</summary>
-    public int MemoryMiB => _memoryMiB;
-
     /// <summary>Grows the VM to at least <paramref name="totalMiB"/> by hotplugging memory (never shrinks it).</summary>
     public async Task EnsureMemoryAsync(int totalMiB, CancellationToken ct)
     {
@@ -321,10 +318,6 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>MiB a container's memory limit adds to the VM (0 when it has none).</summary>
     public static int LimitMiB(Spec spec) =>
         spec.Linux?.Resources?.Memory?.Limit is long l && l > 0 ? (int)Math.Min(int.MaxValue, (l + (1 << 20) - 1) >> 20) : 0;
-
-    public Task PauseAsync(CancellationToken ct) => (_vm ?? throw new InvalidOperationException("sandbox not started")).PauseAsync(ct);
-
-    public Task ResumeAsync(CancellationToken ct) => (_vm ?? throw new InvalidOperationException("sandbox not started")).ResumeAsync(ct);
 
     public async Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct, string? bundle = null)
     {

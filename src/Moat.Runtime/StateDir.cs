@@ -31,22 +31,43 @@ public sealed class StateDir
 
     private const UnixFileMode RootOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
-    /// <summary>Creates the directory; an existing one whose owner is gone is stale and replaced.</summary>
+    /// <summary>
+    /// Creates the directory, atomically: an existing one is taken over only when it is this
+    /// process's own reservation (<see cref="ReservationFile"/>, from the CLI) or a sandbox whose
+    /// owner is gone; anything else under that name is another container's, and left alone.
+    /// </summary>
     public void Create()
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!);
-        if (Directory.Exists(Path))
+        var self = ProcessIdentity.Self;
+        for (var attempt = 0; ; attempt++)
         {
-            if (OwnerAlive(Path))
+            if (Moat.Linux.Interop.Libc.mkdir(Path, 0x1c0 /* 0700 */) == 0)
             {
-                throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {Id} already exists");
+                break;
             }
-            Directory.Delete(Path, recursive: true);
+            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+            if (errno != Moat.Linux.Interop.Libc.EEXIST)
+            {
+                throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"cannot create the state of {Id}: {new Moat.Linux.ErrnoException("mkdir", errno, Path).Message}: pick a writable state root");
+            }
+            if (ProcessIdentity.Read(System.IO.Path.Combine(Path, ReservationFile)) == self)
+            {
+                break; // reserved by this very process (moat run ID in the foreground)
+            }
+            var owner = ProcessIdentity.Read(System.IO.Path.Combine(Path, OwnerFile));
+            if (owner is null || ProcessIdentity.IsAlive(owner) || attempt > 0)
+            {
+                throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {Id} already exists: delete it first or pick another id");
+            }
+            Directory.Delete(Path, recursive: true); // a sandbox whose owner died (SIGKILL)
         }
-        Directory.CreateDirectory(Path);
-        File.WriteAllText(System.IO.Path.Combine(Path, OwnerFile), OwnerToken(Environment.ProcessId) ?? "");
+        Moat.Linux.AtomicFile.Write(System.IO.Path.Combine(Path, OwnerFile), self);
         CreateSocketDir();
     }
+
+    /// <summary>The CLI's claim on an id, "pid starttime" of the claiming process, written right after its mkdir.</summary>
+    public const string ReservationFile = "reserved";
 
     /// <summary>(Re)creates the socket directory, 0700 all the way from the node directory down.</summary>
     private void CreateSocketDir()
@@ -78,9 +99,8 @@ public sealed class StateDir
     /// <summary>Records the containers in this sandbox (for <c>moat list</c>), by temp file and rename.</summary>
     public void WriteContainers(IReadOnlyList<ContainerRecord> records)
     {
-        var tmp = System.IO.Path.Combine(Path, ContainersFile + ".tmp");
-        File.WriteAllBytes(tmp, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(records.ToList(), RuntimeJson.Default.ListContainerRecord));
-        File.Move(tmp, System.IO.Path.Combine(Path, ContainersFile), overwrite: true);
+        Moat.Linux.AtomicFile.Write(System.IO.Path.Combine(Path, ContainersFile),
+            System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(records.ToList(), RuntimeJson.Default.ListContainerRecord));
     }
 
     /// <summary>Every container recorded under <paramref name="stateRoot"/>, with whether its sandbox still runs.</summary>
@@ -154,35 +174,8 @@ public sealed class StateDir
         }
     }
 
-    private static bool OwnerAlive(string dir)
-    {
-        try
-        {
-            var token = File.ReadAllText(System.IO.Path.Combine(dir, OwnerFile)).Trim();
-            var pid = int.Parse(token.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-            return OwnerToken(pid) == token;
-        }
-        catch (Exception e) when (e is IOException or FormatException or IndexOutOfRangeException)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>"pid starttime": a pid alone could be reused by an unrelated process.</summary>
-    private static string? OwnerToken(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            // A zombie has already lost everything it owned; its parent just has not reaped it yet.
-            return fields[0] is "Z" or "X" ? null : $"{pid} {fields[19]}";
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+    private static bool OwnerAlive(string dir) =>
+        ProcessIdentity.Read(System.IO.Path.Combine(dir, OwnerFile)) is { } token && ProcessIdentity.IsAlive(token);
 
     /// <summary>Removes the state directory and the socket directory.</summary>
     public void Remove()

@@ -21,6 +21,13 @@ internal sealed class ShimProcess
     public Task Exited => _exited.Task;
     public CancellationTokenSource IoCancel { get; } = new();
 
+    /// <summary>The process's status in the OCI's terms, which <see cref="Moat.Oci.ContainerTransitions"/> rules on.</summary>
+    public Moat.Oci.ContainerStatus OciStatus(bool paused) =>
+        Exited.IsCompleted ? Moat.Oci.ContainerStatus.Stopped
+        : !Started ? Moat.Oci.ContainerStatus.Created
+        : paused ? Moat.Oci.ContainerStatus.Paused
+        : Moat.Oci.ContainerStatus.Running;
+
     public Status Status(bool paused) =>
         Exited.IsCompleted ? Moat.Protocols.Containerd.Types.Status.Stopped
         : !Started ? Moat.Protocols.Containerd.Types.Status.Created

@@ -23,7 +23,7 @@ internal static class StartCommand
                 Console.Write("unix://" + socket);
                 return 0;
             }
-            Directory.CreateDirectory(ShimPaths.SocketDir);
+            ShimPaths.CreateSocketDir();
             var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot locate the shim executable");
             var devnull = ErrnoException.Check(Libc.open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", "/dev/null");
             var (ready, readyWrite) = Pipes.Create();

@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Moat.Oci;
 using Moat.Protocols.Agent;
 using Moat.Protocols.Containerd.Events;
 using Moat.Protocols.Containerd.Task;
@@ -13,10 +14,7 @@ internal sealed partial class TaskService
     public Task<Empty> Exec(ExecProcessRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
-        if (c.Init.Exited.IsCompleted || !c.Init.Started)
-        {
-            throw new TtrpcException(StatusCode.FailedPrecondition, $"task {request.Id} is not running");
-        }
+        Require(ContainerOperation.Exec, c.Init, c.Paused);
         var p = new ShimProcess
         {
             ContainerId = c.Id,
@@ -64,6 +62,7 @@ internal sealed partial class TaskService
     public async Task<Empty> Pause(PauseRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
+        Require(ContainerOperation.Pause, c.Init, c.Paused);
         await c.Sandbox.Agent.PauseContainerAsync(new PauseContainerRequest { ContainerId = c.Id }, context.CancellationToken);
         c.Paused = true;
         _events.Publish("/tasks/paused", new TaskPaused { ContainerId = c.Id });
@@ -73,6 +72,7 @@ internal sealed partial class TaskService
     public async Task<Empty> Resume(ResumeRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
+        Require(ContainerOperation.Resume, c.Init, c.Paused);
         await c.Sandbox.Agent.ResumeContainerAsync(new ResumeContainerRequest { ContainerId = c.Id }, context.CancellationToken);
         c.Paused = false;
         _events.Publish("/tasks/resumed", new TaskResumed { ContainerId = c.Id });
@@ -99,23 +99,32 @@ internal sealed partial class TaskService
         {
             throw new TtrpcException(StatusCode.InvalidArgument, $"task {c.Id}: invalid resources: {e.Message}");
         }
-        if (resources?.Memory?.Limit is long limit && limit > 0)
+        // The VM's size is the sum over its containers: resized under the lock Create and Delete take.
+        await _sandboxLock.WaitAsync(context.CancellationToken);
+        try
         {
-            try
+            if (resources?.Memory?.Limit is long limit && limit > 0)
             {
-                var mib = (int)Math.Min(int.MaxValue, (limit + (1 << 20) - 1) >> 20);
-                await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + LimitsIn(c.Sandbox) - c.LimitMiB + mib, context.CancellationToken);
-                c.LimitMiB = mib;
+                try
+                {
+                    var mib = (int)Math.Min(int.MaxValue, (limit + (1 << 20) - 1) >> 20);
+                    await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + LimitsIn(c.Sandbox) - c.LimitMiB + mib, context.CancellationToken);
+                    c.LimitMiB = mib;
+                }
+                catch (Moat.Runtime.RuntimeException e)
+                {
+                    throw new TtrpcException(StatusCode.FailedPrecondition, $"task {c.Id}: {e.Message}");
+                }
             }
-            catch (Moat.Runtime.RuntimeException e)
+            if (Moat.Runtime.Sandbox.LimitCpus(resources) is var cpus and > 0)
             {
-                throw new TtrpcException(StatusCode.FailedPrecondition, $"task {c.Id}: {e.Message}");
+                await c.Sandbox.EnsureVcpusAsync(c.Sandbox.BaseVcpus + CpusIn(c.Sandbox) - c.LimitCpus + cpus, context.CancellationToken);
+                c.LimitCpus = cpus;
             }
         }
-        if (Moat.Runtime.Sandbox.LimitCpus(resources) is var cpus and > 0)
+        finally
         {
-            await c.Sandbox.EnsureVcpusAsync(c.Sandbox.BaseVcpus + CpusIn(c.Sandbox) - c.LimitCpus + cpus, context.CancellationToken);
-            c.LimitCpus = cpus;
+            _sandboxLock.Release();
         }
         await c.Sandbox.Agent.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = c.Id, ResourcesJson = request.Resources.Value }, context.CancellationToken);
         return new Empty();

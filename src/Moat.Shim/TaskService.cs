@@ -45,6 +45,21 @@ internal sealed partial class TaskService : ITaskService
 
     public async Task<CreateTaskResponse> Create(CreateTaskRequest request, TtrpcCallContext context)
     {
+        // One create, delete or resize at a time: the duplicate check, the rootfs mount and the
+        // sandbox's bookkeeping are one step, so a losing duplicate never touches the winner's mounts.
+        await _sandboxLock.WaitAsync(context.CancellationToken);
+        try
+        {
+            return await CreateLockedAsync(request, context);
+        }
+        finally
+        {
+            _sandboxLock.Release();
+        }
+    }
+
+    private async Task<CreateTaskResponse> CreateLockedAsync(CreateTaskRequest request, TtrpcCallContext context)
+    {
         if (_containers.ContainsKey(request.Id))
         {
             throw new TtrpcException(StatusCode.AlreadyExists, $"task {request.Id} already exists");
@@ -78,7 +93,6 @@ internal sealed partial class TaskService : ITaskService
         {
             throw new TtrpcException(StatusCode.InvalidArgument, $"rootfs of {request.Id}: {e.Message}");
         }
-        await _sandboxLock.WaitAsync(context.CancellationToken);
         Sandbox? booted = null, joined = null;
         try
         {
@@ -151,10 +165,6 @@ internal sealed partial class TaskService : ITaskService
             }
             throw Translate(e, request.Id);
         }
-        finally
-        {
-            _sandboxLock.Release();
-        }
     }
 
     /// <summary>
@@ -196,10 +206,7 @@ internal sealed partial class TaskService : ITaskService
         var p = Process(c, request.ExecId);
         lock (p)
         {
-            if (p.Started)
-            {
-                throw new TtrpcException(StatusCode.FailedPrecondition, $"{Describe(request.Id, request.ExecId)} is already started");
-            }
+            Require(ContainerOperation.Start, p, c.Paused);
             p.Started = true;
         }
         var agent = c.Sandbox.Agent;
@@ -295,49 +302,14 @@ internal sealed partial class TaskService : ITaskService
         return 128 + 9;
     }
 
-    /// <summary>
-    /// Publishes TaskOOM for each OOM kill the agent reports, until the sandbox goes away. What the
-    /// agent says is not trusted: only a container of this sandbox is published, at most
-    /// <see cref="OomEventsPerSecond"/> a second, and an answer that names no such container, or
-    /// an error, backs off (up to <see cref="MaxOomBackoff"/>) rather than asking again at once.
-    /// </summary>
-    private async Task ForwardOomEventsAsync(Sandbox sandbox)
-    {
-        var backoff = TimeSpan.Zero;
-        var spacing = TimeSpan.FromSeconds(1.0 / OomEventsPerSecond);
-        var reported = 0;
-        while (!sandbox.VmExit.IsCompleted)
-        {
-            try
-            {
-                var e = await sandbox.Agent.GetOOMEventAsync(CancellationToken.None);
-                if (_containers.TryGetValue(e.ContainerId, out var c) && c.Sandbox == sandbox)
-                {
-                    _events.Publish("/tasks/oom", new TaskOOM { ContainerId = e.ContainerId });
-                    backoff = TimeSpan.Zero;
-                    await Task.Delay(spacing);
-                    continue;
-                }
-                if (reported++ < 3)
-                {
-                    _log($"sandbox {sandbox.Id}: the agent reported an OOM kill of an unknown container {GuestText.OneLine(e.ContainerId, 80)}: ignored");
-                }
-            }
-            catch (Exception e) when (e is TtrpcException or ObjectDisposedException or InvalidOperationException)
-            {
-                if (sandbox.VmExit.IsCompleted || e is ObjectDisposedException or InvalidOperationException
-                    || e is TtrpcException { Code: StatusCode.Unavailable })
-                {
-                    return; // the sandbox was torn down
-                }
-            }
-            backoff = backoff == TimeSpan.Zero ? TimeSpan.FromMilliseconds(100) : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxOomBackoff.Ticks));
-            await Task.WhenAny(sandbox.VmExit, Task.Delay(backoff));
-        }
-    }
-
-    private const int OomEventsPerSecond = 100;
-    private static readonly TimeSpan MaxOomBackoff = TimeSpan.FromSeconds(5);
+    /// <summary>Publishes TaskOOM for the OOM kills the sandbox's agent reports (see <see cref="OomForwarder"/>).</summary>
+    private Task ForwardOomEventsAsync(Sandbox sandbox) =>
+        new OomForwarder(
+            async ct => (await sandbox.Agent.GetOOMEventAsync(ct)).ContainerId,
+            id => _containers.TryGetValue(id, out var c) && c.Sandbox == sandbox,
+            id => _events.Publish("/tasks/oom", new TaskOOM { ContainerId = id }),
+            line => _log($"sandbox {sandbox.Id}: {line}"),
+            sandbox.VmExit).RunAsync();
 
     /// <summary>An init killed before Start still exits, as containerd expects (TaskExit, then Delete).</summary>
     private async Task ExitIfNeverStartedAsync(ShimContainer c, ShimProcess p)
@@ -374,15 +346,15 @@ internal sealed partial class TaskService : ITaskService
     {
         var c = Get(request.Id);
         var p = Process(c, request.ExecId);
-        if (p.Started && !p.Exited.IsCompleted)
-        {
-            throw new TtrpcException(StatusCode.FailedPrecondition, $"cannot delete {Describe(request.Id, request.ExecId)}: it is still running");
-        }
+        Require(ContainerOperation.Delete, p, c.Paused);
         if (request.ExecId.Length > 0)
         {
             lock (c.Execs)
             {
-                c.Execs.Remove(request.ExecId);
+                if (!c.Execs.Remove(request.ExecId))
+                {
+                    throw new TtrpcException(StatusCode.NotFound, $"{Describe(request.Id, request.ExecId)} not found"); // a concurrent delete took it
+                }
             }
         }
         else
@@ -390,7 +362,10 @@ internal sealed partial class TaskService : ITaskService
             await _sandboxLock.WaitAsync(context.CancellationToken);
             try
             {
-                _containers.TryRemove(c.Id, out _);
+                if (!_containers.TryRemove(new KeyValuePair<string, ShimContainer>(c.Id, c)))
+                {
+                    throw new TtrpcException(StatusCode.NotFound, $"task {c.Id} not found"); // a concurrent delete took it
+                }
                 if (_containers.Values.Any(o => o.Sandbox == c.Sandbox))
                 {
                     await c.Sandbox.RemoveContainerAsync(c.Id, CancellationToken.None); // the pod lives on
@@ -547,6 +522,15 @@ internal sealed partial class TaskService : ITaskService
         }
     }
 
+    /// <summary>Refuses <paramref name="op"/> unless the status rules allow it now (a failed precondition).</summary>
+    private static void Require(ContainerOperation op, ShimProcess p, bool paused)
+    {
+        if (ContainerTransitions.Refusal(op, p.OciStatus(paused), Describe(p.ContainerId, p.ExecId)) is { } why)
+        {
+            throw new TtrpcException(StatusCode.FailedPrecondition, why);
+        }
+    }
+
     private static string Describe(string id, string execId) => string.IsNullOrEmpty(execId) ? $"task {id}" : $"exec {execId} of task {id}";
 
     /// <summary>The one place runtime errors become ttrpc statuses.</summary>
@@ -563,6 +547,7 @@ internal sealed partial class TaskService : ITaskService
             _ => StatusCode.Internal,
         }, $"task {id}: {r.Message}", r),
         OciException o => new TtrpcException(StatusCode.InvalidArgument, o.Message, o),
+        ContainerStateException s => new TtrpcException(StatusCode.FailedPrecondition, s.Message, s),
         OperationCanceledException => new TtrpcException(StatusCode.Cancelled, $"task {id}: cancelled", e),
         _ => new TtrpcException(StatusCode.Internal, $"task {id}: {e.Message}", e),
     };

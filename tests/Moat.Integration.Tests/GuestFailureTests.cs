@@ -71,11 +71,69 @@ public sealed class GuestFailureTests
         var r = await env.RunAsync(bundle, MoatEnv.Id());
         Assert.True(r.ExitCode != 0, r.ToString());
         Assert.Equal("running\n", r.Stdout);
-        Assert.Contains("crashed or panicked", r.Stderr);
+        Assert.True(r.ExitCode == 137, r.ToString()); // the answer of every front door when the VM dies
+        Assert.Contains("the VM stopped while the container was running (the guest kernel panicked", r.Stderr);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
         foreach (var f in Directory.GetFiles("/var/log/moat", "it-*-console.log"))
         {
             File.Delete(f);
         }
+    }
+
+    /// <summary>QEMU SIGKILLed under a running container: the same status through every front door (issue 15).</summary>
+    [Fact]
+    public async Task QemuKilledUnderARunningContainerGives137ThroughForegroundAndPidFileRuns()
+    {
+        // Foreground moat run: the VM lives in the moat process.
+        await using (var env = new MoatEnv())
+        {
+            var bundle = await env.BundleAsync("b", ["sh", "-c", "echo running; sleep 600"]);
+            using var p = Cmd.Start(Cmd.Moat, ["--root", env.Root, "run", "--bundle", bundle, MoatEnv.Id()]);
+            p.StandardInput.Close();
+            Assert.Equal("running", await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
+            KillQemuNaming(env.Root);
+            var stderr = await p.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.True(p.ExitCode == 137, stderr);
+            Assert.Contains("the VM stopped while the container was running (QEMU exited", stderr);
+            foreach (var log in System.Text.RegularExpressions.Regex.Matches(stderr, @"console log: (\S+)").Select(m => m.Groups[1].Value))
+            {
+                File.Delete(log);
+            }
+        }
+        // moat run --pid-file: the shim daemon holds the VM, the relay stands for the process.
+        await using (var env = new Cli.CliEnv())
+        {
+            var bundle = await env.BundleAsync("b", ["sh", "-c", "touch /up; sleep 600"]);
+            var id = MoatEnv.Id();
+            var run = Cmd.RunAsync("sh", ["-c", $"{Cmd.Moat} --root {env.Root} run --pid-file {env.Dir}/pid --bundle {bundle} {id} </dev/null >/dev/null 2>{env.Dir}/err"]);
+            for (var i = 0; i < 600 && !File.Exists(Path.Combine(bundle, "rootfs", "up")); i++)
+            {
+                await Task.Delay(100);
+            }
+            KillQemuNaming(id); // its state directory is named after the id
+            var r = await run.WaitAsync(TimeSpan.FromMinutes(1));
+            Assert.True(r.ExitCode == 137, File.ReadAllText(Path.Combine(env.Dir, "err")));
+        }
+    }
+
+    /// <summary>SIGKILLs the one QEMU whose command line names <paramref name="marker"/>.</summary>
+    private static void KillQemuNaming(string marker)
+    {
+        var qemu = Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(d => int.TryParse(d, out _)).Select(d => int.Parse(d!, System.Globalization.CultureInfo.InvariantCulture)).Where(pid =>
+        {
+            try
+            {
+                var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
+                return cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains(marker, StringComparison.Ordinal);
+            }
+            catch (IOException)
+            {
+                return false;
+            }
+        }).ToList();
+        Assert.True(qemu.Count == 1, $"expected one QEMU under {marker}, found {qemu.Count}");
+        System.Diagnostics.Process.GetProcessById(qemu[0]).Kill();
     }
 
     [Fact]

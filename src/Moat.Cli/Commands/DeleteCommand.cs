@@ -34,37 +34,106 @@ internal static class DeleteCommand
         return cmd;
     }
 
+    /// <summary>How long a shim daemon gets to tear its VM down and exit once told to.</summary>
+    private static readonly TimeSpan DaemonExit = TimeSpan.FromSeconds(20);
+
+    /// <summary>
+    /// Deletes the container and returns only once its shim daemon (and with it the VM, the mounts
+    /// and the sockets) is gone, so the id can be used again at once (runc's guarantee). The
+    /// record goes last: while anything of the container may still run, it stays findable.
+    /// </summary>
     public static async Task DeleteAsync(string root, CliRecord rec, bool force, CancellationToken ct)
     {
         var status = await ShimConnection.StatusAsync(rec, ct);
-        if (status is ContainerStatus.Running or ContainerStatus.Paused && !force)
+        ContainerTransitions.Check(force ? ContainerOperation.ForceDelete : ContainerOperation.Delete, status, $"container {rec.Id}");
+        if (await ConnectOrGoneAsync(rec, ct) is { } client)
         {
-            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
-                $"cannot delete container {rec.Id} that is not stopped: {status.ToString().ToLowerInvariant()}: stop it first or pass --force");
-        }
-        if (status != ContainerStatus.Stopped || File.Exists(rec.ShimSocket))
-        {
-            try
+            await using (client)
             {
-                await using var client = await ShimConnection.ConnectAsync(rec, ct);
-                if (status is ContainerStatus.Running or ContainerStatus.Paused)
+                string? daemon = null;
+                try
                 {
-                    await client.KillAsync(rec.Id, "", Signals.SIGKILL, all: true, ct);
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    wait.CancelAfter(TimeSpan.FromSeconds(10));
-                    await client.WaitAsync(rec.Id, "", wait.Token);
+                    daemon = ProcessIdentity.Of((int)(await client.ConnectShimAsync(rec.Id, ct)).ShimPid);
+                    if (status is ContainerStatus.Running or ContainerStatus.Paused)
+                    {
+                        await client.KillAsync(rec.Id, "", Signals.SIGKILL, all: true, ct);
+                        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                        wait.CancelAfter(TimeSpan.FromSeconds(10));
+                        await client.WaitAsync(rec.Id, "", wait.Token);
+                    }
+                    await client.DeleteAsync(rec.Id, "", ct);
                 }
-                await client.DeleteAsync(rec.Id, "", ct);
-                await client.ShutdownAsync(rec.Id, ct);
-            }
-            catch (Exception e) when (e is TtrpcException { Code: StatusCode.NotFound or StatusCode.Unavailable } or IOException or System.Net.Sockets.SocketException)
-            {
-                // the shim no longer knows the container, or is gone: only our own state remains
+                catch (TtrpcException e) when (e.Code == StatusCode.NotFound)
+                {
+                    // the shim no longer knows the container (deleted by an earlier, interrupted delete)
+                }
+                catch (TtrpcException e)
+                {
+                    throw ShimConnection.Translate(e, rec.Id);
+                }
+                catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+                {
+                    // the daemon went away mid-call: it took the VM with it (the VM dies with its daemon)
+                }
+                try
+                {
+                    await client.ShutdownAsync(rec.Id, ct);
+                }
+                catch (Exception e) when (e is TtrpcException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+                {
+                }
+                if (daemon is not null && !await WaitGoneAsync(daemon, DaemonExit, ct))
+                {
+                    throw new RuntimeException(RuntimeErrorKind.Timeout,
+                        $"container {rec.Id}: its shim daemon (pid {daemon.Split(' ')[0]}) did not exit within {DaemonExit.TotalSeconds:0} s of the delete: run moat delete --force {rec.Id} again");
+                }
             }
         }
         StopRelay(rec.Pid);
         await Lifecycle.WarnOnFailureAsync(() => HookRunner.RunAsync("poststop", Lifecycle.SpecOf(rec)?.Hooks?.Poststop, Lifecycle.StateOf(rec, ContainerStatus.Stopped), ct));
         Directory.Delete(CliStore.Dir(root, rec.Id), recursive: true);
+    }
+
+    /// <summary>
+    /// A client of the container's shim daemon, or null when there is none to talk to: no socket,
+    /// or nobody listening on it. A daemon that is busy (a full backlog) is retried, not given up on.
+    /// </summary>
+    private static async Task<Moat.Protocols.Containerd.TaskClient?> ConnectOrGoneAsync(CliRecord rec, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            if (!File.Exists(rec.ShimSocket))
+            {
+                return null;
+            }
+            try
+            {
+                return await ShimConnection.ConnectAsync(rec, ct);
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.AddressNotAvailable)
+            {
+                return null; // a socket file nobody serves: the daemon died
+            }
+            catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(100, ct);
+            }
+        }
+    }
+
+    private static async Task<bool> WaitGoneAsync(string token, TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (ProcessIdentity.IsAlive(token))
+        {
+            if (DateTime.UtcNow >= deadline)
+            {
+                return false;
+            }
+            await Task.Delay(20, ct);
+        }
+        return true;
     }
 
     /// <summary>The relay exits by itself once the shim reports the exit; one whose shim died is killed.</summary>

@@ -35,11 +35,7 @@ internal static class ExecCommand
             var json = r.GetValue(process) is { } file
                 ? ReadProcessFile(file)
                 : FromFlags(rec, r.GetValue(args) ?? [], r.GetValue(env) ?? [], r.GetValue(cwd), r.GetValue(user), r.GetValue(gids) ?? [], r.GetValue(tty), r.GetValue(noNewPrivs));
-            var status = await ShimConnection.StatusAsync(rec, ct);
-            if (status != ContainerStatus.Running)
-            {
-                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, $"cannot exec in container {containerId}: it is {status.ToString().ToLowerInvariant()}, not running");
-            }
+            ContainerTransitions.Check(ContainerOperation.Exec, await ShimConnection.StatusAsync(rec, ct), $"container {containerId}");
             var terminal = (bool?)json["terminal"] ?? false;
             var consoleSocket = r.GetValue(console);
             if (terminal && consoleSocket is null && r.GetValue(detach))

@@ -81,9 +81,7 @@ internal static class InstallCommand
             File.Copy(path, path + ".moat-backup");
             Console.WriteLine($"kept the original as {path}.moat-backup");
         }
-        var tmp = path + ".moat-tmp";
-        File.WriteAllText(tmp, text);
-        File.Move(tmp, path, overwrite: true);
+        Moat.Linux.AtomicFile.Write(path, text);
         foreach (var c in changes)
         {
             Console.WriteLine($"{path}: {c}");

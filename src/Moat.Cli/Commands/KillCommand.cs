@@ -24,10 +24,7 @@ internal static class KillCommand
                 throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"unknown signal \"{text}\": give a number (15) or a name (TERM, SIGTERM)");
             }
             var rec = CliStore.Read(r.GetValue(GlobalOptions.Root)!, containerId);
-            if (await ShimConnection.StatusAsync(rec, ct) == ContainerStatus.Stopped)
-            {
-                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, $"container {containerId}: container not running");
-            }
+            ContainerTransitions.Check(ContainerOperation.Kill, await ShimConnection.StatusAsync(rec, ct), $"container {containerId}");
             await using var client = await ShimConnection.ConnectAsync(rec, ct);
             try
             {
@@ -35,7 +32,7 @@ internal static class KillCommand
             }
             catch (TtrpcException e) when (e.Code == StatusCode.NotFound)
             {
-                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, $"container {containerId}: container not running");
+                ContainerTransitions.Check(ContainerOperation.Kill, ContainerStatus.Stopped, $"container {containerId}"); // it exited meanwhile
             }
             catch (TtrpcException e)
             {

@@ -17,11 +17,7 @@ internal static class PauseCommand
         {
             var containerId = r.GetValue(id)!;
             var rec = CliStore.Read(r.GetValue(GlobalOptions.Root)!, containerId);
-            var status = await ShimConnection.StatusAsync(rec, ct);
-            if (pause ? status != ContainerStatus.Running : status != ContainerStatus.Paused)
-            {
-                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, pause ? $"container {containerId}: container not running" : $"container {containerId}: container not paused");
-            }
+            ContainerTransitions.Check(pause ? ContainerOperation.Pause : ContainerOperation.Resume, await ShimConnection.StatusAsync(rec, ct), $"container {containerId}");
             await using var client = await ShimConnection.ConnectAsync(rec, ct);
             try
             {

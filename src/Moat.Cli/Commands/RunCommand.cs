@@ -29,8 +29,18 @@ internal static class RunCommand
             {
                 var options = GlobalOptions.RuntimeOptions(r);
                 var log = new PhaseLog(options.Debug ? Console.Error.WriteLine : null);
-                return await new ContainerRun(options, log).RunAsync(id, r.GetValue(o.Bundle)!,
-                    Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.OpenStandardError(), ct);
+                // The id is claimed as create claims it: never another container's state, never the shim's.
+                Moat.Oci.ContainerId.Validate(id);
+                CliStore.Reserve(options.StateRoot, id);
+                try
+                {
+                    return await new ContainerRun(options, log).RunAsync(id, r.GetValue(o.Bundle)!,
+                        Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.OpenStandardError(), ct);
+                }
+                finally
+                {
+                    CliStore.Release(options.StateRoot, id);
+                }
             }
             var rec = await Lifecycle.CreateAsync(root, id, r.GetValue(o.Bundle)!, pidFile, console, foreground: !r.GetValue(detach), r.GetValue(GlobalOptions.Config), ct);
             try

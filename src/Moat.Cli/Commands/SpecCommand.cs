@@ -15,12 +15,20 @@ internal static class SpecCommand
         cmd.SetAction(r =>
         {
             var path = Path.Combine(r.GetValue(bundle)!, "config.json");
-            if (File.Exists(path))
+            try
+            {
+                Moat.Linux.AtomicFile.CreateNew(path, JsonSerializer.SerializeToUtf8Bytes(DefaultSpec.Create(), OciJsonContext.Default.Spec));
+            }
+            catch (IOException) when (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
             {
                 Console.Error.WriteLine($"moat: File {path} exists. Remove it first");
                 return 1;
             }
-            File.WriteAllText(path, JsonSerializer.Serialize(DefaultSpec.Create(), OciJsonContext.Default.Spec));
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"moat: cannot write {path}: {e.Message}: pass --bundle with a writable directory");
+                return 1;
+            }
             return 0;
         });
         return cmd;

@@ -15,7 +15,12 @@ internal static class CliStore
     /// <summary>containerd-like namespace of the shim daemons serving one --root.</summary>
     public static string Namespace(string root) => "moat-cli-" + NameHash.Hex(Path.GetFullPath(root), 8);
 
-    /// <summary>Creates --root/ID, failing if the id is taken; a directory left by a dead owner is reclaimed.</summary>
+    /// <summary>
+    /// Claims --root/ID with one mkdir, then marks it with this process's identity
+    /// (<see cref="StateDir.ReservationFile"/>). An existing directory is another container's
+    /// unless it is plainly dead: a reservation or sandbox whose process is gone and no record.
+    /// Nothing else under the name is ever deleted.
+    /// </summary>
     public static void Reserve(string root, string id)
     {
         try
@@ -29,12 +34,13 @@ internal static class CliStore
         var dir = Dir(root, id);
         for (var attempt = 0; attempt < 2; attempt++)
         {
-            if (Libc.mkdir(dir, 0x1c0) == 0)
+            if (Libc.mkdir(dir, 0x1c0 /* 0700 */) == 0)
             {
+                AtomicFile.Write(Path.Combine(dir, StateDir.ReservationFile), ProcessIdentity.Self, AtomicFile.Private);
                 return;
             }
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            if (errno != 17)
+            if (errno != Libc.EEXIST)
             {
                 throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"cannot use --root {root}: {new ErrnoException("mkdir", errno, dir).Message}: pick a writable directory");
             }
@@ -43,20 +49,66 @@ internal static class CliStore
                 throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {id} already exists: delete it first (moat delete {id})");
             }
             StateDir.SweepStale(root, new RuntimeOptions().WithEnvironmentOverrides().NodeDir);
-            if (Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+            if (!ReclaimDeadReservation(dir))
             {
-                Directory.Delete(dir);
+                throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {id} already exists (being created or run now): pick another id");
             }
         }
         throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {id} already exists");
     }
 
+    /// <summary>Gives up this process's claim on --root/ID (what it ran there is gone); another's is left alone.</summary>
+    public static void Release(string root, string id)
+    {
+        var dir = Dir(root, id);
+        var mark = Path.Combine(dir, StateDir.ReservationFile);
+        if (ProcessIdentity.Read(mark) != ProcessIdentity.Self)
+        {
+            return;
+        }
+        File.Delete(mark);
+        try
+        {
+            Directory.Delete(dir);
+        }
+        catch (IOException)
+        {
+            // something else lives there now (a record written meanwhile): it is not ours to remove
+        }
+    }
+
+    /// <summary>Removes <paramref name="dir"/> if it holds only a reservation whose process is gone; true when the name is free.</summary>
+    private static bool ReclaimDeadReservation(string dir)
+    {
+        if (!Directory.Exists(dir))
+        {
+            return true;
+        }
+        var entries = Directory.EnumerateFileSystemEntries(dir).Select(Path.GetFileName).ToList();
+        var token = ProcessIdentity.Read(Path.Combine(dir, StateDir.ReservationFile));
+        if (entries.Any(e => e != StateDir.ReservationFile) || token is not null && ProcessIdentity.IsAlive(token))
+        {
+            return false;
+        }
+        if (entries.Count == 0 && DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) < TimeSpan.FromSeconds(5))
+        {
+            return false; // a reservation between its mkdir and its mark
+        }
+        try
+        {
+            File.Delete(Path.Combine(dir, StateDir.ReservationFile));
+            Directory.Delete(dir);
+        }
+        catch (IOException)
+        {
+            return false; // someone else reclaimed or wrote it meanwhile
+        }
+        return true;
+    }
+
     public static void Write(string root, CliRecord record)
     {
-        var dir = Dir(root, record.Id);
-        var tmp = Path.Combine(dir, StateFile + ".tmp");
-        File.WriteAllBytes(tmp, JsonSerializer.SerializeToUtf8Bytes(record, CliJson.Default.CliRecord));
-        File.Move(tmp, Path.Combine(dir, StateFile), overwrite: true);
+        AtomicFile.Write(Path.Combine(Dir(root, record.Id), StateFile), JsonSerializer.SerializeToUtf8Bytes(record, CliJson.Default.CliRecord), AtomicFile.Private);
     }
 
     /// <summary>The record of <paramref name="id"/>; runc's "does not exist" when there is none.</summary>
@@ -123,12 +175,16 @@ internal static class CliStore
         }
     }
 
-    /// <summary>Writes a pid file as runc does: temp file in the same directory, then rename.</summary>
+    /// <summary>Writes a pid file as runc does (temp file beside it, then rename), never through a planted link.</summary>
     public static void WritePidFile(string path, int pid)
     {
-        var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".tmp");
-        File.WriteAllText(tmp, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        File.Move(tmp, full, overwrite: true);
+        try
+        {
+            AtomicFile.Write(path, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"cannot write --pid-file {path}: {e.Message}: pass a path in a writable directory");
+        }
     }
 }

@@ -34,6 +34,7 @@ internal static class Lifecycle
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument, "--console-socket was given but process.terminal is false in config.json: drop one of them");
         }
         CliStore.Reserve(root, id);
+        CliRecord? launched = null;
         try
         {
             var netns = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
@@ -49,7 +50,7 @@ internal static class Lifecycle
                 await HookRunner.RunAsync("prestart", spec.Hooks?.Prestart, state, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
             var rootfs = Path.GetFullPath(Path.Combine(bundle, spec.Root?.Path ?? "rootfs"));
-            var record = new CliRecord(id, bundle, rootfs, DateTime.UtcNow, pid, socket, ns, (uint)Moat.Linux.Interop.Libc.geteuid(), spec.Annotations);
+            var record = launched = new CliRecord(id, bundle, rootfs, DateTime.UtcNow, pid, socket, ns, (uint)Moat.Linux.Interop.Libc.geteuid(), spec.Annotations);
             CliStore.Write(root, record);
             if (pidFile is not null)
             {
@@ -59,7 +60,24 @@ internal static class Lifecycle
         }
         catch
         {
-            Directory.Delete(CliStore.Dir(root, id), recursive: true);
+            if (launched is not null)
+            {
+                // The relay, the shim daemon and the VM run: nothing would point at them once we fail.
+                try
+                {
+                    await Commands.DeleteCommand.DeleteAsync(root, launched, force: true, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (RuntimeException e)
+                {
+                    ErrorReporter.Warn(e.Message);
+                }
+                Moat.Linux.Interop.Libc.kill(launched.Pid, Signals.SIGKILL);
+                RelayLauncher.WaitChild(launched.Pid);
+            }
+            if (Directory.Exists(CliStore.Dir(root, id)))
+            {
+                Directory.Delete(CliStore.Dir(root, id), recursive: true);
+            }
             throw;
         }
     }
@@ -67,13 +85,7 @@ internal static class Lifecycle
     public static async Task StartAsync(string root, string id, CancellationToken ct)
     {
         var r = CliStore.Read(root, id);
-        var status = await ShimConnection.StatusAsync(r, ct).ConfigureAwait(false);
-        if (status != ContainerStatus.Created)
-        {
-            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition, status == ContainerStatus.Stopped
-                ? $"cannot start container {id}: it has stopped"
-                : $"cannot start container {id}: it is already running");
-        }
+        ContainerTransitions.Check(ContainerOperation.Start, await ShimConnection.StatusAsync(r, ct).ConfigureAwait(false), $"container {id}");
         await using (var client = await ShimConnection.ConnectAsync(r, ct).ConfigureAwait(false))
         {
             try

@@ -87,7 +87,7 @@ internal static class Relay
                     Spec = new Any { TypeUrl = "types.containerd.io/opencontainers/runtime-spec/1/Process", Value = ByteString.CopyFromUtf8(job.ProcessJson!) },
                 }, CancellationToken.None);
                 await client.StartAsync(job.Id, execId, CancellationToken.None);
-                File.WriteAllText(CliStore.ExecPidFile(job.Root, job.Id, execId), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                AtomicFile.Write(CliStore.ExecPidFile(job.Root, job.Id, execId), Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
             ControlChannel.Send(ControlFd, "ok " + socket);
         }

@@ -38,6 +38,8 @@ public sealed class TaskClient : IAsyncDisposable
     public Task<WaitResponse> WaitAsync(string id, string execId, CancellationToken ct) => Call("Wait", new WaitRequest { Id = id, ExecId = execId }, WaitResponse.Parser, ct);
     public Task<StatsResponse> StatsAsync(string id, CancellationToken ct) => Call("Stats", new StatsRequest { Id = id }, StatsResponse.Parser, ct);
     public Task<Empty> ShutdownAsync(string id, CancellationToken ct) => Call("Shutdown", new ShutdownRequest { Id = id }, Empty.Parser, ct);
+    /// <summary>The task API's Connect: the shim daemon's pid (and the task's).</summary>
+    public Task<ConnectResponse> ConnectShimAsync(string id, CancellationToken ct) => Call("Connect", new ConnectRequest { Id = id }, ConnectResponse.Parser, ct);
 
     private Task<TResponse> Call<TRequest, TResponse>(string method, TRequest request, MessageParser<TResponse> parser, CancellationToken ct)
         where TRequest : IMessage<TRequest> where TResponse : IMessage<TResponse> =>

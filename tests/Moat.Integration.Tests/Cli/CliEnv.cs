@@ -15,7 +15,7 @@ public sealed class CliEnv : IAsyncDisposable
     public string Root => _env.Root;
 
     /// <summary>Where the shim daemons serving this root keep their sandboxes.</summary>
-    public string ShimStateRoot => Path.Combine("/run/moat/containerd", "moat-cli-" + global::Moat.Runtime.NameHash.Hex(Path.GetFullPath(Root), 8));
+    public string ShimStateRoot => Path.Combine("/run/moat-node/containerd", "moat-cli-" + global::Moat.Runtime.NameHash.Hex(Path.GetFullPath(Root), 8));
 
     public Task<string> BundleAsync(string name, string[] args, Action<JsonObject>? edit = null) => _env.BundleAsync(name, args, edit);
 

@@ -37,7 +37,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
                 await _containerd.Ctr("task", "kill", "-s", "SIGKILL", t);
             }
             await global::Moat.Integration.Tests.Leftovers.ReapAsync(
-                Path.Combine("/run/moat/containerd", ContainerdFixture.Namespace), _containerd.Dir + "/state");
+                Path.Combine("/run/moat-node/containerd", ContainerdFixture.Namespace), _containerd.Dir + "/state");
             foreach (var t in tasks.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
                 await _containerd.Ctr("task", "delete", "-f", t);
@@ -53,7 +53,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
 
     private List<string> Leftovers()
     {
-        var found = global::Moat.Integration.Tests.Leftovers.Find(Path.Combine("/run/moat/containerd", ContainerdFixture.Namespace), _socketsBefore);
+        var found = global::Moat.Integration.Tests.Leftovers.Find(Path.Combine("/run/moat-node/containerd", ContainerdFixture.Namespace), _socketsBefore);
         found.AddRange(global::Moat.Integration.Tests.Leftovers.ShimProcesses());
         found.AddRange(File.ReadLines("/proc/self/mountinfo").Where(l => l.Contains(_containerd.Dir + "/state", StringComparison.Ordinal)).Select(l => "mount " + l.Split(' ')[4]));
         return found;
@@ -185,7 +185,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         {
             var before = await MemTotalKib(id, "mem0");
             // ctr 1.6 has no `task update`: send containerd's Update call to the shim's socket directly.
-            var socket = Path.Combine("/run/moat/s", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
+            var socket = Path.Combine("/run/moat-node/shim", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
             await using (var client = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
             {
                 await client.CallAsync("containerd.task.v2.Task", "Update", new global::Moat.Protocols.Containerd.Task.UpdateTaskRequest
@@ -207,6 +207,45 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
             var after = await MemTotalKib(id, "mem1");
             Assert.InRange(after - before, 120L * 1024, 130L * 1024);
         });
+    }
+
+    [Fact]
+    public async Task TwoConcurrentDeletesTearTheSandboxDownOnce()
+    {
+        var id = Id("deldel");
+        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        Assert.True(d.ExitCode == 0, d.ToString());
+        await WaitForStatus(id, "RUNNING");
+        Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id)).ExitCode);
+        await WaitForStatus(id, "STOPPED");
+        // Two deletes racing, as a kubelet retry and containerd's own cleanup may: one wins, one hears NotFound.
+        var socket = Path.Combine("/run/moat-node/shim", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
+        var options = new global::Moat.Ttrpc.CallOptions { Metadata = new Dictionary<string, string> { ["containerd-namespace-ttrpc"] = ContainerdFixture.Namespace } };
+        await using (var a = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
+        await using (var b = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
+        {
+            async Task<global::Moat.Ttrpc.StatusCode> Delete(global::Moat.Ttrpc.TtrpcClient c)
+            {
+                try
+                {
+                    await c.CallAsync("containerd.task.v2.Task", "Delete", new global::Moat.Protocols.Containerd.Task.DeleteRequest { Id = id },
+                        global::Moat.Protocols.Containerd.Task.DeleteResponse.Parser, options);
+                    return global::Moat.Ttrpc.StatusCode.OK;
+                }
+                catch (global::Moat.Ttrpc.TtrpcException e)
+                {
+                    return e.Code;
+                }
+            }
+            var codes = await Task.WhenAll(Delete(a), Delete(b));
+            Assert.Equal([global::Moat.Ttrpc.StatusCode.OK, global::Moat.Ttrpc.StatusCode.NotFound], codes.Order());
+            // What containerd does after its own delete: the shim, serving nothing now, exits.
+            await a.CallAsync("containerd.task.v2.Task", "Shutdown", new global::Moat.Protocols.Containerd.Task.ShutdownRequest { Id = id },
+                Google.Protobuf.WellKnownTypes.Empty.Parser, options);
+        }
+        // containerd still holds the task: its delete finds the shim gone and cleans up after it.
+        await _containerd.Ctr("task", "delete", id);
+        Assert.Equal(0, (await _containerd.Ctr("container", "rm", id)).ExitCode);
     }
 
     [Fact]

@@ -48,7 +48,7 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
         Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
     }
 
-    private static string StateRoot => "/run/moat/containerd/k8s.io";
+    private static string StateRoot => "/run/moat-node/containerd/k8s.io";
 
     private List<string> LeftBehind()
     {
