@@ -5,7 +5,7 @@
 bare_qemu_boot() {
   local image accel params
   image=$(readlink -f /var/lib/moat/guest/current)
-  accel=$([ -w /dev/kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=$(grep -o "DefaultTcgTranslationCacheMiB = [0-9]*" src/Moat.Hypervisor/VmConfig.cs | grep -o "[0-9]*$") -cpu max")
+  accel=$([ "$(moat_accelerator)" = kvm ] && echo "-machine q35,accel=kvm -cpu host" || echo "-machine q35 -accel tcg,tb-size=$(grep -o "DefaultTcgTranslationCacheMiB = [0-9]*" src/Moat.Hypervisor/VmConfig.cs | grep -o "[0-9]*$") -cpu max")
   params=$(sed -n '/const string Default/,/;/p' src/Moat.Runtime/KernelParams.cs | grep -o '"[^"]*"' | tr -d '"\n')
   # The firmware Moat gives q35 when Debian ships it (RuntimeOptions.Qboot).
   [ -f /usr/share/qemu/qboot.rom ] && accel="$accel -bios /usr/share/qemu/qboot.rom"
@@ -14,10 +14,16 @@ bare_qemu_boot() {
  -device virtio-serial-pci -serial null"
 }
 
+# The accelerator Moat runs VMs with on this machine (kvm or tcg): its own verdict (a KVM that
+# opens but cannot run the guest is not KVM), from `moat check`, computed once per boot.
+moat_accelerator() {
+  moat check --json 2>/dev/null | jq -r '.accelerator // "tcg"'
+}
+
 # The machine a result was taken on, as Markdown list items.
 machine_lines() {
   echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "- Accelerator: $([ -w /dev/kvm ] && echo KVM || echo 'TCG (no /dev/kvm)')"
+  echo "- Accelerator: $(moat_accelerator | tr a-z A-Z) ($(moat check --json 2>/dev/null | jq -r '.accelerator_reason // "moat check gave no reason"'))"
   echo "- Host kernel: $(uname -r); QEMU: $(qemu-system-x86_64 --version | head -1)"
 }
 

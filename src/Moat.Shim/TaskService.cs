@@ -84,6 +84,12 @@ internal sealed partial class TaskService : ITaskService
             throw new TtrpcException(StatusCode.InvalidArgument,
                 $"pod {request.Id} asks for the host network, which a VM cannot isolate: run hostNetwork pods with runc (no runtimeClassName), or drop hostNetwork");
         }
+        if (spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox" && !(spec.Linux?.Namespaces?.Any(n => n.Type == "ipc") ?? false))
+        {
+            // Without an ipc namespace in the spec the pod asks for the host's: a VM has its own kernel, never the host's IPC.
+            throw new TtrpcException(StatusCode.InvalidArgument,
+                $"pod {request.Id} asks for the host IPC namespace (hostIPC), which a VM cannot share: run hostIPC pods with runc (no runtimeClassName), or drop hostIPC");
+        }
         var mounted = false;
         try
         {

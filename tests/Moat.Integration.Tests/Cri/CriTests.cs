@@ -57,7 +57,7 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
         return found;
     }
 
-    private PodSandboxConfig PodConfig(string name, NamespaceMode network = NamespaceMode.Pod) => new()
+    private PodSandboxConfig PodConfig(string name, NamespaceMode network = NamespaceMode.Pod, NamespaceMode ipc = NamespaceMode.Pod) => new()
     {
         Metadata = new PodSandboxMetadata { Name = name, Namespace = "moat-test", Uid = Guid.NewGuid().ToString("N") },
         Hostname = name,
@@ -66,7 +66,7 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
         {
             SecurityContext = new LinuxSandboxSecurityContext
             {
-                NamespaceOptions = new NamespaceOption { Network = network, Pid = NamespaceMode.Container, Ipc = NamespaceMode.Pod },
+                NamespaceOptions = new NamespaceOption { Network = network, Pid = NamespaceMode.Container, Ipc = ipc },
             },
         },
     };
@@ -304,6 +304,17 @@ public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
         }
         Assert.Equal(137, status.ExitCode);
         Assert.Equal("OOMKilled", status.Reason);
+    }
+
+    [Fact]
+    public async Task HostIpcPodIsRefusedClearly()
+    {
+        var config = PodConfig("hostipc", ipc: NamespaceMode.Node);
+        Directory.CreateDirectory(config.LogDirectory);
+        var e = await Assert.ThrowsAsync<RpcException>(async () =>
+            await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = "moat" }));
+        Assert.Contains("host IPC", e.Status.Detail);
+        Assert.Contains("runc", e.Status.Detail);
     }
 
     [Fact]
