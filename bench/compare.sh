@@ -35,10 +35,10 @@ lib="$work/prefix/lib/moat"
 mkdir -p "$lib"
 cp "$work/publish/Agent/moat-agent" "$work/publish/Cli/moat" "$work/publish/Shim/containerd-shim-moat-v2" "$lib/"
 "$lib/moat" --data-dir "$work/data" image build >/dev/null
-image=$(readlink -f "$work/data/guest/current")
-# The old shim daemon finds its guest image through the environment it inherits.
-old_env="MOAT_KERNEL=$image/vmlinux MOAT_INITRD=$image/initrd.img"
-old="env $old_env $lib/moat --data-dir $work/data"
+# Its guest image and templates live in its own data directory; a configuration file carries that
+# to its shim daemon too (a kernel override would turn templates off and time full boots).
+printf '[runtime]\ndata_dir = "%s"\n' "$work/data" > "$work/old.toml"
+old="$lib/moat --config $work/old.toml"
 moat image busybox "$work/bundle" true >/dev/null
 moat image busybox "$work/idle" sleep 3600 >/dev/null
 
