@@ -47,7 +47,7 @@ internal static class AgentMain
                 // A virtio port opens once; the fd is duplicated so reads and writes never contend on
                 // one FileStream. The port reads EOF while no host is connected: then serve again.
                 var fd = Moat.Linux.ErrnoException.Check(Libc.open(device, Libc.O_RDWR | Libc.O_CLOEXEC, 0), "open", device);
-                var fd2 = Moat.Linux.ErrnoException.Check(Libc.fcntl(fd, 1030 /* F_DUPFD_CLOEXEC */, 0), "dup", device);
+                var fd2 = Moat.Linux.ErrnoException.Check(Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, 0), "dup", device);
                 using var input = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, true), FileAccess.Read, 0);
                 using var output = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd2, true), FileAccess.Write, 0);
                 var started = DateTime.UtcNow;

@@ -16,7 +16,7 @@ internal sealed partial class AgentService
         {
             Pipes.WriteAll(fd.Fd, request.Data.Span);
         }
-        catch (ErrnoException e) when (e.Errno == 32 /* EPIPE */)
+        catch (ErrnoException e) when (e.Errno == Moat.Linux.Interop.Libc.EPIPE)
         {
             throw new TtrpcException(StatusCode.FailedPrecondition, "stdin is closed: the process stopped reading");
         }

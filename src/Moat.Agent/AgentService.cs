@@ -274,7 +274,7 @@ internal sealed partial class AgentService : IAgentService
         if (Libc.kill(p.Pid, (int)request.Signal) < 0)
         {
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new TtrpcException(errno == 3 ? StatusCode.NotFound : StatusCode.Internal,
+            throw new TtrpcException(errno == Libc.ESRCH ? StatusCode.NotFound : StatusCode.Internal,
                 new ErrnoException("kill", errno, Describe(c, request.ExecId)).Message);
         }
         return Task.FromResult(new Empty());

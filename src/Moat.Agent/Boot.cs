@@ -55,7 +55,7 @@ internal static class Boot
         if (Libc.mount(source, target, fstype, flags, data) < 0)
         {
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            if (errno != 16 /* EBUSY: already mounted */)
+            if (errno != Libc.EBUSY /* already mounted */)
             {
                 Log.Info(new ErrnoException("mount", errno, $"{fstype} on {target}").Message);
             }
@@ -90,7 +90,7 @@ internal static class Boot
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
             System.Runtime.InteropServices.Marshal.FreeCoTaskMem(empty);
             Libc.close(fd);
-            if (rc < 0 && errno != 17 /* EEXIST */)
+            if (rc < 0 && errno != Libc.EEXIST)
             {
                 Log.Info(new ErrnoException("finit_module", errno, path).Message);
             }

@@ -36,7 +36,7 @@ internal sealed class OutputStream
                 {
                     n = Pipes.Read(_fd.Fd, mem.Span);
                 }
-                catch (ErrnoException e) when (e.Errno == 5 /* EIO: pty slave closed */)
+                catch (ErrnoException e) when (e.Errno == Moat.Linux.Interop.Libc.EIO /* pty slave closed */)
                 {
                     n = 0;
                 }

@@ -175,7 +175,7 @@ internal sealed class ProcessLauncher
         SafeFd? masterIn = null;
         if (helper.Master is not null)
         {
-            masterIn = new SafeFd(ErrnoException.Check(Libc.fcntl(helper.Master.Fd, 1030 /* F_DUPFD_CLOEXEC */, 0), "dup"));
+            masterIn = new SafeFd(ErrnoException.Check(Libc.fcntl(helper.Master.Fd, Libc.F_DUPFD_CLOEXEC, 0), "dup"));
         }
         return new GuestProcess
         {

@@ -55,7 +55,7 @@ internal sealed unsafe class Reaper
                 suspects.IntersectWith(_waiters.Keys);
                 foreach (var pid in _waiters.Keys.ToList())
                 {
-                    if (Libc.kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != 3 /* ESRCH */)
+                    if (Libc.kill(pid, 0) == 0 || Marshal.GetLastPInvokeError() != Libc.ESRCH)
                     {
                         suspects.Remove(pid);
                     }
@@ -94,7 +94,7 @@ internal sealed unsafe class Reaper
             if (pid < 0)
             {
                 var errno = Marshal.GetLastPInvokeError();
-                if (errno == 10 /* ECHILD */)
+                if (errno == Libc.ECHILD)
                 {
                     _childAdded.WaitOne(1000);
                 }

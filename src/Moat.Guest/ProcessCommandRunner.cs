@@ -31,7 +31,7 @@ internal sealed class ProcessCommandRunner : ICommandRunner
         {
             process.Start();
         }
-        catch (Win32Exception e) when (e.NativeErrorCode == 2)
+        catch (Win32Exception e) when (e.NativeErrorCode == 2 /* ENOENT: no such program */)
         {
             throw new FileNotFoundException($"program '{file}' not found", file, e);
         }

@@ -37,7 +37,7 @@ public static unsafe class Pipes
                 if (n < 0)
                 {
                     var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                    if (errno == 4)
+                    if (errno == Libc.EINTR)
                     {
                         continue;
                     }
@@ -61,7 +61,7 @@ public static unsafe class Pipes
                     return (int)n;
                 }
                 var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-                if (errno != 4)
+                if (errno != Libc.EINTR)
                 {
                     throw new ErrnoException("read", errno);
                 }

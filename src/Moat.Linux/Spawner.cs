@@ -37,7 +37,7 @@ public static unsafe class Spawner
             {
                 if (child == parent)
                 {
-                    var tmp = ErrnoException.Check(Libc.fcntl(parent, 1030 /* F_DUPFD_CLOEXEC */, 100), "fcntl");
+                    var tmp = ErrnoException.Check(Libc.fcntl(parent, Libc.F_DUPFD_CLOEXEC, 100), "fcntl");
                     temps.Add(tmp);
                     Check(Libc.posix_spawn_file_actions_adddup2(fa, tmp, child), "adddup2");
                 }

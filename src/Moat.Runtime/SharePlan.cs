@@ -48,6 +48,12 @@ public static class SharePlan
                 throw new RuntimeException(RuntimeErrorKind.InvalidArgument,
                     $"config.json: mounts: source {source} of the bind mount on {m.Destination} does not exist");
             }
+            if (m.Options?.FirstOrDefault(o => o is "shared" or "rshared") is { } propagation)
+            {
+                // Kubernetes' mountPropagation: Bidirectional, Docker's :shared. Host and guest are two kernels.
+                throw new RuntimeException(RuntimeErrorKind.InvalidArgument,
+                    $"config.json: mounts: the bind mount on {m.Destination} asks for {propagation} propagation with the host, which a VM cannot give (its mounts never reach the host): use rslave or private propagation, or run this container with runc");
+            }
             var target = $"{containerId}/mounts/{i++}";
             var ro = m.Options?.Contains("ro") ?? false;
             binds.Add(new ShareBind(source, target, ro));

@@ -22,7 +22,8 @@ internal static class VmmConfinement
         SYS_openat = 257, SYS_fchmodat = 268, SYS_openat2 = 437, SYS_fchmodat2 = 452;
 
     private const uint S_ISUID = 0x800, S_ISGID = 0x400, S_IFMT = 0xf000, S_IFCHR = 0x2000, S_IFBLK = 0x6000;
-    private const uint O_CREAT = 0x40, O_TMPFILE = 0x400000;
+    // The kernel's __O_TMPFILE bit alone (O_TMPFILE also carries O_DIRECTORY, which must not trigger the mode check).
+    private const uint O_CREAT = 0x40, O_TMPFILE_BIT = 0x400000;
 
     /// <summary>Drops what QEMU must not have; the caller execs QEMU next.</summary>
     public static void Apply()
@@ -55,8 +56,8 @@ internal static class VmmConfinement
             .JumpIfEqual(SYS_openat2, "nosys")
             .Return(Libc.SECCOMP_RET_ALLOW);
         // (classic BPF jumps only forward: the open blocks come before the mode checks they use)
-        p.Label("open").LoadArgLow(1).JumpIfAnySet(O_CREAT | O_TMPFILE, "mode2").Return(Libc.SECCOMP_RET_ALLOW);
-        p.Label("openat").LoadArgLow(2).JumpIfAnySet(O_CREAT | O_TMPFILE, "mode3").Return(Libc.SECCOMP_RET_ALLOW);
+        p.Label("open").LoadArgLow(1).JumpIfAnySet(O_CREAT | O_TMPFILE_BIT, "mode2").Return(Libc.SECCOMP_RET_ALLOW);
+        p.Label("openat").LoadArgLow(2).JumpIfAnySet(O_CREAT | O_TMPFILE_BIT, "mode3").Return(Libc.SECCOMP_RET_ALLOW);
         p.Label("mode1").LoadArgLow(1).JumpIfAnySet(S_ISUID | S_ISGID, "deny").Return(Libc.SECCOMP_RET_ALLOW);
         p.Label("mode2").LoadArgLow(2).JumpIfAnySet(S_ISUID | S_ISGID, "deny").Return(Libc.SECCOMP_RET_ALLOW);
         p.Label("mode3").LoadArgLow(3).JumpIfAnySet(S_ISUID | S_ISGID, "deny").Return(Libc.SECCOMP_RET_ALLOW);

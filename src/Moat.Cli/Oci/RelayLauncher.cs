@@ -77,7 +77,7 @@ internal static class RelayLauncher
         int status;
         while (Libc.waitpid(pid, &status, 0) < 0)
         {
-            if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != 4)
+            if (System.Runtime.InteropServices.Marshal.GetLastPInvokeError() != Libc.EINTR)
             {
                 return 255;
             }

@@ -18,7 +18,6 @@ public static unsafe partial class Libc
     /// <summary>openat2 resolve flags: stay under the dirfd, follow no symlink at all, never cross a mount.</summary>
     public const ulong RESOLVE_NO_XDEV = 0x01, RESOLVE_NO_SYMLINKS = 0x04, RESOLVE_BENEATH = 0x08;
 
-    public const int EISDIR = 21, ENOTDIR = 20, EINVAL = 22, EXDEV = 18, ELOOP = 40;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct mount_attr

@@ -9,7 +9,6 @@ public static unsafe partial class Libc
     /// <summary>openat2 resolve flags: no /proc magic links; resolve as if the dirfd were "/".</summary>
     public const ulong RESOLVE_NO_MAGICLINKS = 0x02, RESOLVE_IN_ROOT = 0x10;
 
-    public const int ENOENT = 2, EAGAIN = 11, EEXIST = 17;
 
     [StructLayout(LayoutKind.Sequential)]
     public struct open_how

@@ -22,7 +22,6 @@ public static unsafe partial class Libc
     public const ushort BPF_LD = 0x00, BPF_ALU = 0x04, BPF_JMP = 0x05, BPF_RET = 0x06, BPF_W = 0x00, BPF_ABS = 0x20,
         BPF_JEQ = 0x10, BPF_JGE = 0x30, BPF_JSET = 0x40, BPF_AND = 0x50, BPF_K = 0x00;
 
-    public const int ENOSYS = 38, EPERM = 1;
 
     /// <summary>Bytes of one classic BPF instruction (struct sock_filter).</summary>
     public const int SockFilterSize = 8;

@@ -11,7 +11,7 @@ public static unsafe partial class Libc
         O_TRUNC = 0x200, O_NONBLOCK = 0x800, O_DIRECTORY = 0x10000, O_NOFOLLOW = 0x20000, O_CLOEXEC = 0x80000,
         O_PATH = 0x200000;
 
-    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_SETPIPE_SZ = 1031;
+    public const int F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_SETPIPE_SZ = 1031, F_DUPFD_CLOEXEC = 1030;
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags, int mode);

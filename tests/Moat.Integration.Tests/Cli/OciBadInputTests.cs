@@ -34,6 +34,22 @@ public sealed class OciBadInputTests
     }
 
     [Fact]
+    public async Task SharedPropagationWithTheHostIsRefusedNamingTheMount()
+    {
+        await using var env = new CliEnv();
+        var vol = Directory.CreateDirectory(Path.Combine(env.Dir, "vol")).FullName;
+        var bundle = await env.BundleAsync("b", ["true"], cfg => cfg["mounts"]!.AsArray().Add(new System.Text.Json.Nodes.JsonObject
+        {
+            ["destination"] = "/vol",
+            ["type"] = "bind",
+            ["source"] = vol,
+            ["options"] = new System.Text.Json.Nodes.JsonArray("rbind", "rshared"),
+        }));
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "shared"), "the bind mount on /vol asks for rshared propagation");
+        AssertOneLineError(await env.MoatAsync("run", "--bundle", bundle, "shared-fg"), "the bind mount on /vol asks for rshared propagation");
+    }
+
+    [Fact]
     public async Task IdInUseAndProcessFileThatIsNotJson()
     {
         await using var env = new CliEnv();
