@@ -75,7 +75,7 @@ internal static class GuestImageStore
         File.CreateSymbolicLink(temp, name);
         try
         {
-            if (NativeMethods.Rename(temp, current) != 0)
+            if (Moat.Linux.Interop.Libc.rename(temp, current) != 0)
             {
                 throw new GuestImageException(
                     $"cannot point {current} at {name}: {Marshal.GetLastPInvokeErrorMessage()} — check that {guestRoot} is writable");

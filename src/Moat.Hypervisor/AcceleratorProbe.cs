@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Moat.Hypervisor.Interop;
+using Moat.Linux;
+using Moat.Linux.Interop;
 
 namespace Moat.Hypervisor;
 
@@ -10,8 +11,8 @@ public static class AcceleratorProbe
     /// <summary>The only stable KVM API version.</summary>
     public const int ExpectedKvmApiVersion = 12;
 
-    internal const nuint KVM_GET_API_VERSION = 0xAE00;
-    internal const nuint KVM_CREATE_VM = 0xAE01;
+    internal const ulong KVM_GET_API_VERSION = 0xAE00;
+    internal const ulong KVM_CREATE_VM = 0xAE01;
 
     /// <summary>
     /// Opens <paramref name="devKvm"/>, checks KVM_GET_API_VERSION == 12 and that KVM_CREATE_VM succeeds
@@ -95,15 +96,15 @@ public static class AcceleratorProbe
 
     private static AccelProbeResult ProbeLinux(string devKvm)
     {
-        int fd = RetryOnEintr(() => LibC.Open(devKvm, LibC.O_RDWR | LibC.O_CLOEXEC), out int openErrno);
+        int fd = RetryOnEintr(() => Libc.open(devKvm, Libc.O_RDWR | Libc.O_CLOEXEC, 0), out int openErrno);
         if (fd < 0)
         {
             return Tcg($"{devKvm}: {Marshal.GetPInvokeErrorMessage(openErrno)}");
         }
 
-        using var kvm = new SafeFdHandle(fd);
+        using var kvm = new SafeFd(fd);
 
-        int version = RetryOnEintr(() => LibC.Ioctl(kvm, KVM_GET_API_VERSION, 0), out int versionErrno);
+        int version = RetryOnEintr(() => Libc.ioctl(kvm.Fd, KVM_GET_API_VERSION, 0), out int versionErrno);
         if (version < 0)
         {
             return Tcg($"{devKvm}: KVM_GET_API_VERSION failed: {Marshal.GetPInvokeErrorMessage(versionErrno)}");
@@ -115,14 +116,14 @@ public static class AcceleratorProbe
                 $"{devKvm}: unsupported KVM API version {version} (expected {ExpectedKvmApiVersion})", version);
         }
 
-        int vmFd = RetryOnEintr(() => LibC.Ioctl(kvm, KVM_CREATE_VM, 0), out int createErrno);
+        int vmFd = RetryOnEintr(() => Libc.ioctl(kvm.Fd, KVM_CREATE_VM, 0), out int createErrno);
         if (vmFd < 0)
         {
             return new AccelProbeResult(Accel.Tcg,
                 $"{devKvm}: KVM_CREATE_VM failed: {Marshal.GetPInvokeErrorMessage(createErrno)}", version);
         }
 
-        using (new SafeFdHandle(vmFd))
+        using (new SafeFd(vmFd))
         {
             return new AccelProbeResult(Accel.Kvm, $"{devKvm}: KVM API version {version}, VM creation works", version);
         }
@@ -137,7 +138,7 @@ public static class AcceleratorProbe
         {
             int result = call();
             errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
-            if (errno != LibC.EINTR)
+            if (errno != Libc.EINTR)
             {
                 return result;
             }

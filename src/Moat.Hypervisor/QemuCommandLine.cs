@@ -122,8 +122,8 @@ public static class QemuCommandLine
 
     private static string SocketChardev(string id, string socketPath)
     {
-        string path = QemuOpts.Escape(UnixSocketPath.QemuPath(socketPath));
-        string @abstract = UnixSocketPath.IsAbstract(socketPath) ? ",abstract=on" : string.Empty;
+        string path = QemuOpts.Escape(Moat.Linux.UnixSocketPath.QemuPath(socketPath));
+        string @abstract = Moat.Linux.UnixSocketPath.IsAbstract(socketPath) ? ",abstract=on" : string.Empty;
         return $"socket,id={id},path={path},server=on,wait=off{@abstract}";
     }
 

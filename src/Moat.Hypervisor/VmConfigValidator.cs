@@ -162,7 +162,7 @@ internal static class VmConfigValidator
 
     private static void RequireSocket(string field, string? path)
     {
-        if (UnixSocketPath.Validate(path) is { } problem)
+        if (Moat.Linux.UnixSocketPath.Validate(path) is { } problem)
         {
             throw Invalid(field, problem);
         }

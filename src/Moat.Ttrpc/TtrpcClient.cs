@@ -66,7 +66,7 @@ public sealed class TtrpcClient : IAsyncDisposable
     /// <summary>Connects to a Unix socket, logging connection events to <paramref name="log"/>.</summary>
     public static async Task<TtrpcClient> ConnectUnixAsync(string path, Action<string>? log, CancellationToken ct)
     {
-        var endPoint = UnixSocketPath.ToEndPoint(path);
+        var endPoint = Moat.Linux.UnixSocketPath.ToEndPoint(path);
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {

@@ -75,8 +75,8 @@ public sealed class TtrpcServer
     /// </summary>
     public async Task ListenUnixAsync(string path, CancellationToken ct, Action? onListening = null)
     {
-        var endPoint = UnixSocketPath.ToEndPoint(path);
-        var isAbstract = UnixSocketPath.IsAbstract(path);
+        var endPoint = Moat.Linux.UnixSocketPath.ToEndPoint(path);
+        var isAbstract = Moat.Linux.UnixSocketPath.IsAbstract(path);
         if (!isAbstract)
         {
             File.Delete(path);

@@ -15,12 +15,12 @@ public sealed class InteropConstantsTests
     [
         "errno.h", "fcntl.h", "sched.h", "signal.h", "time.h", "unistd.h", "sys/ioctl.h", "sys/mman.h", "sys/mount.h",
         "sys/personality.h", "sys/prctl.h", "sys/reboot.h", "sys/syscall.h", "sys/wait.h", "linux/audit.h",
-        "linux/capability.h", "linux/openat2.h", "linux/random.h", "linux/seccomp.h",
+        "linux/capability.h", "linux/kvm.h", "linux/openat2.h", "linux/random.h", "linux/seccomp.h",
     ];
 
     private static IEnumerable<(string Name, long Value)> Constants()
     {
-        var types = new[] { typeof(Moat.Linux.Interop.Libc), typeof(VmmConfinement) };
+        var types = new[] { typeof(Moat.Linux.Interop.Libc), typeof(VmmConfinement), typeof(Moat.Hypervisor.AcceleratorProbe) };
         foreach (var field in types.SelectMany(t => t.GetFields(BindingFlags.Public | BindingFlags.NonPublic | BindingFlags.Static)))
         {
             if (!field.IsLiteral || field.GetRawConstantValue() is not { } raw || raw is string)
@@ -69,7 +69,7 @@ public sealed class InteropConstantsTests
             Assert.True(wrong.Count == 0, string.Join("; ", wrong));
             // Most names are C macros; enum members and Moat's own names are not checked.
             Assert.True(fromHeaders.Count >= constants.Count * 2 / 3, $"only {fromHeaders.Count} of {constants.Count} names were found in the headers");
-            foreach (var must in new[] { "EEXIST", "EINTR", "F_DUPFD_CLOEXEC", "O_CLOEXEC", "SYS_openat2", "SYS_mount_setattr", "SYS_seccomp", "SYS_mknodat", "RESOLVE_BENEATH", "MOUNT_ATTR_RDONLY" })
+            foreach (var must in new[] { "EEXIST", "EINTR", "F_DUPFD_CLOEXEC", "O_CLOEXEC", "SYS_openat2", "SYS_mount_setattr", "SYS_seccomp", "SYS_mknodat", "RESOLVE_BENEATH", "MOUNT_ATTR_RDONLY", "KVM_CREATE_VM" })
             {
                 Assert.True(fromHeaders.Contains(must), $"{must} was not checked against the headers");
             }

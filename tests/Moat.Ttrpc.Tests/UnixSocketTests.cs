@@ -25,7 +25,7 @@ public sealed class UnixSocketTests
     private static async Task<bool> ServerClosesAfterAsync(string path, byte[] bytes)
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(UnixSocketPath.ToEndPoint(path)).WaitAsync(Limit);
+        await socket.ConnectAsync(Moat.Linux.UnixSocketPath.ToEndPoint(path)).WaitAsync(Limit);
         await socket.SendAsync(bytes);
         var buffer = new byte[64];
         try

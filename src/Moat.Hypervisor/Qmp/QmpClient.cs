@@ -99,7 +99,7 @@ public sealed class QmpClient : IAsyncDisposable
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(UnixSocketPath.ToEndPoint(socketPath), ct).ConfigureAwait(false);
+            await socket.ConnectAsync(Moat.Linux.UnixSocketPath.ToEndPoint(socketPath), ct).ConfigureAwait(false);
         }
         catch (SocketException ex)
         {

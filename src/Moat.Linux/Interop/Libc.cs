@@ -16,6 +16,10 @@ public static unsafe partial class Libc
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags, int mode);
 
+    /// <summary>rename(2): atomically replaces <paramref name="newPath"/>, also when both are symlinks to directories (File.Move refuses those).</summary>
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int rename(string oldPath, string newPath);
+
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int openat(int dirfd, string path, int flags, int mode);
 

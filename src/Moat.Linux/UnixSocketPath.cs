@@ -1,24 +1,27 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace Moat.Hypervisor;
+namespace Moat.Linux;
 
 /// <summary>
 /// Unix socket path convention used across Moat: a leading '@' names a Linux abstract socket
 /// (no file; the name is the rest of the string), anything else is a filesystem path.
 /// </summary>
-internal static class UnixSocketPath
+public static class UnixSocketPath
 {
     /// <summary>sizeof(sockaddr_un.sun_path) minus the NUL terminator (or, for abstract names, the leading NUL).</summary>
-    internal const int MaxBytes = 107;
+    public const int MaxBytes = 107;
 
     public static bool IsAbstract(string path) => path.StartsWith('@');
 
     /// <summary>The name as QEMU's <c>path=</c> expects it: without the '@' for abstract sockets.</summary>
     public static string QemuPath(string path) => IsAbstract(path) ? path[1..] : path;
 
-    public static UnixDomainSocketEndPoint ToEndPoint(string path) =>
-        new(IsAbstract(path) ? "\0" + path[1..] : path);
+    public static UnixDomainSocketEndPoint ToEndPoint(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return new UnixDomainSocketEndPoint(IsAbstract(path) ? "\0" + path[1..] : path);
+    }
 
     /// <summary>Returns an error text if <paramref name="path"/> cannot be a Unix socket address, else null.</summary>
     public static string? Validate(string? path)
