@@ -13,7 +13,7 @@ internal sealed partial class AgentService
         var deadline = DateTime.UtcNow + CpuOnlineTimeout;
         while (true)
         {
-            var online = GuestCpus.OnlineAll();
+            var online = GuestCpus.OnlineUpTo((int)request.Count);
             if (online >= request.Count)
             {
                 return new OnlineCpusResponse { OnlineCpus = (uint)online };

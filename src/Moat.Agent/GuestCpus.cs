@@ -5,15 +5,40 @@ internal static class GuestCpus
 {
     private const string CpuDir = "/sys/devices/system/cpu";
 
-    /// <summary>Writes 1 to the <c>online</c> file of each present vCPU that is offline; returns how many are online.</summary>
-    public static int OnlineAll()
+    /// <summary>
+    /// Writes 1 to the <c>online</c> file of present, offline vCPUs (lowest first) until
+    /// <paramref name="count"/> are online; returns how many are online. Present vCPUs beyond
+    /// <paramref name="count"/> stay offline (under TCG every vCPU QEMU may need exists from boot).
+    /// </summary>
+    public static int OnlineUpTo(int count)
     {
-        foreach (var dir in Directory.EnumerateDirectories(CpuDir, "cpu*"))
+        var online = Online();
+        foreach (var dir in Directory.EnumerateDirectories(CpuDir, "cpu*").Where(IsCpuDir).OrderBy(CpuNumber))
         {
-            var online = Path.Combine(dir, "online");
-            if (!IsCpuDir(dir) || !File.Exists(online))
+            if (online >= count)
+            {
+                break;
+            }
+            if (!TryOnline(dir))
             {
                 continue;
+            }
+            online = Online();
+        }
+        return Online();
+    }
+
+    private static int CpuNumber(string dir) =>
+        int.Parse(Path.GetFileName(dir.AsSpan())[3..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture);
+
+    /// <summary>Onlines the vCPU at <paramref name="dir"/> if it is offline; true when it was onlined now.</summary>
+    private static bool TryOnline(string dir)
+    {
+        {
+            var online = Path.Combine(dir, "online");
+            if (!File.Exists(online))
+            {
+                return false;
             }
             try
             {
@@ -21,6 +46,7 @@ internal static class GuestCpus
                 {
                     File.WriteAllText(online, "1");
                     Log.Verbose($"onlined {Path.GetFileName(dir)}");
+                    return true;
                 }
             }
             catch (IOException e)
@@ -28,8 +54,8 @@ internal static class GuestCpus
                 // The kernel may still be adding it (EBUSY); the caller tries again.
                 Log.Verbose($"cannot online {Path.GetFileName(dir)} yet: {e.Message}");
             }
+            return false;
         }
-        return Online();
     }
 
     /// <summary>How many vCPUs are online (the ranges in <c>/sys/devices/system/cpu/online</c>, e.g. "0-2,4").</summary>

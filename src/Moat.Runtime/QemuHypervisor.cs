@@ -250,13 +250,13 @@ public sealed class QemuHypervisor : IHypervisor
     /// <summary>Plugs a RAM DIMM of <paramref name="sizeMiB"/> (the guest onlines it: memhp_default_state=online).</summary>
     public async Task HotplugMemoryAsync(string id, int sizeMiB, CancellationToken ct)
     {
-        await Qmp.ExecuteAsync("object-add", new System.Text.Json.Nodes.JsonObject
+        await CommandAsync("object-add", new System.Text.Json.Nodes.JsonObject
         {
             ["qom-type"] = "memory-backend-ram",
             ["id"] = "mem-" + id,
             ["size"] = (long)sizeMiB << 20,
         }, ct).ConfigureAwait(false);
-        await Qmp.ExecuteAsync("device_add", new System.Text.Json.Nodes.JsonObject
+        await CommandAsync("device_add", new System.Text.Json.Nodes.JsonObject
         {
             ["driver"] = "pc-dimm",
             ["id"] = "dimm-" + id,
@@ -265,12 +265,33 @@ public sealed class QemuHypervisor : IHypervisor
     }
 
     /// <summary>
+    /// A QMP command on a running VM; when QEMU dies under it, the error says how (its exit status,
+    /// 128 + n for signal n, and its last words) rather than only that the connection was lost.
+    /// </summary>
+    private async Task<System.Text.Json.JsonElement> CommandAsync(string name, System.Text.Json.Nodes.JsonObject? args, CancellationToken ct)
+    {
+        try
+        {
+            return await Qmp.ExecuteAsync(name, args, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is QmpException or IOException && _vmm is not null)
+        {
+            if (await Task.WhenAny(_vmm.Exit, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None)).ConfigureAwait(false) != _vmm.Exit)
+            {
+                throw;
+            }
+            throw new RuntimeException(RuntimeErrorKind.GuestFailure,
+                $"QMP command '{name}' failed: QEMU exited under it (status {await _vmm.Exit.ConfigureAwait(false)}): {LastLine()}", e);
+        }
+    }
+
+    /// <summary>
     /// Plugs up to <paramref name="count"/> vCPUs into free slots of <c>-smp maxcpus</c> (lowest ids
     /// first) and returns how many it plugged. The guest still has to online them.
     /// </summary>
     public async Task<int> HotplugCpusAsync(int count, CancellationToken ct)
     {
-        var slots = await Qmp.ExecuteAsync("query-hotpluggable-cpus", null, ct).ConfigureAwait(false);
+        var slots = await CommandAsync("query-hotpluggable-cpus", null, ct).ConfigureAwait(false);
         var free = CpuSlots.Free(slots).Take(count).ToList();
         foreach (var slot in free)
         {
@@ -279,7 +300,7 @@ public sealed class QemuHypervisor : IHypervisor
             {
                 args[name] = value;
             }
-            await Qmp.ExecuteAsync("device_add", args, ct).ConfigureAwait(false);
+            await CommandAsync("device_add", args, ct).ConfigureAwait(false);
         }
         return free.Count;
     }

@@ -17,6 +17,10 @@ public sealed class Sandbox : IAsyncDisposable
     private int _memoryMiB;
     private int _dimms;
     private int _vcpus;
+    private Accel _accel;
+
+    /// <summary>A pod's VM: containers that join it later may add vCPUs (see <see cref="EnsureVcpusAsync"/>).</summary>
+    private bool _growsCpus;
     private PodNetwork? _network;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log)
@@ -43,10 +47,10 @@ public sealed class Sandbox : IAsyncDisposable
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
     /// <param name="containerCpus">vCPUs the containers' CPU limits add to the configured count (capped at <see cref="RuntimeOptions.VcpuCeiling"/>).</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
-        int containerMemoryMiB = 0, string? networkNamespace = null, int containerCpus = 0)
+        int containerMemoryMiB = 0, string? networkNamespace = null, int containerCpus = 0, bool growsCpus = false)
     {
         var (kernel, initrd) = GuestImagePaths.Resolve(options);
-        var sandbox = new Sandbox(id, options, log);
+        var sandbox = new Sandbox(id, options, log) { _growsCpus = growsCpus };
         if (networkNamespace is not null)
         {
             sandbox._network = await PodNetwork.PrepareAsync(networkNamespace, ct).ConfigureAwait(false);
@@ -103,8 +107,9 @@ public sealed class Sandbox : IAsyncDisposable
     {
         _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
         _vcpus = Math.Min(_options.Vcpus + containerCpus, _options.VcpuCeiling);
+        _accel = decision.Accel;
         var config = GuestVmConfig.Base(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
-            State.QmpSocket, State.AgentSocket, "moat-" + Id) with
+            State.QmpSocket, State.AgentSocket, "moat-" + Id, cpusPresentFromBoot: _growsCpus) with
         {
             Shares = [new SharedDirectory(SharePlan.Tag, State.ShareDir, ReadOnly: false)],
             Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
@@ -297,7 +302,15 @@ public sealed class Sandbox : IAsyncDisposable
                 return;
             }
             var vm = _vm ?? throw new InvalidOperationException("sandbox not started");
-            var plugged = await vm.HotplugCpusAsync(target - _vcpus, ct).ConfigureAwait(false);
+            if (_accel == Accel.Tcg && !_growsCpus)
+            {
+                // QEMU 7.2's TCG cannot plug a vCPU into a VM that has run a while (see GuestVmConfig);
+                // only a pod's VM has its vCPUs from boot. The container's CPU limit still applies in the guest.
+                _log.Phase($"{target} vCPUs asked, {_vcpus} kept: under TCG only a pod's VM can grow its vCPUs");
+                return;
+            }
+            // Under TCG a pod's vCPUs exist from boot (GuestVmConfig): growing is onlining them in the guest.
+            var plugged = _accel == Accel.Tcg ? target - _vcpus : await vm.HotplugCpusAsync(target - _vcpus, ct).ConfigureAwait(false);
             _vcpus += plugged;
             var online = await Agent.OnlineCpusAsync(new OnlineCpusRequest { Count = (uint)_vcpus }, ct).ConfigureAwait(false);
             _log.Phase($"VM vCPUs grown by {plugged} to {_vcpus} ({online.OnlineCpus} online in the guest)");

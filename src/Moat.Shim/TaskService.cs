@@ -124,7 +124,8 @@ internal sealed partial class TaskService : ITaskService
                 // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
                 var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
                 sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
-                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns, containerCpus: cpus);
+                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns, containerCpus: cpus,
+                    growsCpus: spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox");
                 _ = ForwardOomEventsAsync(sandbox);
             }
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);

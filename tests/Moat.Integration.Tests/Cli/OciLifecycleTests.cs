@@ -60,6 +60,27 @@ public sealed class OciLifecycleTests
     }
 
     [Fact]
+    public async Task ACpuLimitOnARunningContainerNeverTakesItsVmDown()
+    {
+        // Under TCG, QEMU 7.2 aborts when a vCPU is plugged into a VM that has run a while: the
+        // VM keeps its vCPUs (the limit applies in the guest's cgroup); under KVM it grows.
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "while true; do sleep 0.1; done"]);
+        var id = Id();
+        Assert.Equal(0, (await env.MoatAsync("run", "--detach", "--bundle", bundle, id)).ExitCode);
+        for (var i = 0; i < 3; i++)
+        {
+            var r = await env.MoatAsync("update", "--cpu-quota", "200000", "--cpu-period", "100000", id);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            r = await env.MoatAsync("exec", id, "cat", $"/sys/fs/cgroup/containers/{id}/cpu.max");
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal("200000 100000", r.Stdout.Trim());
+        }
+        Assert.Equal("running", (string?)(await env.StateAsync(id))["status"]);
+        Assert.Equal(0, (await env.MoatAsync("delete", "--force", id)).ExitCode);
+    }
+
+    [Fact]
     public async Task PidFileProcessExitsWithTheContainersStatusAndRelaysItsOutput()
     {
         await using var env = new CliEnv();
