@@ -5,7 +5,7 @@
 # processes, shim daemons, relays, mounts, tap devices, network namespaces, VM sockets, state
 # directories); one long-lived container is exec'd into every cycle and its shim daemon's open fds
 # and RSS are sampled, which must stay flat.
-# Writes bench/results/<date>/soak.md and soak.csv. Usage (root, after scripts/setup.sh):
+# Writes bench/results/<date>/soak.md and soak.csv ($SOAK_OUT instead, if set). Usage (root, after scripts/setup.sh):
 #   bench/soak.sh [CYCLES [WORKERS [ROUND]]]   defaults 500 10 50; paths in SOAK_PATHS ("cli ctr")
 # Exits non-zero on any failed cycle or leak.
 set -euo pipefail
@@ -16,7 +16,7 @@ paths=${SOAK_PATHS:-cli ctr}
 need_packages containerd jq
 command -v moat >/dev/null || ./scripts/setup.sh
 
-out="bench/results/$(date -u +%Y-%m-%d)"
+out="${SOAK_OUT:-bench/results/$(date -u +%Y-%m-%d)}"
 mkdir -p "$out"
 work=$(mktemp -d /tmp/moat-soak.XXXXXX)
 C="ctr -a $work/c.sock -n soak"
@@ -52,6 +52,10 @@ TOML
   moat image archive "$work/bb.tar" >/dev/null
   $C images import "$work/bb.tar" >/dev/null
 fi
+
+# VM sockets that were there before (other sandboxes of this host) are not ours to count.
+vm_sockets() { find /run/moat-node/vm -name '*.sock' 2>/dev/null | wc -l; }
+base_sockets=$(vm_sockets)
 
 # The resident container: exec'd into every cycle; its shim must not grow.
 moat --root "$work/root" run -d --bundle "$work/bundle" resident >/dev/null
@@ -94,7 +98,7 @@ census() {
   mounts=$({ grep -c -e "$work" -e /run/moat-node /proc/self/mountinfo || true; })
   taps=$({ ip -o link show type tap 2>/dev/null | grep -c moat || true; })
   netns=$({ ip netns list 2>/dev/null | grep -c moat || true; })
-  sockets=$(( $(find /run/moat-node/vm -name '*.sock' 2>/dev/null | wc -l) - 2 ))
+  sockets=$(( $(vm_sockets) - base_sockets - 2 ))
   states=$(( $(find "$work/root" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l) - 1 ))
   echo "$qemu,$shims,$relays,$mounts,$taps,$netns,$sockets,$states"
 }
@@ -107,8 +111,9 @@ for path in $paths; do
   done_cycles=0
   while ((done_cycles < cycles)); do
     per=$(( (round + workers - 1) / workers ))
-    for ((w = 0; w < workers; w++)); do worker "$path" "$w" "$per" "$done_cycles" & done
-    wait
+    pids=()
+    for ((w = 0; w < workers; w++)); do worker "$path" "$w" "$per" "$done_cycles" & pids+=($!); done
+    wait "${pids[@]}" # the workers only: containerd is a job of this shell too
     done_cycles=$((done_cycles + per * workers))
     failed=$(cat "$work"/failed-"$path"-* | awk '{s+=$1} END {print s+0}')
     sleep 2 # a deleted container's daemon has exited by the time delete returned; give stragglers a moment anyway

@@ -80,6 +80,36 @@ public sealed class StateDir
         }
         DeleteIfExists(SocketDir);
         Directory.CreateDirectory(SocketDir, RootOnly);
+        // Who owns it, so a sweep can remove it once that process is gone whatever became of the state root.
+        Moat.Linux.AtomicFile.Write(System.IO.Path.Combine(SocketDir, OwnerFile), ProcessIdentity.Self, Moat.Linux.AtomicFile.Private);
+    }
+
+    /// <summary>
+    /// Removes socket directories under <paramref name="nodeDir"/> whose owning process is gone:
+    /// a sandbox whose owner was killed and whose state root was then removed by someone else
+    /// (so <see cref="SweepStale"/> never met it) would otherwise leave them forever.
+    /// </summary>
+    public static void SweepOrphanSocketDirs(string nodeDir)
+    {
+        var vm = System.IO.Path.Combine(nodeDir, "vm");
+        if (!Directory.Exists(vm))
+        {
+            return;
+        }
+        foreach (var dir in Directory.EnumerateDirectories(vm))
+        {
+            if (ProcessIdentity.Read(System.IO.Path.Combine(dir, OwnerFile)) is { } owner && !ProcessIdentity.IsAlive(owner))
+            {
+                try
+                {
+                    Directory.Delete(dir, recursive: true);
+                }
+                catch (IOException)
+                {
+                    // raced with another sweeper
+                }
+            }
+        }
     }
 
     private static void DeleteIfExists(string dir)
@@ -153,6 +183,7 @@ public sealed class StateDir
     /// <summary>Removes the state of sandboxes whose owning process died without cleaning up (SIGKILL).</summary>
     public static void SweepStale(string stateRoot, string nodeDir)
     {
+        SweepOrphanSocketDirs(nodeDir);
         if (!Directory.Exists(stateRoot))
         {
             return;
