@@ -94,16 +94,18 @@ internal static class Relay
         catch (Exception e)
         {
             var message = e is TtrpcException t ? t.Message : e.Message;
+            if (client is not null && init)
+            {
+                // Before the error is told: the spawning verb kills this relay as soon as it hears it,
+                // and a daemon nobody told to go would stay.
+                await Quietly(() => client.ShutdownAsync(job.Id, CancellationToken.None)); // the daemon exits if it serves nothing else
+            }
             try
             {
                 ControlChannel.Send(ControlFd, "error " + message);
             }
             catch (ErrnoException)
             {
-            }
-            if (client is not null && init)
-            {
-                await Quietly(() => client.ShutdownAsync(job.Id, CancellationToken.None)); // the daemon exits if it serves nothing else
             }
             stdio?.Dispose();
             return 1;
