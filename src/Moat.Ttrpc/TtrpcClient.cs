@@ -133,16 +133,28 @@ public sealed class TtrpcClient : IAsyncDisposable
                 $"{service}/{method}: request length {size} exceeds the maximum message size of {FrameHeader.MaxDataLength}");
         }
 
-        var streamId = NextStreamId();
-        var frame = FrameWriter.Encode(streamId, MessageType.Request, FrameFlags.None, message);
         var completion = new TaskCompletionSource<Response>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _pending[streamId] = completion;
-
-        // Abort sets its reason before sweeping the table, so either it saw our entry or we see the reason.
-        if (_connection.AbortReason is { } reason)
+        uint streamId;
+        // A stream id is taken and its frame queued in one step: the peer requires ids to increase
+        // on the wire, and two calls racing between the two would send them out of order.
+        lock (_sendOrder)
         {
-            _pending.TryRemove(streamId, out _);
-            throw Closed(reason);
+            streamId = NextStreamId();
+            var frame = FrameWriter.Encode(streamId, MessageType.Request, FrameFlags.None, message);
+            _pending[streamId] = completion;
+
+            // Abort sets its reason before sweeping the table, so either it saw our entry or we see the reason.
+            if (_connection.AbortReason is { } reason)
+            {
+                _pending.TryRemove(streamId, out _);
+                throw Closed(reason);
+            }
+
+            if (!_connection.Writer.TryEnqueue(frame))
+            {
+                _pending.TryRemove(streamId, out _);
+                throw Closed(_connection.AbortReason ?? new InvalidOperationException("writer completed"));
+            }
         }
 
         using var deadline = timeout is { } d && d < Timeouts.MaxTimer ? new CancellationTokenSource(d) : null;
@@ -161,12 +173,6 @@ public sealed class TtrpcClient : IAsyncDisposable
                 }
             },
             null);
-
-        if (!_connection.Writer.TryEnqueue(frame))
-        {
-            _pending.TryRemove(streamId, out _);
-            throw Closed(_connection.AbortReason ?? new InvalidOperationException("writer completed"));
-        }
 
         var response = await completion.Task.ConfigureAwait(false);
         if (response.Status is { Code: not 0 } status)
@@ -241,6 +247,8 @@ public sealed class TtrpcClient : IAsyncDisposable
             throw Closed(reason);
         }
     }
+
+    private readonly Lock _sendOrder = new();
 
     private uint NextStreamId()
     {

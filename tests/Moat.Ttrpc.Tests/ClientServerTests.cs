@@ -91,6 +91,16 @@ public sealed class ClientServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RacingCallsOfMixedSizesReachTheServerWithIncreasingStreamIds()
+    {
+        // The server refuses a stream id that does not increase: a large request encoded between
+        // taking its id and queueing its frame would otherwise be overtaken by a small one.
+        var calls = Enumerable.Range(0, 400).Select(i => Task.Run(() => _client.EchoAsync("Echo", new string('x', i % 4 == 0 ? 256 * 1024 : i % 7)))).ToArray();
+        var results = await Task.WhenAll(calls).WaitAsync(Limit);
+        Assert.Equal(Enumerable.Range(0, 400).Select(i => i % 4 == 0 ? 256 * 1024 : i % 7), results.Select(r => r.Length));
+    }
+
+    [Fact]
     public async Task HandlersRunConcurrently()
     {
         var blocked = _client.EchoAsync("Gate", "later");
