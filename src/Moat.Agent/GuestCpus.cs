@@ -34,28 +34,26 @@ internal static class GuestCpus
     /// <summary>Onlines the vCPU at <paramref name="dir"/> if it is offline; true when it was onlined now.</summary>
     private static bool TryOnline(string dir)
     {
+        var online = Path.Combine(dir, "online");
+        if (!File.Exists(online))
         {
-            var online = Path.Combine(dir, "online");
-            if (!File.Exists(online))
-            {
-                return false;
-            }
-            try
-            {
-                if (File.ReadAllText(online).Trim() == "0")
-                {
-                    File.WriteAllText(online, "1");
-                    Log.Verbose($"onlined {Path.GetFileName(dir)}");
-                    return true;
-                }
-            }
-            catch (IOException e)
-            {
-                // The kernel may still be adding it (EBUSY); the caller tries again.
-                Log.Verbose($"cannot online {Path.GetFileName(dir)} yet: {e.Message}");
-            }
             return false;
         }
+        try
+        {
+            if (File.ReadAllText(online).Trim() == "0")
+            {
+                File.WriteAllText(online, "1");
+                Log.Verbose($"onlined {Path.GetFileName(dir)}");
+                return true;
+            }
+        }
+        catch (IOException e)
+        {
+            // The kernel may still be adding it (EBUSY); the caller tries again.
+            Log.Verbose($"cannot online {Path.GetFileName(dir)} yet: {e.Message}");
+        }
+        return false;
     }
 
     /// <summary>How many vCPUs are online (the ranges in <c>/sys/devices/system/cpu/online</c>, e.g. "0-2,4").</summary>

@@ -25,7 +25,7 @@ internal static class DeleteCommand
         {
             Directory.Delete(state, recursive: true);
         }
-        StateDir.SweepStale(ShimPaths.StateRoot(a.Namespace), new RuntimeOptions().WithEnvironmentOverrides().NodeDir);
+        StateDir.SweepStale(ShimPaths.StateRoot(a.Namespace), ShimPaths.NodeDir);
         var socket = ShimPaths.Socket(a.Namespace, a.Id);
         if (File.Exists(socket))
         {

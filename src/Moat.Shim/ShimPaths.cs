@@ -9,7 +9,8 @@ internal static class ShimPaths
 {
     public const string ServeVerb = "__serve";
 
-    private static string NodeDir => new Moat.Runtime.RuntimeOptions().WithEnvironmentOverrides().NodeDir;
+    /// <summary>The node directory (MOAT_NODE_DIR overrides it), read once.</summary>
+    public static readonly string NodeDir = new Moat.Runtime.RuntimeOptions().WithEnvironmentOverrides().NodeDir;
 
     /// <summary>The shim daemons' sockets (0700).</summary>
     public static string SocketDir => Path.Combine(NodeDir, "shim");

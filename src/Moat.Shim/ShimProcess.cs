@@ -28,11 +28,14 @@ internal sealed class ShimProcess
         : paused ? Moat.Oci.ContainerStatus.Paused
         : Moat.Oci.ContainerStatus.Running;
 
-    public Status Status(bool paused) =>
-        Exited.IsCompleted ? Moat.Protocols.Containerd.Types.Status.Stopped
-        : !Started ? Moat.Protocols.Containerd.Types.Status.Created
-        : paused ? Moat.Protocols.Containerd.Types.Status.Paused
-        : Moat.Protocols.Containerd.Types.Status.Running;
+    /// <summary>The same status in containerd's terms (the task API's State).</summary>
+    public Status Status(bool paused) => OciStatus(paused) switch
+    {
+        Moat.Oci.ContainerStatus.Stopped => Moat.Protocols.Containerd.Types.Status.Stopped,
+        Moat.Oci.ContainerStatus.Created => Moat.Protocols.Containerd.Types.Status.Created,
+        Moat.Oci.ContainerStatus.Paused => Moat.Protocols.Containerd.Types.Status.Paused,
+        _ => Moat.Protocols.Containerd.Types.Status.Running,
+    };
 
     /// <summary>Stops copying stdin (its FIFO is held open read-write, so it never reports EOF).</summary>
     public CancellationTokenSource StdinCancel { get; } = new();

@@ -153,8 +153,7 @@ internal static class DeleteCommand
     {
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return !stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z') && File.ReadAllText($"/proc/{pid}/cmdline").Contains(Relay.Verb, StringComparison.Ordinal);
+            return ProcessIdentity.Of(pid) is not null && File.ReadAllText($"/proc/{pid}/cmdline").Contains(Relay.Verb, StringComparison.Ordinal);
         }
         catch (IOException)
         {

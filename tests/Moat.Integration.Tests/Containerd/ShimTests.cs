@@ -59,6 +59,13 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         return found;
     }
 
+    /// <summary>The socket of the shim daemon serving <paramref name="id"/>, for calls ctr 1.6 cannot make.</summary>
+    private static string ShimSocket(string id) =>
+        Path.Combine("/run/moat-node/shim", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
+
+    private static readonly global::Moat.Ttrpc.CallOptions NamespaceOptions =
+        new() { Metadata = new Dictionary<string, string> { ["containerd-namespace-ttrpc"] = ContainerdFixture.Namespace } };
+
     private static string Id(string prefix) => prefix + "-" + Guid.NewGuid().ToString("N")[..8];
 
     private Task<CmdResult> Run(string id, params string[] command) =>
@@ -185,7 +192,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         {
             var before = await MemTotalKib(id, "mem0");
             // ctr 1.6 has no `task update`: send containerd's Update call to the shim's socket directly.
-            var socket = Path.Combine("/run/moat-node/shim", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
+            var socket = ShimSocket(id);
             await using (var client = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
             {
                 await client.CallAsync("containerd.task.v2.Task", "Update", new global::Moat.Protocols.Containerd.Task.UpdateTaskRequest
@@ -197,7 +204,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
                         Value = Google.Protobuf.ByteString.CopyFromUtf8("{\"memory\":{\"limit\":134217728}}"),
                     },
                 }, Google.Protobuf.WellKnownTypes.Empty.Parser,
-                new global::Moat.Ttrpc.CallOptions { Metadata = new Dictionary<string, string> { ["containerd-namespace-ttrpc"] = ContainerdFixture.Namespace } });
+                NamespaceOptions);
             }
             // containerd's default spec mounts no cgroupfs in the container: read the limit back as a client does.
             var m = await _containerd.Ctr("task", "metrics", id);
@@ -219,8 +226,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", id)).ExitCode);
         await WaitForStatus(id, "STOPPED");
         // Two deletes racing, as a kubelet retry and containerd's own cleanup may: one wins, one hears NotFound.
-        var socket = Path.Combine("/run/moat-node/shim", global::Moat.Runtime.NameHash.Hex(ContainerdFixture.Namespace + "/" + id, 24) + ".sock");
-        var options = new global::Moat.Ttrpc.CallOptions { Metadata = new Dictionary<string, string> { ["containerd-namespace-ttrpc"] = ContainerdFixture.Namespace } };
+        var socket = ShimSocket(id);
         await using (var a = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
         await using (var b = await global::Moat.Ttrpc.TtrpcClient.ConnectUnixAsync(socket, CancellationToken.None))
         {
@@ -229,7 +235,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
                 try
                 {
                     await c.CallAsync("containerd.task.v2.Task", "Delete", new global::Moat.Protocols.Containerd.Task.DeleteRequest { Id = id },
-                        global::Moat.Protocols.Containerd.Task.DeleteResponse.Parser, options);
+                        global::Moat.Protocols.Containerd.Task.DeleteResponse.Parser, NamespaceOptions);
                     return global::Moat.Ttrpc.StatusCode.OK;
                 }
                 catch (global::Moat.Ttrpc.TtrpcException e)
@@ -241,7 +247,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
             Assert.Equal([global::Moat.Ttrpc.StatusCode.OK, global::Moat.Ttrpc.StatusCode.NotFound], codes.Order());
             // What containerd does after its own delete: the shim, serving nothing now, exits.
             await a.CallAsync("containerd.task.v2.Task", "Shutdown", new global::Moat.Protocols.Containerd.Task.ShutdownRequest { Id = id },
-                Google.Protobuf.WellKnownTypes.Empty.Parser, options);
+                Google.Protobuf.WellKnownTypes.Empty.Parser, NamespaceOptions);
         }
         // containerd still holds the task: its delete finds the shim gone and cleans up after it.
         await _containerd.Ctr("task", "delete", id);
