@@ -136,6 +136,9 @@ internal static class RootfsSetup
         TrySymlink("/proc/kcore", dir + "/core");
     }
 
+    /// <summary>rw-rw-rw-: a device entry without a fileMode.</summary>
+    private const uint DefaultDeviceMode = 0x1b6;
+
     private static void MakeDevice(SafeFd root, LinuxDevice d)
     {
         using (var existing = InRoot.TryOpen(root, d.Path))
@@ -148,7 +151,10 @@ internal static class RootfsSetup
         uint kind = d.Type switch { "c" or "u" => 0x2000, "b" => 0x6000, "p" => 0x1000, _ => 0x2000 };
         using var parent = InRoot.OpenOrCreate(root, Path.GetDirectoryName(d.Path) ?? "/", directory: true);
         var path = InRoot.ProcPath(parent) + "/" + Path.GetFileName(d.Path);
-        Check(Libc.mknod(path, kind | (d.FileMode ?? 0x1b6), MakeDev((uint)(d.Major ?? 0), (uint)(d.Minor ?? 0))), "mknod", d.Path);
+        var mode = d.FileMode ?? DefaultDeviceMode;
+        Check(Libc.mknod(path, kind | mode, MakeDev((uint)(d.Major ?? 0), (uint)(d.Minor ?? 0))), "mknod", d.Path);
+        // mknod applies the umask (0660 came out 0640): the spec's fileMode is the node's mode, as with runc.
+        Check(Libc.chmod(path, (int)mode), "chmod", d.Path);
         Libc.chown(path, (int)(d.Uid ?? 0), (int)(d.Gid ?? 0));
     }
 

@@ -11,11 +11,14 @@ public enum RuntimeErrorKind
     MissingDependency,
     GuestFailure,
     Timeout,
+
+    /// <summary>Something Moat does not do (checkpoint, restore): ttrpc's Unimplemented.</summary>
+    Unsupported,
     Internal,
 }
 
 /// <summary>A runtime failure with a one-line message meant for the user.</summary>
-public sealed class RuntimeException : Exception
+public class RuntimeException : Exception
 {
     public RuntimeException(RuntimeErrorKind kind, string message, Exception? inner = null)
         : base(message, inner) => Kind = kind;

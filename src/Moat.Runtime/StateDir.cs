@@ -151,7 +151,7 @@ public sealed class StateDir
             }
             catch (Exception e) when (e is IOException or System.Text.Json.JsonException)
             {
-                continue;
+                continue; // a sandbox still starting (no record yet), or debris SweepStale removes once its owner is gone
             }
             var running = OwnerAlive(dir);
             var owner = OwnerName(dir);

@@ -39,6 +39,8 @@ public sealed record TapFd(string Name, int Fd);
 /// <summary>A container of a sandbox, as <c>moat list</c> shows it.</summary>
 public sealed record ContainerRecord(string Id, string Bundle, DateTime Created, int Pid);
 
+// A file missing a field or holding null where a value belongs is refused when read, not used half-filled.
+[JsonSourceGenerationOptions(RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(VmmLaunchSpec))]
 [JsonSerializable(typeof(List<ContainerRecord>))]
 internal sealed partial class RuntimeJson : JsonSerializerContext;

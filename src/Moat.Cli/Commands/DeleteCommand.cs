@@ -28,6 +28,12 @@ internal static class DeleteCommand
             {
                 return 0;
             }
+            catch (CorruptRecordException e) when (r.GetValue(force))
+            {
+                ErrorReporter.Warn($"removing {CliStore.Dir(root, containerId)}: {e.Message.Split(": moat delete")[0]}");
+                CliStore.RemoveCorrupt(root, containerId);
+                return 0;
+            }
             await DeleteAsync(root, rec, r.GetValue(force), ct);
             return 0;
         }));

@@ -25,7 +25,10 @@ internal static class RunCommand
             var id = r.GetValue(o.Id)!;
             var pidFile = r.GetValue(o.PidFile);
             var console = r.GetValue(o.ConsoleSocket);
-            if (!r.GetValue(detach) && pidFile is null && console is null && !r.GetValue(keep))
+            // In process is the fast path (measured: 1.0 s against 1.28 s through a shim daemon,
+            // TCG); hooks need the create/start steps they belong to, so a spec with hooks goes
+            // through them, as with create and start.
+            if (!r.GetValue(detach) && pidFile is null && console is null && !r.GetValue(keep) && !Lifecycle.HasHostHooks(r.GetValue(o.Bundle)!))
             {
                 var options = GlobalOptions.RuntimeOptions(r);
                 var log = new PhaseLog(options.Debug ? Console.Error.WriteLine : null);

@@ -34,7 +34,9 @@ internal sealed record RelayJob(
     string? NetworkNamespacePath,
     string? ConfigPath);
 
-[JsonSourceGenerationOptions(WriteIndented = false)]
+// A record missing a field, or with null where a value belongs (a partial write, '{}'), is refused
+// when read: the verbs name it as corrupt instead of failing on it later.
+[JsonSourceGenerationOptions(WriteIndented = false, RespectRequiredConstructorParameters = true, RespectNullableAnnotations = true)]
 [JsonSerializable(typeof(CliRecord))]
 [JsonSerializable(typeof(RelayJob))]
 internal sealed partial class CliJson : JsonSerializerContext;

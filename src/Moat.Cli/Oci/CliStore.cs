@@ -117,8 +117,9 @@ internal static class CliStore
         Moat.Oci.ContainerId.Validate(id);
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(Dir(root, id), StateFile)), CliJson.Default.CliRecord)
+            var r = JsonSerializer.Deserialize(File.ReadAllBytes(Path.Combine(Dir(root, id), StateFile)), CliJson.Default.CliRecord)
                 ?? throw new JsonException("empty");
+            return r.Id == id ? r : throw new JsonException($"it names container {GuestText.OneLine(r.Id, 80)}");
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -126,9 +127,16 @@ internal static class CliStore
         }
         catch (JsonException e)
         {
-            throw new RuntimeException(RuntimeErrorKind.Internal, $"container {id}: {Path.Combine(Dir(root, id), StateFile)} is corrupt ({e.Message}): moat delete --force {id}");
+            throw new CorruptRecordException($"container {id}: {Path.Combine(Dir(root, id), StateFile)} is corrupt ({GuestText.OneLine(e.Message, 200)}): moat delete --force {id}");
         }
     }
+
+    /// <summary>
+    /// Removes the directory of a record that cannot be read (<c>delete --force</c>): nothing in it
+    /// says where a daemon would be, and nothing Moat writes is left half-done (records are renamed
+    /// into place), so it is debris.
+    /// </summary>
+    public static void RemoveCorrupt(string root, string id) => Directory.Delete(Dir(root, id), recursive: true);
 
     public static IEnumerable<CliRecord> All(string root)
     {
@@ -144,8 +152,19 @@ internal static class CliStore
             {
                 r = JsonSerializer.Deserialize(File.ReadAllBytes(file), CliJson.Default.CliRecord);
             }
+            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+            {
+                // a claim without a record yet (a create under way), or a sandbox of moat run
+            }
             catch (Exception e) when (e is IOException or JsonException)
             {
+                // runc skips what it cannot read and says so; the rest of the list still prints
+                ErrorReporter.Warn($"skipping {file}: {GuestText.OneLine(e.Message, 200)}: moat delete --force {Path.GetFileName(dir)}");
+            }
+            if (r is not null && r.Id != Path.GetFileName(dir))
+            {
+                ErrorReporter.Warn($"skipping {file}: it names container {GuestText.OneLine(r.Id, 80)}, not {Path.GetFileName(dir)}: moat delete --force {Path.GetFileName(dir)}");
+                r = null;
             }
             if (r is not null)
             {

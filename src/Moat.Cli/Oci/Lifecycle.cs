@@ -42,12 +42,14 @@ internal static class Lifecycle
             var job = new RelayJob(Path.GetFullPath(root), id, bundle, ns, ShimSocket: null, ExecId: null, ProcessJson: null, terminal, consoleSocket,
                 ForegroundTty: terminal && consoleSocket is null, NewNetworkNamespace: netns is not null && string.IsNullOrEmpty(netns.Path),
                 NetworkNamespacePath: string.IsNullOrEmpty(netns?.Path) ? null : netns.Path, configPath);
-            var state = new ContainerState { Id = id, Status = ContainerStatus.Creating, Bundle = bundle, Annotations = spec.Annotations };
+            // The hooks run once the create operation is done (runtime.md, lifecycle steps 3 and 4,
+            // after step 2): the state they read says "created", with the container's pid.
+            var state = new ContainerState { Id = id, Status = ContainerStatus.Created, Bundle = bundle, Annotations = spec.Annotations };
             var (pid, socket) = await RelayLauncher.LaunchAsync(job, async relayPid =>
             {
                 state.Pid = relayPid;
-                await HookRunner.RunAsync("createRuntime", spec.Hooks?.CreateRuntime, state, ct).ConfigureAwait(false);
                 await HookRunner.RunAsync("prestart", spec.Hooks?.Prestart, state, ct).ConfigureAwait(false);
+                await HookRunner.RunAsync("createRuntime", spec.Hooks?.CreateRuntime, state, ct).ConfigureAwait(false);
             }, ct).ConfigureAwait(false);
             var rootfs = Path.GetFullPath(Path.Combine(bundle, spec.Root?.Path ?? "rootfs"));
             var record = launched = new CliRecord(id, bundle, rootfs, DateTime.UtcNow, pid, socket, ns, (uint)Moat.Linux.Interop.Libc.geteuid(), spec.Annotations);
@@ -104,6 +106,20 @@ internal static class Lifecycle
 
     /// <summary>Forwards the signals a foreground moat gets to the relay, which passes them to the process.</summary>
     public static IDisposable ForwardSignalsTo(int pid) => new ForwardedSignals(ForwardedSignals.Default, sig => Moat.Linux.Interop.Libc.kill(pid, sig));
+
+    /// <summary>Whether the bundle's spec has hooks the host runs (prestart, createRuntime, poststart, poststop); false when it cannot be read.</summary>
+    public static bool HasHostHooks(string bundle)
+    {
+        try
+        {
+            var h = SpecLoader.LoadBundle(Path.GetFullPath(bundle)).Hooks;
+            return h is not null && new[] { h.Prestart, h.CreateRuntime, h.Poststart, h.Poststop }.Any(l => l is { Count: > 0 });
+        }
+        catch (OciException)
+        {
+            return false; // the run path reports what is wrong with it
+        }
+    }
 
     public static Spec? SpecOf(CliRecord r)
     {

@@ -194,6 +194,83 @@ public sealed class OciLifecycleTests
         Assert.Equal("1.1.0", (string?)JsonNode.Parse(f.Stdout)!["ociVersionMax"]);
     }
 
+    [Fact]
+    public async Task RunGivesHooksTheStateOfEachStepAndDevicesKeepTheirMode()
+    {
+        await using var env = new CliEnv();
+        var stages = new[] { "prestart", "createRuntime", "poststart", "poststop" };
+        var bundle = await env.BundleAsync("b", ["stat", "-c", "%a %u %g %t,%T", "/dev/moat-null"], spec =>
+        {
+            var hooks = new JsonObject();
+            foreach (var stage in stages)
+            {
+                var file = Path.Combine(env.Dir, stage + ".json");
+                hooks[stage] = new JsonArray(new JsonObject
+                {
+                    ["path"] = "/bin/sh",
+                    ["args"] = new JsonArray("sh", "-c", $"cat > {file}; echo >> {Path.Combine(env.Dir, "order")} {stage}"),
+                });
+            }
+            spec["hooks"] = hooks;
+            spec["linux"]!["devices"] = new JsonArray(new JsonObject
+            {
+                ["path"] = "/dev/moat-null", ["type"] = "c", ["major"] = 1, ["minor"] = 3, ["fileMode"] = 432 /* 0660 */, ["uid"] = 1000, ["gid"] = 1001,
+            });
+        });
+        var id = Id();
+
+        // Foreground run, as a runc caller uses it: the hooks run at their steps, with the state of that step.
+        var r = await env.MoatAsync("run", "--bundle", bundle, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal("660 1000 1001 1,3", r.Stdout.Trim());
+        Assert.Equal(stages, File.ReadAllLines(Path.Combine(env.Dir, "order")));
+        var expected = new Dictionary<string, string> { ["prestart"] = "created", ["createRuntime"] = "created", ["poststart"] = "running", ["poststop"] = "stopped" };
+        foreach (var stage in stages)
+        {
+            var state = JsonNode.Parse(File.ReadAllText(Path.Combine(env.Dir, stage + ".json")))!.AsObject();
+            Assert.True(expected[stage] == (string?)state["status"], $"{stage} got {state}");
+            Assert.Equal(id, (string?)state["id"]);
+            Assert.Equal(bundle, (string?)state["bundle"]);
+            if (stage != "poststop")
+            {
+                Assert.True((int)state["pid"]! > 0, $"{stage} got no pid: {state}");
+            }
+        }
+        Assert.Equal(1, (await env.MoatAsync("state", id)).ExitCode);
+    }
+
+    [Fact]
+    public async Task ListAndStateSkipAPartialRecordThatDeleteForceRemoves()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sleep", "600"]);
+        var good = Id();
+        Assert.Equal(0, (await env.MoatAsync("create", "--bundle", bundle, good)).ExitCode);
+        // What a create killed mid-write could leave in another runtime: an empty record.
+        Directory.CreateDirectory(Path.Combine(env.Root, "partial"));
+        File.WriteAllText(Path.Combine(env.Root, "partial", "state.json"), "{}");
+
+        var r = await env.MoatAsync("list");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains(good, r.Stdout);
+        Assert.DoesNotContain("partial", r.Stdout);
+        Assert.Contains("skipping", r.Stderr);
+        Assert.Contains("partial", r.Stderr);
+        Assert.DoesNotContain("Exception", r.Stderr);
+
+        r = await env.MoatAsync("state", "partial");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Contains("corrupt", r.Stderr);
+        Assert.Contains("moat delete --force partial", r.Stderr);
+
+        Assert.Equal(1, (await env.MoatAsync("delete", "partial")).ExitCode);
+        Assert.Equal(0, (await env.MoatAsync("delete", "--force", "partial")).ExitCode);
+        Assert.False(Directory.Exists(Path.Combine(env.Root, "partial")));
+        Assert.Equal("created", (string?)(await env.StateAsync(good))["status"]);
+        Assert.Equal(0, (await env.MoatAsync("delete", "--force", good)).ExitCode);
+    }
+
     internal static async Task WaitForAsync(CliEnv env, string id, string status)
     {
         for (var i = 0; i < 150; i++)
