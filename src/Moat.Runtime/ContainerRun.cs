@@ -1,6 +1,4 @@
 using Moat.Oci;
-using Moat.Protocols.Agent;
-using Moat.Ttrpc;
 
 namespace Moat.Runtime;
 
@@ -66,45 +64,47 @@ public sealed class ContainerRun
 
     private async Task<int> RunInSandboxAsync(Sandbox sandbox, string id, string bundle, Spec guestSpec, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
     {
-        var agent = sandbox.Agent;
+        var guest = sandbox.Guest;
         try
         {
             await sandbox.CreateContainerAsync(id, guestSpec, stdin: true, ct, bundle).ConfigureAwait(false);
         }
-        catch (TtrpcException e)
+        catch (AgentException e)
         {
-            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"container {id}: {e.Message}", e);
+            throw e.About(id);
         }
         _log.Phase("container created");
 
         var terminal = guestSpec.Process!.Terminal;
         using var raw = terminal ? Moat.Linux.Terminal.MakeRaw(0) : null;
-        using var resizer = terminal ? new WindowSizeRelay(agent, id, "") : null;
-        var relay = new StdioRelay(agent, id, "");
+        using var resizer = terminal ? new WindowSizeRelay(guest, id, "") : null;
+        var relay = new StdioRelay(guest, id, "");
         using var pumpCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var outTask = relay.PumpOutputAsync(false, stdout, pumpCts.Token);
         var errTask = relay.PumpOutputAsync(true, stderr, pumpCts.Token);
-        var start = await StartAsync(agent, id, ct).ConfigureAwait(false);
-        _log.Phase($"container started (guest pid {start.Pid})");
+        int pid;
+        try
+        {
+            pid = await guest.StartAsync(id, ct).ConfigureAwait(false);
+        }
+        catch (AgentException e)
+        {
+            throw e.About(id);
+        }
+        _log.Phase($"container started (guest pid {pid})");
         resizer?.Send();
         _ = relay.PumpInputAsync(stdin, pumpCts.Token);
 
-        using var signals = ForwardSignals(agent, id);
-        var wait = agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = id }, ct);
-        if (await Task.WhenAny(wait, sandbox.VmExit).ConfigureAwait(false) != wait)
+        ProcessEnd end;
+        using (ForwardSignals(guest, id))
         {
-            throw RuntimeException.VmDied(id, await DescribeDeathAsync(sandbox).ConfigureAwait(false));
+            end = await sandbox.WaitAsync(id, "", ct).ConfigureAwait(false);
         }
-        int status;
-        try
+        if (end.VmDeath is { } what)
         {
-            status = (await wait.ConfigureAwait(false)).Status;
+            throw RuntimeException.VmDied(id, what);
         }
-        catch (TtrpcException e) when (e.Code == StatusCode.Unavailable)
-        {
-            throw RuntimeException.VmDied(id, await DescribeDeathAsync(sandbox).ConfigureAwait(false), e);
-        }
-        _log.Phase($"container exited with status {status}");
+        _log.Phase($"container exited with status {end.Status}");
         // Everything the process wrote reaches our stdout/stderr before we return.
         var drained = Task.WhenAll(outTask, errTask);
         if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(10), ct)).ConfigureAwait(false) != drained)
@@ -112,32 +112,10 @@ public sealed class ContainerRun
             _log.Phase("output still open 10 s after exit (a background process holds it): not waiting longer");
         }
         await pumpCts.CancelAsync().ConfigureAwait(false);
-        return status;
-    }
-
-    /// <summary>What the VM's watch saw (a guest panic, QEMU killed), or that the agent's channel closed.</summary>
-    private static async Task<string> DescribeDeathAsync(Sandbox sandbox)
-    {
-        var fault = sandbox.VmFault;
-        return await Task.WhenAny(fault, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false) == fault
-            ? GuestText.OneLine((await fault.ConfigureAwait(false)).Detail, 300)
-            : "the guest agent's channel closed: the guest crashed or panicked";
-    }
-
-    private static async Task<StartContainerResponse> StartAsync(AgentClient agent, string id, CancellationToken ct)
-    {
-        try
-        {
-            return await agent.StartContainerAsync(new StartContainerRequest { ContainerId = id }, ct).ConfigureAwait(false);
-        }
-        catch (TtrpcException e)
-        {
-            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"container {id}: {e.Message}", e);
-        }
+        return end.Status;
     }
 
     /// <summary>Like runc run: SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to us go to the container's process.</summary>
-    private static Moat.Linux.ForwardedSignals ForwardSignals(AgentClient agent, string id) =>
-        new(Moat.Linux.ForwardedSignals.Default, sig =>
-            _ = agent.SignalProcessAsync(new SignalProcessRequest { ContainerId = id, Signal = (uint)sig }, CancellationToken.None));
+    private static Moat.Linux.ForwardedSignals ForwardSignals(IGuestAgent guest, string id) =>
+        new(Moat.Linux.ForwardedSignals.Default, sig => _ = guest.SignalAsync(id, "", (uint)sig, all: false, CancellationToken.None));
 }

@@ -13,6 +13,7 @@ public sealed class Sandbox : IAsyncDisposable
     private readonly PhaseLog _log;
     private QemuHypervisor? _vm;
     private AgentClient? _agent;
+    private IGuestAgent? _guest;
     private readonly SemaphoreSlim _resizeLock = new(1, 1);
     private int _memoryMiB;
     private int _dimms;
@@ -33,7 +34,11 @@ public sealed class Sandbox : IAsyncDisposable
 
     public string Id { get; }
     public StateDir State { get; }
-    public AgentClient Agent => _agent ?? throw new InvalidOperationException("sandbox not started");
+
+    /// <summary>The container operations of this sandbox's guest agent (its wire client stays in here).</summary>
+    public IGuestAgent Guest => _guest ?? throw new InvalidOperationException("sandbox not started");
+
+    private AgentClient Agent => _agent ?? throw new InvalidOperationException("sandbox not started");
     public int VmmPid => _vm?.Pid ?? 0;
 
     /// <summary>Completes when QEMU exits, for whatever reason.</summary>
@@ -177,6 +182,7 @@ public sealed class Sandbox : IAsyncDisposable
             await _vm.ResumeAsync(ct).ConfigureAwait(false);
         }
         _agent = new AgentClient(client);
+        _guest = new GuestAgent(_agent);
         await AgentConnection.CheckAsync(_agent, _vm, _options.AgentTimeout, ct).ConfigureAwait(false);
         _agentAnswered = true;
     }
@@ -191,6 +197,7 @@ public sealed class Sandbox : IAsyncDisposable
         {
             await _agent.DisposeAsync().ConfigureAwait(false);
             _agent = null;
+            _guest = null;
         }
         if (_vm is not null)
         {
@@ -312,8 +319,8 @@ public sealed class Sandbox : IAsyncDisposable
             // Under TCG a pod's vCPUs exist from boot (GuestVmConfig): growing is onlining them in the guest.
             var plugged = _accel == Accel.Tcg ? target - _vcpus : await vm.HotplugCpusAsync(target - _vcpus, ct).ConfigureAwait(false);
             _vcpus += plugged;
-            var online = await Agent.OnlineCpusAsync(new OnlineCpusRequest { Count = (uint)_vcpus }, ct).ConfigureAwait(false);
-            _log.Phase($"VM vCPUs grown by {plugged} to {_vcpus} ({online.OnlineCpus} online in the guest)");
+            var online = await Guest.OnlineCpusAsync(_vcpus, ct).ConfigureAwait(false);
+            _log.Phase($"VM vCPUs grown by {plugged} to {_vcpus} ({online} online in the guest)");
         }
         finally
         {
@@ -334,12 +341,7 @@ public sealed class Sandbox : IAsyncDisposable
 
     public async Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct, string? bundle = null)
     {
-        await Agent.CreateContainerAsync(new CreateContainerRequest
-        {
-            ContainerId = containerId,
-            OciSpecJson = ByteString.CopyFrom(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(guestSpec, OciJsonContext.Default.Spec)),
-            Stdin = stdin,
-        }, ct).ConfigureAwait(false);
+        await Guest.CreateContainerAsync(containerId, guestSpec, stdin, ct).ConfigureAwait(false);
         lock (_records)
         {
             _records.Add(new ContainerRecord(containerId, bundle ?? "", DateTime.UtcNow, VmmPid));
@@ -369,6 +371,37 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The one rule for how a guest process ends, whichever front door waits: its exit status from
+    /// the agent, or, when the VM stops first (QEMU killed, a guest panic) or the agent's channel
+    /// closes, <see cref="RuntimeException.VmDeathStatus"/> (137, as for a SIGKILLed process) with
+    /// what happened to the VM.
+    /// </summary>
+    public async Task<ProcessEnd> WaitAsync(string containerId, string execId, CancellationToken ct)
+    {
+        var wait = Guest.WaitAsync(containerId, execId, ct);
+        try
+        {
+            if (await Task.WhenAny(wait, VmExit).ConfigureAwait(false) == wait)
+            {
+                return new ProcessEnd(await wait.ConfigureAwait(false), null);
+            }
+        }
+        catch (AgentException e) when (e.Kind == RuntimeErrorKind.GuestFailure)
+        {
+        }
+        return new ProcessEnd(RuntimeException.VmDeathStatus, await DescribeDeathAsync().ConfigureAwait(false));
+    }
+
+    /// <summary>What the VM's watch saw (a guest panic, QEMU killed), or that the agent's channel closed.</summary>
+    private async Task<string> DescribeDeathAsync()
+    {
+        var fault = VmFault;
+        return await Task.WhenAny(fault, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false) == fault
+            ? GuestText.OneLine((await fault.ConfigureAwait(false)).Detail, 300)
+            : "the guest agent's channel closed: the guest crashed or panicked";
+    }
+
     /// <summary>Removes a container from the VM: the agent kills what is left of it, then its shared files are unmounted.</summary>
     public async Task RemoveContainerAsync(string containerId, CancellationToken ct)
     {
@@ -378,9 +411,9 @@ public sealed class Sandbox : IAsyncDisposable
         }
         try
         {
-            await Agent.RemoveContainerAsync(new RemoveContainerRequest { ContainerId = containerId, TimeoutSeconds = 2 }, ct).ConfigureAwait(false);
+            await Guest.RemoveAsync(containerId, ct).ConfigureAwait(false);
         }
-        catch (TtrpcException e) when (e.Code is StatusCode.NotFound or StatusCode.Unavailable)
+        catch (AgentException e) when (e.Kind is RuntimeErrorKind.NotFound or RuntimeErrorKind.GuestFailure)
         {
         }
         TryUnshareContainer(containerId);

@@ -1,18 +1,17 @@
 using System.Runtime.InteropServices;
 using Moat.Linux;
-using Moat.Protocols.Agent;
 
 namespace Moat.Runtime;
 
 /// <summary>Keeps a guest pty the size of the caller's terminal: now, and on every SIGWINCH.</summary>
 public sealed class WindowSizeRelay : IDisposable
 {
-    private readonly AgentClient _agent;
+    private readonly IGuestAgent _agent;
     private readonly string _containerId;
     private readonly string _execId;
     private readonly PosixSignalRegistration? _registration;
 
-    public WindowSizeRelay(AgentClient agent, string containerId, string execId)
+    public WindowSizeRelay(IGuestAgent agent, string containerId, string execId)
     {
         _agent = agent;
         _containerId = containerId;
@@ -29,13 +28,7 @@ public sealed class WindowSizeRelay : IDisposable
         var size = Pty.GetSize(1) ?? Pty.GetSize(0);
         if (size is { } s)
         {
-            _ = _agent.TtyWinResizeAsync(new TtyWinResizeRequest
-            {
-                ContainerId = _containerId,
-                ExecId = _execId,
-                Row = s.Rows,
-                Column = s.Cols,
-            }, CancellationToken.None);
+            _ = _agent.ResizeTtyAsync(_containerId, _execId, s.Rows, s.Cols, CancellationToken.None);
         }
     }
 

@@ -1,5 +1,4 @@
 using Moat.Runtime;
-using Moat.Ttrpc;
 
 namespace Moat.Shim;
 
@@ -47,9 +46,9 @@ internal sealed class OomForwarder(
                     log($"the agent reported an OOM kill of an unknown container {GuestText.OneLine(id, 80)}: ignored");
                 }
             }
-            catch (Exception e) when (e is TtrpcException or ObjectDisposedException or InvalidOperationException)
+            catch (Exception e) when (e is AgentException or ObjectDisposedException or InvalidOperationException)
             {
-                if (sandboxGone.IsCompleted || e is ObjectDisposedException or InvalidOperationException || e is TtrpcException { Code: StatusCode.Unavailable })
+                if (sandboxGone.IsCompleted || e is ObjectDisposedException or InvalidOperationException || e is AgentException { Kind: RuntimeErrorKind.GuestFailure })
                 {
                     return; // the sandbox was torn down
                 }

@@ -22,7 +22,7 @@ internal static class ShimDaemon
         });
         var events = new EventPublisher(a.Namespace, Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), log);
         var service = new TaskService(a, events, log, shutdown);
-        var server = new TtrpcServer(log);
+        var server = new TtrpcServer(log, TaskService.StatusFor);
         TaskServiceBinder.Bind(server, service);
         try
         {

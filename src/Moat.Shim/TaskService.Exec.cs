@@ -1,6 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
 using Moat.Oci;
-using Moat.Protocols.Agent;
 using Moat.Protocols.Containerd.Events;
 using Moat.Protocols.Containerd.Task;
 using Moat.Ttrpc;
@@ -37,13 +36,7 @@ internal sealed partial class TaskService
     {
         var c = Get(request.Id);
         Process(c, request.ExecId);
-        await c.Sandbox.Agent.TtyWinResizeAsync(new TtyWinResizeRequest
-        {
-            ContainerId = c.Id,
-            ExecId = request.ExecId,
-            Row = request.Height,
-            Column = request.Width,
-        }, context.CancellationToken);
+        await c.Sandbox.Guest.ResizeTtyAsync(c.Id, request.ExecId, request.Height, request.Width, context.CancellationToken);
         return new Empty();
     }
 
@@ -54,7 +47,7 @@ internal sealed partial class TaskService
         if (request.Stdin)
         {
             p.CloseStdin();
-            await c.Sandbox.Agent.CloseStdinAsync(new CloseStdinRequest { ContainerId = c.Id, ExecId = request.ExecId }, context.CancellationToken);
+            await c.Sandbox.Guest.CloseStdinAsync(c.Id, request.ExecId, context.CancellationToken);
         }
         return new Empty();
     }
@@ -63,7 +56,7 @@ internal sealed partial class TaskService
     {
         var c = Get(request.Id);
         Require(ContainerOperation.Pause, c.Init, c.Paused);
-        await c.Sandbox.Agent.PauseContainerAsync(new PauseContainerRequest { ContainerId = c.Id }, context.CancellationToken);
+        await c.Sandbox.Guest.PauseAsync(c.Id, context.CancellationToken);
         c.Paused = true;
         _events.Publish("/tasks/paused", new TaskPaused { ContainerId = c.Id });
         return new Empty();
@@ -73,7 +66,7 @@ internal sealed partial class TaskService
     {
         var c = Get(request.Id);
         Require(ContainerOperation.Resume, c.Init, c.Paused);
-        await c.Sandbox.Agent.ResumeContainerAsync(new ResumeContainerRequest { ContainerId = c.Id }, context.CancellationToken);
+        await c.Sandbox.Guest.ResumeAsync(c.Id, context.CancellationToken);
         c.Paused = false;
         _events.Publish("/tasks/resumed", new TaskResumed { ContainerId = c.Id });
         return new Empty();
@@ -105,16 +98,9 @@ internal sealed partial class TaskService
         {
             if (resources?.Memory?.Limit is long limit && limit > 0)
             {
-                try
-                {
-                    var mib = (int)Math.Min(int.MaxValue, (limit + (1 << 20) - 1) >> 20);
-                    await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + LimitsIn(c.Sandbox) - c.LimitMiB + mib, context.CancellationToken);
-                    c.LimitMiB = mib;
-                }
-                catch (Moat.Runtime.RuntimeException e)
-                {
-                    throw new TtrpcException(StatusCode.FailedPrecondition, $"task {c.Id}: {e.Message}");
-                }
+                var mib = (int)Math.Min(int.MaxValue, (limit + (1 << 20) - 1) >> 20);
+                await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + LimitsIn(c.Sandbox) - c.LimitMiB + mib, context.CancellationToken);
+                c.LimitMiB = mib;
             }
             if (Moat.Runtime.Sandbox.LimitCpus(resources) is var cpus and > 0)
             {
@@ -126,15 +112,14 @@ internal sealed partial class TaskService
         {
             _sandboxLock.Release();
         }
-        await c.Sandbox.Agent.UpdateContainerAsync(new UpdateContainerRequest { ContainerId = c.Id, ResourcesJson = request.Resources.Value }, context.CancellationToken);
+        await c.Sandbox.Guest.UpdateAsync(c.Id, request.Resources.Value.Memory, context.CancellationToken);
         return new Empty();
     }
 
     public async Task<StatsResponse> Stats(StatsRequest request, TtrpcCallContext context)
     {
         var c = Get(request.Id);
-        var files = await c.Sandbox.Agent.StatsContainerAsync(new StatsContainerRequest { ContainerId = c.Id }, context.CancellationToken);
-        var metrics = CgroupMetrics.Parse(files.CgroupFiles);
+        var metrics = CgroupMetrics.Parse(await c.Sandbox.Guest.StatsAsync(c.Id, context.CancellationToken));
         return new StatsResponse { Stats = new Any { TypeUrl = Moat.Protocols.Containerd.CgroupsV2.Metrics.Descriptor.FullName, Value = Google.Protobuf.MessageExtensions.ToByteString(metrics) } };
     }
 }

@@ -216,26 +216,19 @@ internal sealed partial class TaskService : ITaskService
             Require(ContainerOperation.Start, p, c.Paused);
             p.Started = true;
         }
-        var agent = c.Sandbox.Agent;
+        var guest = c.Sandbox.Guest;
         try
         {
             var (stdin, stdout, stderr) = await OpenIoAsync(p, context.CancellationToken);
-            var relay = new StdioRelay(agent, c.Id, p.ExecId);
+            var relay = new StdioRelay(guest, c.Id, p.ExecId);
             if (p.ExecId.Length == 0)
             {
-                await agent.StartContainerAsync(new StartContainerRequest { ContainerId = c.Id }, context.CancellationToken);
+                await guest.StartAsync(c.Id, context.CancellationToken);
                 _events.Publish("/tasks/start", new TaskStart { ContainerId = c.Id, Pid = p.Pid });
             }
             else
             {
-                var r = await agent.ExecProcessAsync(new Moat.Protocols.Agent.ExecProcessRequest
-                {
-                    ContainerId = c.Id,
-                    ExecId = p.ExecId,
-                    ProcessJson = Google.Protobuf.ByteString.CopyFrom(p.ProcessJson),
-                    Stdin = stdin is not null,
-                }, context.CancellationToken);
-                p.Pid = (uint)r.Pid;
+                p.Pid = (uint)await guest.ExecAsync(c.Id, p.ExecId, p.ProcessJson, stdin is not null, context.CancellationToken);
                 p.GuestExit = WaitGuestAsync(c.Sandbox, c.Id, p.ExecId);
                 _events.Publish("/tasks/exec-started", new TaskExecStarted { ContainerId = c.Id, ExecId = p.ExecId, Pid = p.Pid });
             }
@@ -290,29 +283,29 @@ internal sealed partial class TaskService : ITaskService
         });
     }
 
-    /// <summary>The process's status from the agent; 137 if the VM goes away first.</summary>
+    /// <summary>The process's status by the sandbox's one rule (137 when the VM dies under it), logged when the VM died.</summary>
     private async Task<int> WaitGuestAsync(Sandbox sandbox, string id, string execId)
     {
         try
         {
-            var wait = sandbox.Agent.WaitProcessAsync(new WaitProcessRequest { ContainerId = id, ExecId = execId }, CancellationToken.None);
-            if (await Task.WhenAny(wait, sandbox.VmExit) == wait)
+            var end = await sandbox.WaitAsync(id, execId, CancellationToken.None);
+            if (end.VmDeath is { } what)
             {
-                return (await wait).Status;
+                _log($"task {id}: the VM stopped while the process was running ({what})");
             }
-            _log($"task {id}: the VM stopped while the process was running");
+            return end.Status;
         }
-        catch (TtrpcException e)
+        catch (AgentException e)
         {
             _log($"task {id} {execId}: wait: {e.Message}");
+            return RuntimeException.VmDeathStatus;
         }
-        return 128 + 9;
     }
 
     /// <summary>Publishes TaskOOM for the OOM kills the sandbox's agent reports (see <see cref="OomForwarder"/>).</summary>
     private Task ForwardOomEventsAsync(Sandbox sandbox) =>
         new OomForwarder(
-            async ct => (await sandbox.Agent.GetOOMEventAsync(ct)).ContainerId,
+            sandbox.Guest.NextOomKillAsync,
             id => _containers.TryGetValue(id, out var c) && c.Sandbox == sandbox,
             id => _events.Publish("/tasks/oom", new TaskOOM { ContainerId = id }),
             line => _log($"sandbox {sandbox.Id}: {line}"),
@@ -447,15 +440,9 @@ internal sealed partial class TaskService : ITaskService
         }
         try
         {
-            await c.Sandbox.Agent.SignalProcessAsync(new SignalProcessRequest
-            {
-                ContainerId = c.Id,
-                ExecId = request.ExecId,
-                Signal = request.Signal,
-                All = request.All,
-            }, context.CancellationToken);
+            await c.Sandbox.Guest.SignalAsync(c.Id, request.ExecId, request.Signal, request.All, context.CancellationToken);
         }
-        catch (TtrpcException e) when (e.Code == StatusCode.NotFound)
+        catch (AgentException e) when (e.Kind == RuntimeErrorKind.NotFound)
         {
             throw new TtrpcException(StatusCode.NotFound, $"{Describe(request.Id, request.ExecId)}: process already finished");
         }
@@ -540,22 +527,25 @@ internal sealed partial class TaskService : ITaskService
 
     private static string Describe(string id, string execId) => string.IsNullOrEmpty(execId) ? $"task {id}" : $"exec {execId} of task {id}";
 
-    /// <summary>The one place runtime errors become ttrpc statuses.</summary>
-    private static Exception Translate(Exception e, string id) => e switch
+    /// <summary>
+    /// The shim's one mapping from typed errors to ttrpc statuses. The server applies it to whatever
+    /// a handler throws; null leaves an unexpected error to the server (Unknown, logged).
+    /// </summary>
+    internal static TtrpcException? StatusFor(Exception e) => e switch
     {
         TtrpcException t => t,
-        RuntimeException r => new TtrpcException(r.Kind switch
-        {
-            RuntimeErrorKind.InvalidArgument => StatusCode.InvalidArgument,
-            RuntimeErrorKind.NotFound => StatusCode.NotFound,
-            RuntimeErrorKind.AlreadyExists => StatusCode.AlreadyExists,
-            RuntimeErrorKind.FailedPrecondition or RuntimeErrorKind.MissingDependency => StatusCode.FailedPrecondition,
-            RuntimeErrorKind.Timeout => StatusCode.DeadlineExceeded,
-            _ => StatusCode.Internal,
-        }, $"task {id}: {r.Message}", r),
+        // The agent's own words (naming the container where it did): its kind travels on as the status.
+        RuntimeException r => new TtrpcException(ErrorStatus.StatusOf(r.Kind), r.Message, r),
         OciException o => new TtrpcException(StatusCode.InvalidArgument, o.Message, o),
         ContainerStateException s => new TtrpcException(StatusCode.FailedPrecondition, s.Message, s),
+        _ => null,
+    };
+
+    /// <summary><see cref="StatusFor"/> for a create or start, whose runtime errors say which task they are about.</summary>
+    private static Exception Translate(Exception e, string id) => e switch
+    {
+        RuntimeException r and not AgentException => new TtrpcException(ErrorStatus.StatusOf(r.Kind), $"task {id}: {r.Message}", r),
         OperationCanceledException => new TtrpcException(StatusCode.Cancelled, $"task {id}: cancelled", e),
-        _ => new TtrpcException(StatusCode.Internal, $"task {id}: {e.Message}", e),
+        _ => StatusFor(e) ?? new TtrpcException(StatusCode.Internal, $"task {id}: {e.Message}", e),
     };
 }

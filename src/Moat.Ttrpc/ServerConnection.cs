@@ -11,11 +11,14 @@ internal sealed class ServerConnection
 {
     private readonly MethodRegistry _methods;
     private readonly FrameConnection _connection;
+    private readonly Func<Exception, TtrpcException?>? _translate;
     private uint _lastStreamId;
 
-    public ServerConnection(MethodRegistry methods, Stream input, Stream output, Action<string>? log, string name)
+    public ServerConnection(MethodRegistry methods, Stream input, Stream output, Action<string>? log, string name,
+        Func<Exception, TtrpcException?>? translate = null)
     {
         _methods = methods;
+        _translate = translate;
         _connection = new FrameConnection(input, output, log, name, onAbort: null);
     }
 
@@ -123,6 +126,10 @@ internal sealed class ServerConnection
             response = _connection.Closing.IsCancellationRequested
                 ? Error(StatusCode.Cancelled, $"{request.Service}.{request.Method}: connection closed")
                 : Error(StatusCode.DeadlineExceeded, $"{request.Service}.{request.Method}: deadline exceeded");
+        }
+        catch (Exception e) when (_translate?.Invoke(e) is { } t)
+        {
+            response = Error(t.Code, t.Message);
         }
         catch (Exception e)
         {

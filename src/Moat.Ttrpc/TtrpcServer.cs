@@ -14,11 +14,18 @@ public sealed class TtrpcServer
 
     private readonly MethodRegistry _methods = new();
     private readonly Action<string>? _log;
+    private readonly Func<Exception, TtrpcException?>? _translate;
     private long _connectionCount;
 
-    public TtrpcServer(Action<string>? log = null)
+    /// <param name="log">Where connection problems are told.</param>
+    /// <param name="translate">
+    /// The service's one mapping from its own typed errors to statuses, applied to whatever a
+    /// handler throws other than a <see cref="TtrpcException"/>; null (or a null answer) gives Unknown.
+    /// </param>
+    public TtrpcServer(Action<string>? log = null, Func<Exception, TtrpcException?>? translate = null)
     {
         _log = log;
+        _translate = translate;
     }
 
     internal MethodRegistry Methods => _methods;
@@ -65,7 +72,7 @@ public sealed class TtrpcServer
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(output);
         var name = $"server conn#{Interlocked.Increment(ref _connectionCount)}";
-        return new ServerConnection(_methods, input, output, _log, name).RunAsync(ct);
+        return new ServerConnection(_methods, input, output, _log, name, _translate).RunAsync(ct);
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
-using Moat.Ttrpc;
+using Moat.Runtime;
 
 namespace Moat.Shim.Tests;
 
@@ -76,8 +76,8 @@ public sealed class OomForwarderTests
         var waits = new List<TimeSpan>();
         var gone = new TaskCompletionSource();
         var f = new OomForwarder(_ => ++calls < 4
-                ? Task.FromException<string>(new TtrpcException(StatusCode.Internal, "boom"))
-                : Task.FromException<string>(new TtrpcException(StatusCode.Unavailable, "closed")),
+                ? Task.FromException<string>(new AgentException(RuntimeErrorKind.Internal, "boom"))
+                : Task.FromException<string>(new AgentException(RuntimeErrorKind.GuestFailure, "closed")),
             _ => true, _ => Assert.Fail("nothing to publish"), _ => { }, gone.Task, t =>
             {
                 waits.Add(t);

@@ -92,13 +92,6 @@ internal static class ShimConnection
     }
 
     /// <summary>One place where shim statuses become the CLI's typed errors (runc's wording where callers match it).</summary>
-    public static RuntimeException Translate(TtrpcException e, string id) => new(e.Code switch
-    {
-        StatusCode.NotFound => RuntimeErrorKind.NotFound,
-        StatusCode.AlreadyExists => RuntimeErrorKind.AlreadyExists,
-        StatusCode.InvalidArgument => RuntimeErrorKind.InvalidArgument,
-        StatusCode.FailedPrecondition => RuntimeErrorKind.FailedPrecondition,
-        StatusCode.DeadlineExceeded => RuntimeErrorKind.Timeout,
-        _ => RuntimeErrorKind.Internal,
-    }, $"container {id}: {e.Message}", e);
+    public static RuntimeException Translate(TtrpcException e, string id) =>
+        new(ErrorStatus.KindOf(e.Code), e.Message.Contains(id, StringComparison.Ordinal) ? e.Message : $"container {id}: {e.Message}", e);
 }
