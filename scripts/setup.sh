@@ -35,6 +35,17 @@ out=out/publish
 dotnet publish src/Moat.Agent -c Release -r linux-x64 -o "$out/agent" -nologo -v quiet -p:DebugType=none
 dotnet publish src/Moat.Cli -c Release -r linux-x64 -o "$out/cli" -nologo -v quiet -p:DebugType=none
 dotnet publish src/Moat.Shim -c Release -r linux-x64 -o "$out/shim" -nologo -v quiet -p:DebugType=none
+# The AOT smoke check: trim and AOT analysis warnings are errors (TreatWarningsAsErrors), so the
+# three publishes above fail on any; each result must be a native executable, and its size is told.
+sizes=()
+for f in "$out/cli/moat" "$out/agent/moat-agent" "$out/shim/containerd-shim-moat-v2"; do
+  if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" != '177ELF' ]; then
+    echo "setup: $f is not a native executable: the NativeAOT publish did not produce one" >&2
+    exit 1
+  fi
+  sizes+=("$(basename "$f") $(( $(stat -c %s "$f") / 1024 )) KiB")
+done
+say "NativeAOT binaries: ${sizes[0]}, ${sizes[1]}, ${sizes[2]}"
 
 say "installing into $PREFIX"
 install -d "$PREFIX/lib/moat" "$PREFIX/bin"

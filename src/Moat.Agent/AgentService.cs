@@ -157,7 +157,7 @@ internal sealed partial class AgentService : IAgentService
                 throw new TtrpcException(StatusCode.InvalidArgument, $"container {request.ContainerId}: linux.resources: {e.Message}");
             }
             container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin,
-                beforeSpec: pid => Cgroups.Join(request.ContainerId, pid), joins: PodJoins(spec));
+                beforeSpec: pid => Cgroups.Join(request.ContainerId, pid), joins: PodJoins(request.JoinNamespaces));
             _oom.Watch(request.ContainerId);
             container.PidNamespace = ReadLinkOrNull($"/proc/{container.Init.Pid}/ns/pid");
             _ = container.Init.Exit.ContinueWith(_ => container.Init.CloseStdin(), TaskScheduler.Default);
@@ -439,19 +439,16 @@ internal sealed partial class AgentService : IAgentService
         Log.Info($"{Describe(c, p.ExecId)} (pid {p.Pid}) still not reaped 5 s after SIGKILL; its processes: {string.Join(" | ", lines)}");
     }
 
-    /// <summary>The host marks namespaces a pod member shares with its sandbox container ("pid=ID,ipc=ID").</summary>
-    public const string JoinAnnotation = "io.moat.join-namespaces";
-
-    private List<(string Type, int Pid)> PodJoins(Spec spec)
+    /// <summary>The namespaces the host says a pod member shares with another container (its pod's sandbox container), by that container's init.</summary>
+    private List<(string Type, int Pid)> PodJoins(IEnumerable<NamespaceJoin> requested)
     {
         var joins = new List<(string, int)>();
-        if (spec.Annotations?.GetValueOrDefault(JoinAnnotation) is not { Length: > 0 } value)
+        foreach (var (type, id) in requested.Select(j => (j.Type, j.ContainerId)))
         {
-            return joins;
-        }
-        foreach (var part in value.Split(',', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var (type, id) = (part[..part.IndexOf('=')], part[(part.IndexOf('=') + 1)..]);
+            if (type is not ("pid" or "ipc" or "uts"))
+            {
+                throw new TtrpcException(StatusCode.InvalidArgument, $"cannot share a namespace of type '{type}': only pid, ipc and uts are shared in a pod");
+            }
             var other = Get(id);
             if (other.Init is not { } init || init.Exited)
             {

@@ -36,7 +36,7 @@ public sealed class ContainerRun
         StateDir.SweepStale(_options.StateRoot, _options.NodeDir);
         _log.Phase("config validated");
 
-        var sandbox = await Sandbox.StartAsync(id, _options, binds, _log, ct, containerMemoryMiB: Sandbox.LimitMiB(spec), containerCpus: Sandbox.LimitCpus(spec)).ConfigureAwait(false);
+        var sandbox = await Sandbox.StartAsync(id, _options, binds, _log, ct, first: ContainerLimits.Of(spec)).ConfigureAwait(false);
         var failed = true;
         RuntimeException? died = null;
         string? kept = null;

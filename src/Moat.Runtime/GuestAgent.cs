@@ -15,12 +15,13 @@ internal sealed class GuestAgent(AgentClient agent) : IGuestAgent
     /// <summary>The longest agent message passed on.</summary>
     private const int MaxMessageChars = 500;
 
-    public Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct) =>
+    public Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, IReadOnlyList<NamespaceJoin> joins, CancellationToken ct) =>
         Call(() => agent.CreateContainerAsync(new CreateContainerRequest
         {
             ContainerId = containerId,
             OciSpecJson = ByteString.CopyFrom(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(guestSpec, OciJsonContext.Default.Spec)),
             Stdin = stdin,
+            JoinNamespaces = { joins.Select(j => new Moat.Protocols.Agent.NamespaceJoin { Type = j.Type, ContainerId = j.ContainerId }) },
         }, ct), ct);
 
     public async Task<int> StartAsync(string containerId, CancellationToken ct) =>

@@ -2,6 +2,9 @@ using Moat.Oci;
 
 namespace Moat.Runtime;
 
+/// <summary>A namespace (<c>pid</c>, <c>ipc</c>, <c>uts</c>) a pod member shares with another container of the VM.</summary>
+public sealed record NamespaceJoin(string Type, string ContainerId);
+
 /// <summary>What a guest process's output read returned: some bytes, and whether the stream ended.</summary>
 public readonly record struct GuestOutput(ReadOnlyMemory<byte> Data, bool Eof);
 
@@ -12,7 +15,7 @@ public readonly record struct GuestOutput(ReadOnlyMemory<byte> Data, bool Eof);
 /// </summary>
 public interface IGuestAgent
 {
-    Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct);
+    Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, IReadOnlyList<NamespaceJoin> joins, CancellationToken ct);
 
     /// <summary>Starts the container's process; its pid in the guest.</summary>
     Task<int> StartAsync(string containerId, CancellationToken ct);

@@ -15,6 +15,7 @@ public sealed class Sandbox : IAsyncDisposable
     private AgentClient? _agent;
     private IGuestAgent? _guest;
     private readonly SemaphoreSlim _resizeLock = new(1, 1);
+    private readonly VmSizing _sizing;
     private int _memoryMiB;
     private int _dimms;
     private int _vcpus;
@@ -30,6 +31,7 @@ public sealed class Sandbox : IAsyncDisposable
         _options = options;
         _log = log;
         State = new StateDir(options.StateRoot, id, options.NodeDir);
+        _sizing = new VmSizing(id, options.MemoryMiB, options.Vcpus, options.MaxMemoryMiB, options.VcpuCeiling);
     }
 
     public string Id { get; }
@@ -48,11 +50,10 @@ public sealed class Sandbox : IAsyncDisposable
     public Task<VmFault> VmFault => _vm?.Fault ?? Task.FromResult(new VmFault(VmFaultKind.Exited, "the VM was not started"));
 
     /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
-    /// <param name="containerMemoryMiB">Memory the containers' limits add to the configured size.</param>
+    /// <param name="first">The limits of the first container (id <paramref name="id"/>): they add to the configured size.</param>
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
-    /// <param name="containerCpus">vCPUs the containers' CPU limits add to the configured count (capped at <see cref="RuntimeOptions.VcpuCeiling"/>).</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
-        int containerMemoryMiB = 0, string? networkNamespace = null, int containerCpus = 0, bool growsCpus = false)
+        ContainerLimits first = default, string? networkNamespace = null, bool growsCpus = false)
     {
         var (kernel, initrd) = GuestImagePaths.Resolve(options);
         var sandbox = new Sandbox(id, options, log) { _growsCpus = growsCpus };
@@ -65,7 +66,8 @@ public sealed class Sandbox : IAsyncDisposable
         log.Phase("state directory created");
         try
         {
-            await sandbox.BootAsync(kernel, initrd, binds, containerMemoryMiB, containerCpus, ct).ConfigureAwait(false);
+            sandbox._sizing.Record(id, first);
+            await sandbox.BootAsync(kernel, initrd, binds, first, ct).ConfigureAwait(false);
             return sandbox;
         }
         catch (Exception e)
@@ -79,7 +81,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, int containerMemoryMiB, int containerCpus, CancellationToken ct)
+    private async Task BootAsync(string kernel, string initrd, IReadOnlyList<ShareBind> binds, ContainerLimits first, CancellationToken ct)
     {
         var selection = QemuAcceleratorHost.Selection(_options, kernel, initrd, _log);
         var decision = await selection.DecideAsync(ct).ConfigureAwait(false);
@@ -87,7 +89,7 @@ public sealed class Sandbox : IAsyncDisposable
         bool restored;
         try
         {
-            restored = await BootUnderAsync(decision, kernel, initrd, binds, containerMemoryMiB, containerCpus, ct).ConfigureAwait(false);
+            restored = await BootUnderAsync(decision, kernel, initrd, binds, first, ct).ConfigureAwait(false);
         }
         catch (RuntimeException e) when (e.Fault is not null && decision.MayFallBack && !ct.IsCancellationRequested)
         {
@@ -97,7 +99,7 @@ public sealed class Sandbox : IAsyncDisposable
             await DropVmAsync().ConfigureAwait(false);
             decision = decision with { Accel = Accel.Tcg, Reason = "KVM faulted during this start: " + e.Message };
             clock.Restart();
-            restored = await BootUnderAsync(decision, kernel, initrd, binds, containerMemoryMiB, containerCpus, ct).ConfigureAwait(false);
+            restored = await BootUnderAsync(decision, kernel, initrd, binds, first, ct).ConfigureAwait(false);
         }
         if (decision.Accel == Accel.Tcg)
         {
@@ -108,10 +110,9 @@ public sealed class Sandbox : IAsyncDisposable
 
     /// <summary>Starts the VM under <paramref name="decision"/>: restored from a template when there is one for its shape, else booted. True when restored.</summary>
     private async Task<bool> BootUnderAsync(AcceleratorDecision decision, string kernel, string initrd, IReadOnlyList<ShareBind> binds,
-        int containerMemoryMiB, int containerCpus, CancellationToken ct)
+        ContainerLimits first, CancellationToken ct)
     {
-        _memoryMiB = _options.MemoryMiB + containerMemoryMiB;
-        _vcpus = Math.Min(_options.Vcpus + containerCpus, _options.VcpuCeiling);
+        (_memoryMiB, _vcpus) = _sizing.TargetWith(Id, first);
         _accel = decision.Accel;
         var config = GuestVmConfig.Base(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
             State.QmpSocket, State.AgentSocket, "moat-" + Id, cpusPresentFromBoot: _growsCpus) with
@@ -121,7 +122,7 @@ public sealed class Sandbox : IAsyncDisposable
         };
         var helper = GuestVmConfig.HelperCommand(_options);
         string? restoredFrom = null;
-        if (TemplateEligible(containerMemoryMiB, containerCpus))
+        if (TemplateEligible(first))
         {
             var templates = new VmTemplates(_options.TemplateDir);
             var key = VmTemplates.Key(config);
@@ -160,8 +161,8 @@ public sealed class Sandbox : IAsyncDisposable
     /// Templates serve the configured VM shape of the installed guest image, on q35: no container
     /// limits adding to it (the number of NICs is part of the shape).
     /// </summary>
-    private bool TemplateEligible(int containerMemoryMiB, int containerCpus) =>
-        _options.Templates && _options.Machine == MachineType.Q35 && containerMemoryMiB == 0 && containerCpus == 0
+    private bool TemplateEligible(ContainerLimits first) =>
+        _options.Templates && _options.Machine == MachineType.Q35 && first == default
         && _options.KernelPath is null && _options.InitrdPath is null;
 
     private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AcceleratorDecision decision,
@@ -255,25 +256,32 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    /// <summary>The configured VM size, before containers' limits are added.</summary>
-    public int BaseMemoryMiB => _options.MemoryMiB;
+    /// <summary>The limits recorded for a container of this sandbox.</summary>
+    public ContainerLimits LimitsOf(string containerId) => _sizing.LimitsOf(containerId);
+
+    /// <summary>
+    /// Grows the VM so <paramref name="containerId"/> fits with <paramref name="limits"/> next to the
+    /// others (<see cref="VmSizing"/>), then records them; never shrinks it. Refused (nothing
+    /// recorded) beyond <c>hypervisor.max_memory_mib</c>.
+    /// </summary>
+    public async Task ResizeForAsync(string containerId, ContainerLimits limits, CancellationToken ct)
+    {
+        var (memoryMiB, vcpus) = _sizing.TargetWith(containerId, limits);
+        await EnsureMemoryAsync(memoryMiB, ct).ConfigureAwait(false);
+        await EnsureVcpusAsync(vcpus, ct).ConfigureAwait(false);
+        _sizing.Record(containerId, limits);
+    }
 
     /// <summary>Grows the VM to at least <paramref name="totalMiB"/> by hotplugging memory (never shrinks it).</summary>
-    public async Task EnsureMemoryAsync(int totalMiB, CancellationToken ct)
+    private async Task EnsureMemoryAsync(int totalMiB, CancellationToken ct)
     {
         await _resizeLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            if (totalMiB <= _memoryMiB)
+            var add = _sizing.MemoryToAdd(_memoryMiB, totalMiB);
+            if (add == 0)
             {
                 return;
-            }
-            var add = (totalMiB - _memoryMiB + 127) / 128 * 128; // x86 memory blocks are 128 MiB
-            var max = Math.Max(_options.MaxMemoryMiB, _options.MemoryMiB);
-            if (_memoryMiB + add > max)
-            {
-                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
-                    $"cannot grow the VM of {Id} to {_memoryMiB + add} MiB: the maximum is {max} MiB (hypervisor.max_memory_mib)");
             }
             await (_vm ?? throw new InvalidOperationException("sandbox not started")).HotplugMemoryAsync((++_dimms).ToString(System.Globalization.CultureInfo.InvariantCulture), add, ct).ConfigureAwait(false);
             _memoryMiB += add;
@@ -285,20 +293,16 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    /// <summary>The configured vCPU count, before containers' limits are added.</summary>
-    public int BaseVcpus => _options.Vcpus;
-
     /// <summary>
-    /// Grows the VM to <paramref name="total"/> vCPUs, capped at <see cref="RuntimeOptions.VcpuCeiling"/>,
+    /// Grows the VM to <paramref name="target"/> vCPUs (already capped at <see cref="RuntimeOptions.VcpuCeiling"/>)
     /// by hotplugging them (q35) and having the agent online them; never shrinks. A limit beyond the
     /// ceiling is not an error: the guest's cgroup still enforces the container's quota.
     /// </summary>
-    public async Task EnsureVcpusAsync(int total, CancellationToken ct)
+    private async Task EnsureVcpusAsync(int target, CancellationToken ct)
     {
         await _resizeLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var target = Math.Min(total, _options.VcpuCeiling);
             if (target <= _vcpus)
             {
                 return;
@@ -328,20 +332,11 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    /// <summary>vCPUs a container's CPU limit (quota over period, rounded up) adds to the VM (0 when it has none).</summary>
-    public static int LimitCpus(Spec spec) => LimitCpus(spec.Linux?.Resources);
-
-    /// <summary>vCPUs a CPU limit (quota over period, rounded up) asks for (0 when there is none).</summary>
-    public static int LimitCpus(LinuxResources? resources) =>
-        resources?.Cpu is { Quota: long q and > 0, Period: ulong p and > 0 } ? (int)Math.Min(256, ((ulong)q + p - 1) / p) : 0;
-
-    /// <summary>MiB a container's memory limit adds to the VM (0 when it has none).</summary>
-    public static int LimitMiB(Spec spec) =>
-        spec.Linux?.Resources?.Memory?.Limit is long l && l > 0 ? (int)Math.Min(int.MaxValue, (l + (1 << 20) - 1) >> 20) : 0;
-
-    public async Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct, string? bundle = null)
+    /// <param name="joins">Namespaces a pod member shares with the pod's sandbox container.</param>
+    public async Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct, string? bundle = null,
+        IReadOnlyList<NamespaceJoin>? joins = null)
     {
-        await Guest.CreateContainerAsync(containerId, guestSpec, stdin, ct).ConfigureAwait(false);
+        await Guest.CreateContainerAsync(containerId, guestSpec, stdin, joins ?? [], ct).ConfigureAwait(false);
         lock (_records)
         {
             _records.Add(new ContainerRecord(containerId, bundle ?? "", DateTime.UtcNow, VmmPid));
@@ -405,6 +400,7 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Removes a container from the VM: the agent kills what is left of it, then its shared files are unmounted.</summary>
     public async Task RemoveContainerAsync(string containerId, CancellationToken ct)
     {
+        _sizing.Forget(containerId);
         if (_vm is null || _vm.ExitTask.IsCompleted)
         {
             return;

@@ -15,10 +15,5 @@ internal sealed class ShimContainer
     /// <summary>The CRI sandbox (pause) container, whose namespaces the pod's other containers join.</summary>
     public bool IsPodSandbox { get; init; }
 
-    /// <summary>MiB its memory limit adds to the VM.</summary>
-    public int LimitMiB { get; set; }
-
-    /// <summary>vCPUs its CPU limit adds to the VM.</summary>
-    public int LimitCpus { get; set; }
     public Dictionary<string, ShimProcess> Execs { get; } = [];
 }

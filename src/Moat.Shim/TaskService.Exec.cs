@@ -96,16 +96,10 @@ internal sealed partial class TaskService
         await _sandboxLock.WaitAsync(context.CancellationToken);
         try
         {
-            if (resources?.Memory?.Limit is long limit && limit > 0)
+            var limits = c.Sandbox.LimitsOf(c.Id);
+            if (limits.With(resources) is var updated && updated != limits)
             {
-                var mib = (int)Math.Min(int.MaxValue, (limit + (1 << 20) - 1) >> 20);
-                await c.Sandbox.EnsureMemoryAsync(c.Sandbox.BaseMemoryMiB + LimitsIn(c.Sandbox) - c.LimitMiB + mib, context.CancellationToken);
-                c.LimitMiB = mib;
-            }
-            if (Moat.Runtime.Sandbox.LimitCpus(resources) is var cpus and > 0)
-            {
-                await c.Sandbox.EnsureVcpusAsync(c.Sandbox.BaseVcpus + CpusIn(c.Sandbox) - c.LimitCpus + cpus, context.CancellationToken);
-                c.LimitCpus = cpus;
+                await c.Sandbox.ResizeForAsync(c.Id, updated, context.CancellationToken);
             }
         }
         finally

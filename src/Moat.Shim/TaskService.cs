@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
 using Moat.Oci;
-using Moat.Protocols.Agent;
 using Moat.Protocols.Containerd;
 using Moat.Protocols.Containerd.Events;
 using Moat.Protocols.Containerd.Task;
@@ -69,10 +68,11 @@ internal sealed partial class TaskService : ITaskService
             throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported by Moat");
         }
         Spec spec;
+        IReadOnlyList<NamespaceJoin> joins;
         try
         {
             spec = SpecLoader.LoadBundle(request.Bundle);
-            MapPodNamespaces(spec);
+            joins = MapPodNamespaces(spec);
             SpecValidator.Validate(spec).ThrowIfInvalid(Path.Combine(request.Bundle, SpecLoader.ConfigFileName));
         }
         catch (OciException e)
@@ -103,15 +103,13 @@ internal sealed partial class TaskService : ITaskService
         try
         {
             var (guestSpec, binds) = SharePlan.ForContainer(request.Id, request.Bundle, spec);
-            var limit = Sandbox.LimitMiB(spec);
-            var cpus = Sandbox.LimitCpus(spec);
+            var limits = ContainerLimits.Of(spec);
             Sandbox sandbox;
             if (_sandbox is { } running && !running.VmExit.IsCompleted)
             {
                 // A further container of the pod: grow the VM for its memory and CPU limits, share its files.
                 sandbox = joined = running;
-                await sandbox.EnsureMemoryAsync(sandbox.BaseMemoryMiB + LimitsIn(sandbox) + limit, context.CancellationToken);
-                await sandbox.EnsureVcpusAsync(sandbox.BaseVcpus + CpusIn(sandbox) + cpus, context.CancellationToken);
+                await sandbox.ResizeForAsync(request.Id, limits, context.CancellationToken);
                 sandbox.ShareContainer(request.Id, binds);
             }
             else
@@ -124,12 +122,12 @@ internal sealed partial class TaskService : ITaskService
                 // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
                 var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
                 sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
-                    containerMemoryMiB: limit, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns, containerCpus: cpus,
+                    first: limits, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns,
                     growsCpus: spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox");
                 _ = ForwardOomEventsAsync(sandbox);
             }
             var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
-            await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken, request.Bundle);
+            await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken, request.Bundle, joins);
             var init = new ShimProcess { ContainerId = request.Id, ExecId = "", Io = io, Pid = (uint)sandbox.VmmPid };
             init.GuestExit = WaitGuestAsync(sandbox, request.Id, "");
             var container = new ShimContainer
@@ -139,8 +137,6 @@ internal sealed partial class TaskService : ITaskService
                 Sandbox = sandbox,
                 Init = init,
                 RootfsMounted = mounted,
-                LimitMiB = limit,
-                LimitCpus = cpus,
                 IsPodSandbox = spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox",
             };
             _containers[request.Id] = container;
@@ -179,33 +175,24 @@ internal sealed partial class TaskService : ITaskService
     /// VM's, which is what this shim reports as the sandbox's pid). Inside the VM that means the
     /// sandbox container's namespaces: the path is dropped and the agent is told to join them.
     /// </summary>
-    private void MapPodNamespaces(Spec spec)
+    private List<NamespaceJoin> MapPodNamespaces(Spec spec)
     {
+        var joins = new List<NamespaceJoin>();
         if (_sandbox is not { } sandbox || spec.Linux?.Namespaces is not { } namespaces)
         {
-            return;
+            return joins;
         }
         var podContainer = _containers.Values.FirstOrDefault(c => c.Sandbox == sandbox && c.IsPodSandbox)?.Id ?? sandbox.Id;
-        var joins = new List<string>();
         foreach (var ns in namespaces)
         {
             if (ns.Type is "pid" or "ipc" or "uts" && ns.Path == $"/proc/{sandbox.VmmPid}/ns/{ns.Type}")
             {
                 ns.Path = null;
-                joins.Add($"{ns.Type}={podContainer}");
+                joins.Add(new NamespaceJoin(ns.Type, podContainer));
             }
         }
-        if (joins.Count > 0)
-        {
-            spec.Annotations ??= [];
-            spec.Annotations["io.moat.join-namespaces"] = string.Join(',', joins);
-        }
+        return joins;
     }
-
-    /// <summary>MiB the memory limits of the containers in <paramref name="sandbox"/> add up to.</summary>
-    private int LimitsIn(Sandbox sandbox) => _containers.Values.Where(c => c.Sandbox == sandbox).Sum(c => c.LimitMiB);
-
-    private int CpusIn(Sandbox sandbox) => _containers.Values.Where(c => c.Sandbox == sandbox).Sum(c => c.LimitCpus);
 
     public async Task<StartResponse> Start(StartRequest request, TtrpcCallContext context)
     {

@@ -81,7 +81,16 @@ public sealed class GuestAgentTests : IAsyncDisposable
             new ReadStreamResponse { Data = Google.Protobuf.ByteString.CopyFromUtf8($"{r.ContainerId}/{r.ExecId}/{r.Len}"), Eof = true });
         Answer<StatsContainerRequest, StatsContainerResponse>("StatsContainer", StatsContainerRequest.Parser, _ =>
             new StatsContainerResponse { CgroupFiles = { ["memory.current"] = "4096" } });
+        Answer<CreateContainerRequest, Google.Protobuf.WellKnownTypes.Empty>("CreateContainer", CreateContainerRequest.Parser, r =>
+        {
+            // A pod member's joins travel as their own field, never as an annotation a spec could carry.
+            Assert.Equal(["pid:pause", "ipc:pause"], r.JoinNamespaces.Select(j => $"{j.Type}:{j.ContainerId}"));
+            Assert.Equal("1.1.0", (string?)System.Text.Json.Nodes.JsonNode.Parse(r.OciSpecJson.ToStringUtf8())!["ociVersion"]);
+            return new Google.Protobuf.WellKnownTypes.Empty();
+        });
         var guest = await ConnectAsync();
+        await guest.CreateContainerAsync("app", new Moat.Oci.Spec { OciVersion = "1.1.0" }, stdin: false,
+            [new NamespaceJoin("pid", "pause"), new NamespaceJoin("ipc", "pause")], CancellationToken.None);
         Assert.Equal(42, await guest.ExecAsync("c1", "e1", "{\"args\":[\"true\"]}"u8.ToArray(), stdin: true, CancellationToken.None));
         var output = await guest.ReadOutputAsync("c1", "e1", stderr: true, 7, CancellationToken.None);
         Assert.True(output.Eof);

@@ -16,7 +16,7 @@ public sealed class ResourceSizingTests
     [InlineData(100000L, 0UL, 0)]
     [InlineData(null, 100000UL, 0)]
     public void CpuLimitAddsQuotaOverPeriodRoundedUp(long? quota, ulong? period, int cpus) =>
-        Assert.Equal(cpus, Sandbox.LimitCpus(WithCpu(quota, period)));
+        Assert.Equal(cpus, ContainerLimits.Of(WithCpu(quota, period)).Cpus);
 
     [Theory]
     [InlineData(1, 0, 0)]  // 0: the host's CPUs
@@ -31,7 +31,52 @@ public sealed class ResourceSizingTests
     [Fact]
     public void NoResourcesAddNothing()
     {
-        Assert.Equal(0, Sandbox.LimitCpus(new Spec()));
-        Assert.Equal(0, Sandbox.LimitMiB(new Spec()));
+        Assert.Equal(default, ContainerLimits.Of(new Spec()));
+    }
+
+    private static VmSizing Pod(int maxMemoryMiB = 4096, int ceiling = 8) => new("pod1", baseMemoryMiB: 256, baseVcpus: 1, maxMemoryMiB, ceiling);
+
+    [Fact]
+    public void APodsVmIsItsConfiguredSizePlusEveryContainersLimits()
+    {
+        var sizing = Pod();
+        sizing.Record("pause", default);
+        sizing.Record("app", new ContainerLimits(512, 2));
+        Assert.Equal((256 + 512 + 100, 1 + 2 + 1), sizing.TargetWith("sidecar", new ContainerLimits(100, 1)));
+        // An update replaces the container's own share, it does not add to it.
+        Assert.Equal((256 + 1024, 1 + 3), sizing.TargetWith("app", new ContainerLimits(1024, 3)));
+        sizing.Forget("app");
+        Assert.Equal((256, 1), sizing.TargetWith("pause", default));
+    }
+
+    [Fact]
+    public void VcpusStopAtTheCeilingWhileMemoryGrowsInWholeBlocks()
+    {
+        var sizing = Pod(ceiling: 2);
+        Assert.Equal(2, sizing.TargetWith("a", new ContainerLimits(0, 16)).Vcpus);
+        Assert.Equal(0, sizing.MemoryToAdd(512, 400));
+        Assert.Equal(128, sizing.MemoryToAdd(512, 513));
+        Assert.Equal(256, sizing.MemoryToAdd(512, 700));
+    }
+
+    [Fact]
+    public void GrowingBeyondTheMaximumIsRefusedNamingTheSetting()
+    {
+        var sizing = Pod(maxMemoryMiB: 1024);
+        var e = Assert.Throws<RuntimeException>(() => sizing.MemoryToAdd(1024, 1100));
+        Assert.Equal(RuntimeErrorKind.FailedPrecondition, e.Kind);
+        Assert.Contains("pod1", e.Message);
+        Assert.Contains("hypervisor.max_memory_mib", e.Message);
+        Assert.Equal(256, new VmSizing("p", 256, 1, maxMemoryMiB: 0, 1).MaxMemoryMiB); // never below the configured size
+    }
+
+    [Fact]
+    public void AnUpdateKeepsWhatItLeavesOut()
+    {
+        var limits = new ContainerLimits(512, 2);
+        Assert.Equal(limits, limits.With(null));
+        Assert.Equal(new ContainerLimits(1024, 2), limits.With(new LinuxResources { Memory = new LinuxMemory { Limit = 1L << 30 } }));
+        Assert.Equal(new ContainerLimits(512, 3), limits.With(new LinuxResources { Cpu = new LinuxCpu { Quota = 250000, Period = 100000 } }));
+        Assert.Equal(new ContainerLimits(2, 0), ContainerLimits.Of(new LinuxResources { Memory = new LinuxMemory { Limit = (1L << 20) + 1 } }));
     }
 }

@@ -36,7 +36,7 @@ public sealed class StdioRelayTests
             return Task.CompletedTask;
         }
 
-        public Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, CancellationToken ct) => throw new NotSupportedException();
+        public Task CreateContainerAsync(string containerId, Spec guestSpec, bool stdin, IReadOnlyList<NamespaceJoin> joins, CancellationToken ct) => throw new NotSupportedException();
         public Task<int> StartAsync(string containerId, CancellationToken ct) => throw new NotSupportedException();
         public Task<int> ExecAsync(string containerId, string execId, ReadOnlyMemory<byte> processJson, bool stdin, CancellationToken ct) => throw new NotSupportedException();
         public Task<int> WaitAsync(string containerId, string execId, CancellationToken ct) => throw new NotSupportedException();

@@ -32,7 +32,7 @@ internal sealed class OciSpecTarget : FuzzTarget
         }
 
         spec = SpecLoader.Parse(json);
-        _ = Sandbox.LimitCpus(spec) + Sandbox.LimitMiB(spec);
+        _ = ContainerLimits.Of(spec);
         var (guestSpec, binds) = SharePlan.ForContainer("fuzz", Bundle.Value, spec);
         _ = SpecValidator.Validate(guestSpec);
         _ = binds.Count;

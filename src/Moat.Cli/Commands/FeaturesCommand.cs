@@ -39,7 +39,6 @@ internal static class FeaturesCommand
                 ["annotations"] = new JsonObject
                 {
                     ["io.moat.runtime"] = "each container (or pod) runs in its own QEMU virtual machine",
-                    ["io.moat.join-namespaces"] = "set by the shim for pod members (TYPE=CONTAINER,...)",
                 },
             };
             Console.WriteLine(doc.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
