@@ -36,7 +36,7 @@ internal static class AgentMain
             reaper.Start();
             var launcher = new ProcessLauncher(reaper);
             var service = new AgentService(launcher, uptimeMs);
-            var server = new TtrpcServer(Log.Info);
+            var server = new TtrpcServer(Log.Info, AgentException.StatusFor);
             AgentServiceBinder.Bind(server, service);
 
             var device = args.Length > 1 && args[0] == "--port" ? args[1] : Boot.FindVirtioPort(PortName, TimeSpan.FromSeconds(30));

@@ -20,7 +20,7 @@ internal sealed partial class AgentService
             }
             if (DateTime.UtcNow > deadline)
             {
-                throw new TtrpcException(StatusCode.DeadlineExceeded,
+                throw new AgentException(AgentErrorKind.Timeout,
                     $"only {online} of {request.Count} vCPUs came online within {CpuOnlineTimeout.TotalSeconds:0} s: does the guest kernel have ACPI CPU hotplug?");
             }
             await Task.Delay(20, context.CancellationToken).ConfigureAwait(false);

@@ -11,14 +11,14 @@ internal sealed partial class AgentService
     public Task<WriteStreamResponse> WriteStdin(WriteStreamRequest request, TtrpcCallContext context)
     {
         var p = Get(request.ContainerId).Process(request.ExecId);
-        var fd = p.Stdin ?? throw new TtrpcException(StatusCode.FailedPrecondition, "stdin is closed");
+        var fd = p.Stdin ?? throw new AgentException(AgentErrorKind.FailedPrecondition, "stdin is closed");
         try
         {
             Pipes.WriteAll(fd.Fd, request.Data.Span);
         }
         catch (ErrnoException e) when (e.Errno == Moat.Linux.Interop.Libc.EPIPE)
         {
-            throw new TtrpcException(StatusCode.FailedPrecondition, "stdin is closed: the process stopped reading");
+            throw new AgentException(AgentErrorKind.FailedPrecondition, "stdin is closed: the process stopped reading");
         }
         return Task.FromResult(new WriteStreamResponse { Len = (uint)request.Data.Length });
     }
@@ -63,7 +63,7 @@ internal sealed partial class AgentService
     public Task<Empty> TtyWinResize(TtyWinResizeRequest request, TtrpcCallContext context)
     {
         var p = Get(request.ContainerId).Process(request.ExecId);
-        var master = p.PtyMaster ?? throw new TtrpcException(StatusCode.FailedPrecondition, "process has no terminal");
+        var master = p.PtyMaster ?? throw new AgentException(AgentErrorKind.FailedPrecondition, "process has no terminal");
         Pty.Resize(master.Fd, (ushort)request.Row, (ushort)request.Column);
         return Task.FromResult(new Empty());
     }

@@ -63,7 +63,7 @@ internal sealed partial class AgentService : IAgentService
         }
         catch (Exception e) when (e is ErrnoException or ArgumentException)
         {
-            throw new TtrpcException(StatusCode.Internal, e.Message);
+            throw new AgentException(AgentErrorKind.Internal, e.Message);
         }
         foreach (var s in request.Storages)
         {
@@ -74,7 +74,7 @@ internal sealed partial class AgentService : IAgentService
             if (rc < 0)
             {
                 var err = new ErrnoException("mount", System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), $"{fstype} {s.Source} on {s.MountPoint}");
-                throw new TtrpcException(StatusCode.Internal, err.Message);
+                throw new AgentException(AgentErrorKind.Internal, err.Message);
             }
             lock (_sandboxMounts)
             {
@@ -129,14 +129,14 @@ internal sealed partial class AgentService : IAgentService
         }
         catch (OciException e)
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
+            throw new AgentException(AgentErrorKind.InvalidArgument, e.Message);
         }
         Log.Verbose($"create {request.ContainerId} at {Uptime.Milliseconds()} ms");
         Log.Verbose($"spec parsed at {Uptime.Milliseconds()} ms");
         var container = new Container(request.ContainerId, spec);
         if (!_containers.TryAdd(request.ContainerId, container))
         {
-            throw new TtrpcException(StatusCode.AlreadyExists, $"container {request.ContainerId} already exists");
+            throw new AgentException(AgentErrorKind.AlreadyExists, $"container {request.ContainerId} already exists");
         }
         if (spec.Annotations?.GetValueOrDefault("io.kubernetes.cri.container-type") == "sandbox" && !string.IsNullOrEmpty(spec.Hostname))
         {
@@ -146,7 +146,7 @@ internal sealed partial class AgentService : IAgentService
         }
         try
         {
-            var process = spec.Process ?? throw new TtrpcException(StatusCode.InvalidArgument, "config.json has no process");
+            var process = spec.Process ?? throw new AgentException(AgentErrorKind.InvalidArgument, "config.json has no process");
             var init = new InitSpec { Spec = spec, Rootfs = spec.Root!.Path, Process = process };
             try
             {
@@ -154,7 +154,7 @@ internal sealed partial class AgentService : IAgentService
             }
             catch (IOException e)
             {
-                throw new TtrpcException(StatusCode.InvalidArgument, $"container {request.ContainerId}: linux.resources: {e.Message}");
+                throw new AgentException(AgentErrorKind.InvalidArgument, $"container {request.ContainerId}: linux.resources: {e.Message}");
             }
             container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin,
                 beforeSpec: pid => Cgroups.Join(request.ContainerId, pid), joins: PodJoins(request.JoinNamespaces));
@@ -180,14 +180,14 @@ internal sealed partial class AgentService : IAgentService
         {
             if (c.Started)
             {
-                throw new TtrpcException(StatusCode.FailedPrecondition, $"container {c.Id} is already started");
+                throw new AgentException(AgentErrorKind.FailedPrecondition, $"container {c.Id} is already started");
             }
             c.Started = true;
         }
         var error = ProcessLauncher.Start(init);
         if (error is not null)
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, error);
+            throw new AgentException(AgentErrorKind.InvalidArgument, error);
         }
         return Task.FromResult(new StartContainerResponse { Pid = init.Pid });
     }
@@ -209,7 +209,7 @@ internal sealed partial class AgentService : IAgentService
         var init = c.Process("");
         if (!c.Started || init.Exited)
         {
-            throw new TtrpcException(StatusCode.FailedPrecondition, $"container {c.Id} is not running");
+            throw new AgentException(AgentErrorKind.FailedPrecondition, $"container {c.Id} is not running");
         }
         Moat.Oci.Process process;
         try
@@ -219,17 +219,17 @@ internal sealed partial class AgentService : IAgentService
         }
         catch (JsonException e)
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, $"exec {request.ExecId}: invalid process JSON: {e.Message}");
+            throw new AgentException(AgentErrorKind.InvalidArgument, $"exec {request.ExecId}: invalid process JSON: {e.Message}");
         }
         if (process.Args is not { Count: > 0 })
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, $"exec {request.ExecId}: process.args must not be empty");
+            throw new AgentException(AgentErrorKind.InvalidArgument, $"exec {request.ExecId}: process.args must not be empty");
         }
         lock (c.Execs)
         {
             if (c.Execs.ContainsKey(request.ExecId))
             {
-                throw new TtrpcException(StatusCode.AlreadyExists, $"exec {request.ExecId} already exists in container {c.Id}");
+                throw new AgentException(AgentErrorKind.AlreadyExists, $"exec {request.ExecId} already exists in container {c.Id}");
             }
         }
         var spec = new InitSpec { Process = process, InitPid = init.Pid, Seccomp = c.Spec.Linux?.Seccomp };
@@ -240,7 +240,7 @@ internal sealed partial class AgentService : IAgentService
         var error = ProcessLauncher.AwaitExec(p);
         if (error is not null)
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, error);
+            throw new AgentException(AgentErrorKind.InvalidArgument, error);
         }
         _ = p.Exit.ContinueWith(_ => p.CloseStdin(), TaskScheduler.Default);
         lock (c.Execs)
@@ -269,12 +269,12 @@ internal sealed partial class AgentService : IAgentService
         }
         if (p.Exited)
         {
-            throw new TtrpcException(StatusCode.NotFound, $"process {Describe(c, request.ExecId)} already exited");
+            throw new AgentException(AgentErrorKind.NotFound, $"process {Describe(c, request.ExecId)} already exited");
         }
         if (Libc.kill(p.Pid, (int)request.Signal) < 0)
         {
             var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            throw new TtrpcException(errno == Libc.ESRCH ? StatusCode.NotFound : StatusCode.Internal,
+            throw new AgentException(errno == Libc.ESRCH ? AgentErrorKind.NotFound : AgentErrorKind.Internal,
                 new ErrnoException("kill", errno, Describe(c, request.ExecId)).Message);
         }
         return Task.FromResult(new Empty());
@@ -310,7 +310,7 @@ internal sealed partial class AgentService : IAgentService
                 }
                 if (name is null)
                 {
-                    throw new TtrpcException(StatusCode.NotFound, $"no guest interface has MAC {i.Mac}: is virtio_net loaded?");
+                    throw new AgentException(AgentErrorKind.NotFound, $"no guest interface has MAC {i.Mac}: is virtio_net loaded?");
                 }
                 if (i.Mtu > 0)
                 {
@@ -330,7 +330,7 @@ internal sealed partial class AgentService : IAgentService
         }
         catch (Exception e) when (e is IOException or FormatException or ArgumentException)
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, $"network: {e.Message}");
+            throw new AgentException(AgentErrorKind.InvalidArgument, $"network: {e.Message}");
         }
         return Task.FromResult(new Empty());
     }
@@ -351,7 +351,7 @@ internal sealed partial class AgentService : IAgentService
     {
         if (!c.Started || c.Process("").Exited)
         {
-            throw new TtrpcException(StatusCode.FailedPrecondition, $"container {c.Id} is not running");
+            throw new AgentException(AgentErrorKind.FailedPrecondition, $"container {c.Id} is not running");
         }
         try
         {
@@ -359,7 +359,7 @@ internal sealed partial class AgentService : IAgentService
         }
         catch (IOException e)
         {
-            throw new TtrpcException(StatusCode.Internal, $"container {c.Id}: {e.Message}");
+            throw new AgentException(AgentErrorKind.Internal, $"container {c.Id}: {e.Message}");
         }
     }
 
@@ -373,7 +373,7 @@ internal sealed partial class AgentService : IAgentService
         }
         catch (JsonException e)
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, $"container {c.Id}: invalid resources JSON: {e.Message}");
+            throw new AgentException(AgentErrorKind.InvalidArgument, $"container {c.Id}: invalid resources JSON: {e.Message}");
         }
         try
         {
@@ -381,7 +381,7 @@ internal sealed partial class AgentService : IAgentService
         }
         catch (IOException e)
         {
-            throw new TtrpcException(StatusCode.InvalidArgument, $"container {c.Id}: {e.Message}");
+            throw new AgentException(AgentErrorKind.InvalidArgument, $"container {c.Id}: {e.Message}");
         }
         return Task.FromResult(new Empty());
     }
@@ -390,7 +390,7 @@ internal sealed partial class AgentService : IAgentService
         new() { ContainerId = await _oom.Events.ReadAsync(context.CancellationToken) };
 
     private Container Get(string id) =>
-        _containers.TryGetValue(id, out var c) ? c : throw new TtrpcException(StatusCode.NotFound, $"container {id} not found");
+        _containers.TryGetValue(id, out var c) ? c : throw new AgentException(AgentErrorKind.NotFound, $"container {id} not found");
 
     private static string Describe(Container c, string execId) =>
         string.IsNullOrEmpty(execId) ? $"init of container {c.Id}" : $"exec {execId} of container {c.Id}";
@@ -447,12 +447,12 @@ internal sealed partial class AgentService : IAgentService
         {
             if (type is not ("pid" or "ipc" or "uts"))
             {
-                throw new TtrpcException(StatusCode.InvalidArgument, $"cannot share a namespace of type '{type}': only pid, ipc and uts are shared in a pod");
+                throw new AgentException(AgentErrorKind.InvalidArgument, $"cannot share a namespace of type '{type}': only pid, ipc and uts are shared in a pod");
             }
             var other = Get(id);
             if (other.Init is not { } init || init.Exited)
             {
-                throw new TtrpcException(StatusCode.FailedPrecondition, $"cannot share the {type} namespace of {id}: it is not running");
+                throw new AgentException(AgentErrorKind.FailedPrecondition, $"cannot share the {type} namespace of {id}: it is not running");
             }
             joins.Add((type, init.Pid));
         }

@@ -19,13 +19,13 @@ internal sealed class Container
     {
         if (string.IsNullOrEmpty(execId))
         {
-            return Init ?? throw AgentException.New(Moat.Ttrpc.StatusCode.FailedPrecondition, $"container {Id} has no init process");
+            return Init ?? throw new AgentException(AgentErrorKind.FailedPrecondition, $"container {Id} has no init process");
         }
         lock (Execs)
         {
             return Execs.TryGetValue(execId, out var p)
                 ? p
-                : throw AgentException.New(Moat.Ttrpc.StatusCode.NotFound, $"exec {execId} not found in container {Id}");
+                : throw new AgentException(AgentErrorKind.NotFound, $"exec {execId} not found in container {Id}");
         }
     }
 }

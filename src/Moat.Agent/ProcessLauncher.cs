@@ -156,7 +156,7 @@ internal sealed class ProcessLauncher
             if (ready != "ready" && !ready.StartsWith("ready ", StringComparison.Ordinal))
             {
                 helper.Exit.Wait(TimeSpan.FromSeconds(5));
-                throw AgentException.New(Moat.Ttrpc.StatusCode.Internal, ready.StartsWith("error ", StringComparison.Ordinal)
+                throw new AgentException(AgentErrorKind.Internal, ready.StartsWith("error ", StringComparison.Ordinal)
                     ? ready[6..]
                     : $"container init exited before it was ready{(helper.Exit.IsCompleted ? $" (status {helper.Exit.Result})" : "")}");
             }
