@@ -11,7 +11,7 @@ internal static class AgentConnection
     private static readonly TimeSpan SocketTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Connects to the agent socket QEMU serves, retrying while QEMU creates it (up to 10 s).</summary>
-    public static async Task<TtrpcClient> ConnectAsync(string socket, QemuHypervisor vm, CancellationToken ct)
+    public static async Task<TtrpcClient> ConnectAsync(string socket, IHypervisor vm, CancellationToken ct)
     {
         var deadline = DateTime.UtcNow + SocketTimeout;
         while (true)
@@ -36,7 +36,7 @@ internal static class AgentConnection
     /// guest panics or shuts down, QEMU exits) fails the wait at once, with QEMU's own words; an
     /// agent that never answers fails it after <paramref name="timeout"/>.
     /// </summary>
-    public static async Task<CheckResponse> CheckAsync(AgentClient agent, QemuHypervisor vm, TimeSpan timeout, CancellationToken ct)
+    public static async Task<CheckResponse> CheckAsync(AgentClient agent, IHypervisor vm, TimeSpan timeout, CancellationToken ct)
     {
         var check = agent.CheckAsync(timeout, ct);
         if (await Task.WhenAny(check, vm.Fault).ConfigureAwait(false) != check)
@@ -63,6 +63,6 @@ internal static class AgentConnection
         }
     }
 
-    private static RuntimeException Failed(VmFault fault, QemuHypervisor vm) =>
+    private static RuntimeException Failed(VmFault fault, IHypervisor vm) =>
         RuntimeException.GuestDidNotStart(fault, "the VM failed before its agent answered: " + vm.Describe(fault));
 }

@@ -11,7 +11,8 @@ public sealed class Sandbox : IAsyncDisposable
 {
     private readonly RuntimeOptions _options;
     private readonly PhaseLog _log;
-    private QemuHypervisor? _vm;
+    private IHypervisor? _vm;
+    private readonly VmFactory _vms;
     private AgentClient? _agent;
     private IGuestAgent? _guest;
     private readonly SemaphoreSlim _resizeLock = new(1, 1);
@@ -25,14 +26,19 @@ public sealed class Sandbox : IAsyncDisposable
     private bool _growsCpus;
     private PodNetwork? _network;
 
-    private Sandbox(string id, RuntimeOptions options, PhaseLog log)
+    private Sandbox(string id, RuntimeOptions options, PhaseLog log, VmFactory vms)
     {
+        _vms = vms;
         Id = id;
         _options = options;
         _log = log;
         State = new StateDir(options.StateRoot, id, options.NodeDir);
         _sizing = new VmSizing(id, options.MemoryMiB, options.Vcpus, options.MaxMemoryMiB, options.VcpuCeiling);
     }
+
+    /// <summary>QEMU, launched through <c>moat __vmm</c> (<paramref name="helper"/>) with the share and the pod's taps.</summary>
+    private static IHypervisor Qemu(IReadOnlyList<string> helper, string shareDir, IReadOnlyList<ShareBind> binds, PodNetwork? network) =>
+        new QemuHypervisor(helper, shareDir, binds, network);
 
     public string Id { get; }
     public StateDir State { get; }
@@ -52,11 +58,12 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>Boots the VM with the given binds shared and waits for the agent.</summary>
     /// <param name="first">The limits of the first container (id <paramref name="id"/>): they add to the configured size.</param>
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
+    /// <param name="vms">Makes the VM (QEMU unless given: tests pass a fake).</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
-        ContainerLimits first = default, string? networkNamespace = null, bool growsCpus = false)
+        ContainerLimits first = default, string? networkNamespace = null, bool growsCpus = false, VmFactory? vms = null)
     {
         var (kernel, initrd) = GuestImagePaths.Resolve(options);
-        var sandbox = new Sandbox(id, options, log) { _growsCpus = growsCpus };
+        var sandbox = new Sandbox(id, options, log, vms ?? Qemu) { _growsCpus = growsCpus };
         if (networkNamespace is not null)
         {
             sandbox._network = await PodNetwork.PrepareAsync(networkNamespace, ct).ConfigureAwait(false);
@@ -168,7 +175,7 @@ public sealed class Sandbox : IAsyncDisposable
     private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AcceleratorDecision decision,
         uint lastStreamId, CancellationToken ct)
     {
-        _vm = new QemuHypervisor(helper, State.ShareDir, binds, _network);
+        _vm = _vms(helper, State.ShareDir, binds, _network);
         await _vm.StartAsync(config, ct).ConfigureAwait(false);
         _log.Phase($"VM started (qemu pid {_vm.Pid}, {decision.Accel.ToString().ToUpperInvariant()}: {decision.Reason})");
         var client = await AgentConnection.ConnectAsync(State.AgentSocket, _vm, ct).ConfigureAwait(false);

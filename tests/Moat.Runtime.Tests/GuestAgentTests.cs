@@ -81,12 +81,12 @@ public sealed class GuestAgentTests : IAsyncDisposable
             new ReadStreamResponse { Data = Google.Protobuf.ByteString.CopyFromUtf8($"{r.ContainerId}/{r.ExecId}/{r.Len}"), Eof = true });
         Answer<StatsContainerRequest, StatsContainerResponse>("StatsContainer", StatsContainerRequest.Parser, _ =>
             new StatsContainerResponse { CgroupFiles = { ["memory.current"] = "4096" } });
-        Answer<CreateContainerRequest, Google.Protobuf.WellKnownTypes.Empty>("CreateContainer", CreateContainerRequest.Parser, r =>
+        Answer<CreateContainerRequest, Moat.Protocols.Agent.Empty>("CreateContainer", CreateContainerRequest.Parser, r =>
         {
             // A pod member's joins travel as their own field, never as an annotation a spec could carry.
             Assert.Equal(["pid:pause", "ipc:pause"], r.JoinNamespaces.Select(j => $"{j.Type}:{j.ContainerId}"));
             Assert.Equal("1.1.0", (string?)System.Text.Json.Nodes.JsonNode.Parse(r.OciSpecJson.ToStringUtf8())!["ociVersion"]);
-            return new Google.Protobuf.WellKnownTypes.Empty();
+            return new Moat.Protocols.Agent.Empty();
         });
         var guest = await ConnectAsync();
         await guest.CreateContainerAsync("app", new Moat.Oci.Spec { OciVersion = "1.1.0" }, stdin: false,
