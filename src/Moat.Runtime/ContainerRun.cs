@@ -1,10 +1,13 @@
 using Moat.Oci;
+using Moat.Runtime.Core;
 
 namespace Moat.Runtime;
 
 /// <summary>
-/// <c>moat run</c>: validate the bundle, boot a VM, run the container's process with stdio
-/// relayed, forward signals, return its exit status (128 + n for signal n), tear everything down.
+/// Foreground <c>moat run</c>, a front door of the container core like the shim's task service:
+/// validate the bundle, create and start the container in a VM of its own with the caller's
+/// stdio, forward signals, wait, delete; the exit status is the process's (128 + n for signal n),
+/// or 137 with one line saying what happened when the VM died under it.
 /// </summary>
 public sealed class ContainerRun
 {
@@ -32,42 +35,17 @@ public sealed class ContainerRun
         {
             _log.Phase($"warning: {w}");
         }
-        var (guestSpec, binds) = SharePlan.ForContainer(id, bundle, spec);
-        StateDir.SweepStale(_options.StateRoot, _options.NodeDir);
         _log.Phase("config validated");
 
-        var sandbox = await Sandbox.StartAsync(id, _options, binds, _log, ct, first: ContainerLimits.Of(spec)).ConfigureAwait(false);
-        var failed = true;
-        RuntimeException? died = null;
-        string? kept = null;
+        // The caller's own stdio, as it is: no FIFOs to open.
+        var streams = new ProcessStreams(stdin, stdout, stderr);
+        var core = new ContainerCore(new CoreSettings(_log.Phase, _log, NoEvents.Instance, (_, _) => Task.FromResult(streams), KeepLogs: _options.Debug));
+        var terminal = spec.Process.Terminal;
+        CoreContainer container;
         try
         {
-            var status = await RunInSandboxAsync(sandbox, id, bundle, guestSpec, stdin, stdout, stderr, ct).ConfigureAwait(false);
-            failed = false;
-            return status;
-        }
-        catch (RuntimeException e) when (e.ExitStatus is not null)
-        {
-            died = e;
-        }
-        finally
-        {
-            kept = await sandbox.TearDownAsync(keepLog: failed || _options.Debug).ConfigureAwait(false);
-            if (kept is not null)
-            {
-                _log.Phase($"console log kept at {kept}");
-            }
-        }
-        // The VM died: the same answer as through the shim (exit 137), with what happened and where the console went.
-        throw new RuntimeException(died.Kind, died.Message + (kept is null ? "" : $"; console log: {kept}"), died.InnerException) { ExitStatus = died.ExitStatus };
-    }
-
-    private async Task<int> RunInSandboxAsync(Sandbox sandbox, string id, string bundle, Spec guestSpec, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
-    {
-        var guest = sandbox.Guest;
-        try
-        {
-            await sandbox.CreateContainerAsync(id, guestSpec, stdin: true, ct, bundle).ConfigureAwait(false);
+            container = await core.CreateAsync(new CreateRequest(id, bundle, spec, new ProcessIo(CallerStdio, CallerStdio, CallerStdio, terminal),
+                () => _options, NetworkNamespace: null), ct).ConfigureAwait(false);
         }
         catch (AgentException e)
         {
@@ -75,47 +53,59 @@ public sealed class ContainerRun
         }
         _log.Phase("container created");
 
-        var terminal = guestSpec.Process!.Terminal;
-        using var raw = terminal ? Moat.Linux.Terminal.MakeRaw(0) : null;
-        using var resizer = terminal ? new WindowSizeRelay(guest, id, "") : null;
-        var relay = new StdioRelay(guest, id, "");
-        using var pumpCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var outTask = relay.PumpOutputAsync(false, stdout, pumpCts.Token);
-        var errTask = relay.PumpOutputAsync(true, stderr, pumpCts.Token);
-        int pid;
+        CoreProcess? ended = null;
         try
         {
-            pid = await guest.StartAsync(id, ct).ConfigureAwait(false);
+            using var raw = terminal ? Moat.Linux.Terminal.MakeRaw(0) : null;
+            using var resizer = terminal ? new WindowSizeRelay(container.Sandbox.Guest, id, "") : null;
+            try
+            {
+                await core.StartAsync(id, "", ct).ConfigureAwait(false);
+            }
+            catch (AgentException e)
+            {
+                throw e.About(id);
+            }
+            _log.Phase("container started");
+            resizer?.Send();
+            // Like runc run: SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to us go to the container's process.
+            using (new Moat.Linux.ForwardedSignals(Moat.Linux.ForwardedSignals.Default, sig => _ = core.KillAsync(id, "", (uint)sig, all: false, CancellationToken.None)))
+            {
+                ended = await core.WaitAsync(id, "", ct).ConfigureAwait(false);
+            }
+            _log.Phase($"container exited with status {ended.ExitStatus}");
         }
-        catch (AgentException e)
+        finally
         {
-            throw e.About(id);
+            // Forced: a run interrupted or failed before its process ended takes its VM with it.
+            var kept = (await core.DeleteAsync(id, "", keepLog: ended is null || ended.VmDeath is not null, force: true).ConfigureAwait(false)).ConsoleLog;
+            if (kept is not null)
+            {
+                _log.Phase($"console log kept at {kept}");
+            }
+            if (ended?.VmDeath is { } what)
+            {
+                // The same answer as through the shim (exit 137), with what happened and where the console went.
+                throw RuntimeException.VmDied(id, what + (kept is null ? "" : $"; console log: {kept}"));
+            }
         }
-        _log.Phase($"container started (guest pid {pid})");
-        resizer?.Send();
-        _ = relay.PumpInputAsync(stdin, pumpCts.Token);
-
-        ProcessEnd end;
-        using (ForwardSignals(guest, id))
-        {
-            end = await sandbox.WaitAsync(id, "", ct).ConfigureAwait(false);
-        }
-        if (end.VmDeath is { } what)
-        {
-            throw RuntimeException.VmDied(id, what);
-        }
-        _log.Phase($"container exited with status {end.Status}");
-        // Everything the process wrote reaches our stdout/stderr before we return.
-        var drained = Task.WhenAll(outTask, errTask);
-        if (await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(10), ct)).ConfigureAwait(false) != drained)
-        {
-            _log.Phase("output still open 10 s after exit (a background process holds it): not waiting longer");
-        }
-        await pumpCts.CancelAsync().ConfigureAwait(false);
-        return end.Status;
+        return (int)ended.ExitStatus;
     }
 
-    /// <summary>Like runc run: SIGINT/SIGTERM/SIGHUP/SIGQUIT sent to us go to the container's process.</summary>
-    private static Moat.Linux.ForwardedSignals ForwardSignals(IGuestAgent guest, string id) =>
-        new(Moat.Linux.ForwardedSignals.Default, sig => _ = guest.SignalAsync(id, "", (uint)sig, all: false, CancellationToken.None));
+    /// <summary>How a process's stdio is named when it is the caller's own streams.</summary>
+    private const string CallerStdio = "-";
+
+    /// <summary>Nothing to tell: the caller waits for the one process itself.</summary>
+    private sealed class NoEvents : ICoreEvents
+    {
+        public static readonly NoEvents Instance = new();
+
+        public void Exited(CoreContainer container, CoreProcess process)
+        {
+        }
+
+        public void OomKilled(string containerId)
+        {
+        }
+    }
 }

@@ -1,406 +1,162 @@
-using System.Collections.Concurrent;
 using Google.Protobuf.WellKnownTypes;
 using Moat.Oci;
 using Moat.Protocols.Containerd;
 using Moat.Protocols.Containerd.Events;
 using Moat.Protocols.Containerd.Task;
 using Moat.Runtime;
+using Moat.Runtime.Core;
 using Moat.Ttrpc;
 using Empty = Google.Protobuf.WellKnownTypes.Empty;
 using CreateTaskRequest = Moat.Protocols.Containerd.Task.CreateTaskRequest;
-using ExecProcessRequest = Moat.Protocols.Containerd.Task.ExecProcessRequest;
 
 namespace Moat.Shim;
 
 /// <summary>
-/// containerd's task API over Moat sandboxes. Protobuf stays here: the runtime underneath works
-/// with its own types. Errors carry containerd's status conventions (NotFound,
-/// FailedPrecondition, AlreadyExists, ...) so its clients print sensible messages.
+/// containerd's task API over the container core (<see cref="ContainerCore"/>): protobuf in,
+/// core calls, protobuf and events out. No rule lives here. Errors become containerd's statuses
+/// in one place (<see cref="StatusFor"/>).
 /// </summary>
-internal sealed partial class TaskService : ITaskService
+internal sealed partial class TaskService : ITaskService, ICoreEvents
 {
-    private readonly ConcurrentDictionary<string, ShimContainer> _containers = new();
     private readonly ShimArgs _args;
     private readonly EventPublisher _events;
-    private readonly Action<string> _log;
     private readonly CancellationTokenSource _shutdown;
-
-    // One VM per shim: every container of the group (a pod) is created in it. Creating and
-    // deleting containers is serialized so the VM is booted once and torn down after the last.
-    private const string CriSandboxTypeAnnotation = "io.kubernetes.cri.container-type";
-
-    private readonly SemaphoreSlim _sandboxLock = new(1, 1);
-    private Sandbox? _sandbox;
+    private readonly ContainerCore _core;
 
     public TaskService(ShimArgs args, EventPublisher events, Action<string> log, CancellationTokenSource shutdown)
     {
         _args = args;
         _events = events;
-        _log = log;
         _shutdown = shutdown;
+        _core = new ContainerCore(new CoreSettings(log, new PhaseLog(args.Debug ? log : null), this, OpenIoAsync,
+            KeepLogs: args.Debug)); // containerd's debug level keeps the guest console, as `moat --debug` does
     }
 
-    public bool IsEmpty => _containers.IsEmpty;
+    public bool IsEmpty => _core.IsEmpty;
 
     public async Task<CreateTaskResponse> Create(CreateTaskRequest request, TtrpcCallContext context)
     {
-        // One create, delete or resize at a time: the duplicate check, the rootfs mount and the
-        // sandbox's bookkeeping are one step, so a losing duplicate never touches the winner's mounts.
-        await _sandboxLock.WaitAsync(context.CancellationToken);
-        try
-        {
-            return await CreateLockedAsync(request, context);
-        }
-        finally
-        {
-            _sandboxLock.Release();
-        }
-    }
-
-    private async Task<CreateTaskResponse> CreateLockedAsync(CreateTaskRequest request, TtrpcCallContext context)
-    {
-        if (_containers.ContainsKey(request.Id))
-        {
-            throw new TtrpcException(StatusCode.AlreadyExists, $"task {request.Id} already exists");
-        }
         if (!string.IsNullOrEmpty(request.Checkpoint))
         {
             throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported by Moat");
         }
-        Spec spec;
-        IReadOnlyList<NamespaceJoin> joins;
         try
         {
-            spec = SpecLoader.LoadBundle(request.Bundle);
-            joins = MapPodNamespaces(spec);
-            SpecValidator.Validate(spec).ThrowIfInvalid(Path.Combine(request.Bundle, SpecLoader.ConfigFileName));
-        }
-        catch (OciException e)
-        {
-            throw new TtrpcException(StatusCode.InvalidArgument, e.Message);
-        }
-        if (spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox" && !(spec.Linux?.Namespaces?.Any(n => n.Type == "network") ?? false))
-        {
-            throw new TtrpcException(StatusCode.InvalidArgument,
-                $"pod {request.Id} asks for the host network, which a VM cannot isolate: run hostNetwork pods with runc (no runtimeClassName), or drop hostNetwork");
-        }
-        if (spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox" && !(spec.Linux?.Namespaces?.Any(n => n.Type == "ipc") ?? false))
-        {
-            // Without an ipc namespace in the spec the pod asks for the host's: a VM has its own kernel, never the host's IPC.
-            throw new TtrpcException(StatusCode.InvalidArgument,
-                $"pod {request.Id} asks for the host IPC namespace (hostIPC), which a VM cannot share: run hostIPC pods with runc (no runtimeClassName), or drop hostIPC");
-        }
-        var mounted = false;
-        try
-        {
-            mounted = RootfsMounter.Mount(request.Bundle, request.Rootfs);
-        }
-        catch (Moat.Linux.ErrnoException e)
-        {
-            throw new TtrpcException(StatusCode.InvalidArgument, $"rootfs of {request.Id}: {e.Message}");
-        }
-        Sandbox? booted = null, joined = null;
-        try
-        {
-            var (guestSpec, binds) = SharePlan.ForContainer(request.Id, request.Bundle, spec);
-            var limits = ContainerLimits.Of(spec);
-            Sandbox sandbox;
-            if (_sandbox is { } running && !running.VmExit.IsCompleted)
-            {
-                // A further container of the pod: grow the VM for its memory and CPU limits, share its files.
-                sandbox = joined = running;
-                await sandbox.ResizeForAsync(request.Id, limits, context.CancellationToken);
-                sandbox.ShareContainer(request.Id, binds);
-            }
-            else
-            {
-                var cli = CliOptions(request.Options);
-                var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug }, ConfigPath(request.Options) ?? NonEmpty(cli?.ConfigPath));
-                options = (options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug }).WithEnvironmentOverrides();
-                StateDir.SweepStale(options.StateRoot, options.NodeDir);
-                // A network namespace given by path is the pod's, set up by CNI: the VM becomes its endpoint.
-                // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
-                var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
-                sandbox = booted = await Sandbox.StartAsync(request.Id, options, binds, new PhaseLog(_args.Debug ? _log : null), context.CancellationToken,
-                    first: limits, networkNamespace: string.IsNullOrEmpty(netns) ? null : netns,
-                    growsCpus: spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox");
-                _ = ForwardOomEventsAsync(sandbox);
-            }
-            var io = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
-            await sandbox.CreateContainerAsync(request.Id, guestSpec, stdin: !string.IsNullOrEmpty(request.Stdin), context.CancellationToken, request.Bundle, joins);
-            var init = new ShimProcess { ContainerId = request.Id, ExecId = "", Io = io, Pid = (uint)sandbox.VmmPid };
-            init.GuestExit = WaitGuestAsync(sandbox, request.Id, "");
-            var container = new ShimContainer
-            {
-                Id = request.Id,
-                Bundle = request.Bundle,
-                Sandbox = sandbox,
-                Init = init,
-                RootfsMounted = mounted,
-                IsPodSandbox = spec.Annotations?.GetValueOrDefault(CriSandboxTypeAnnotation) == "sandbox",
-            };
-            _containers[request.Id] = container;
-            _sandbox = sandbox;
-            _ = ExitIfNeverStartedAsync(container, init);
+            var spec = SpecLoader.LoadBundle(request.Bundle);
+            var cli = CliOptions(request.Options);
+            // A network namespace given by path is the pod's, set up by CNI: the VM becomes its endpoint.
+            // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
+            var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
+            var io = new ProcessIo(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
+            var c = await _core.CreateAsync(new CreateRequest(request.Id, request.Bundle, spec, io,
+                () => SandboxOptions(request.Options, cli), string.IsNullOrEmpty(netns) ? null : netns,
+                () => MountRootfs(request), () => RootfsMounter.Unmount(request.Bundle)), context.CancellationToken);
             _events.Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = request.Id,
                 Bundle = request.Bundle,
                 Rootfs = { request.Rootfs.Select(m => new Moat.Protocols.Containerd.Types.Mount { Type = m.Type, Source = m.Source, Target = m.Target, Options = { m.Options } }) },
                 Io = new TaskIO { Stdin = io.Stdin, Stdout = io.Stdout, Stderr = io.Stderr, Terminal = io.Terminal },
-                Pid = init.Pid,
+                Pid = c.Init.Pid,
             });
-            return new CreateTaskResponse { Pid = init.Pid };
+            return new CreateTaskResponse { Pid = c.Init.Pid };
         }
         catch (Exception e)
         {
-            if (booted is not null)
-            {
-                await booted.TearDownAsync(keepLog: true);
-            }
-            else if (joined is not null)
-            {
-                await joined.RemoveContainerAsync(request.Id, CancellationToken.None);
-            }
-            if (mounted)
-            {
-                RootfsMounter.Unmount(request.Bundle);
-            }
             throw Translate(e, request.Id);
         }
     }
 
-    /// <summary>
-    /// A pod member names its sandbox's namespaces by host path (/proc/PID/ns/TYPE, PID being the
-    /// VM's, which is what this shim reports as the sandbox's pid). Inside the VM that means the
-    /// sandbox container's namespaces: the path is dropped and the agent is told to join them.
-    /// </summary>
-    private List<NamespaceJoin> MapPodNamespaces(Spec spec)
+    /// <summary>The runtime options for a sandbox this shim boots: Moat's configuration file (named by containerd's options or Moat's CLI), the shim's state root.</summary>
+    private RuntimeOptions SandboxOptions(Any? requestOptions, Moat.Protocols.Shim.CreateOptions? cli)
     {
-        var joins = new List<NamespaceJoin>();
-        if (_sandbox is not { } sandbox || spec.Linux?.Namespaces is not { } namespaces)
+        var options = MoatConfig.Apply(new RuntimeOptions { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = _args.Debug },
+            ConfigPath(requestOptions) ?? NonEmpty(cli?.ConfigPath));
+        return (options with { StateRoot = ShimPaths.StateRoot(_args.Namespace), Debug = options.Debug || _args.Debug }).WithEnvironmentOverrides();
+    }
+
+    private static bool MountRootfs(CreateTaskRequest request)
+    {
+        try
         {
-            return joins;
+            return RootfsMounter.Mount(request.Bundle, request.Rootfs);
         }
-        var podContainer = _containers.Values.FirstOrDefault(c => c.Sandbox == sandbox && c.IsPodSandbox)?.Id ?? sandbox.Id;
-        foreach (var ns in namespaces)
+        catch (Moat.Linux.ErrnoException e)
         {
-            if (ns.Type is "pid" or "ipc" or "uts" && ns.Path == $"/proc/{sandbox.VmmPid}/ns/{ns.Type}")
-            {
-                ns.Path = null;
-                joins.Add(new NamespaceJoin(ns.Type, podContainer));
-            }
+            throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"rootfs of {request.Id}: {e.Message}");
         }
-        return joins;
     }
 
     public async Task<StartResponse> Start(StartRequest request, TtrpcCallContext context)
     {
-        var c = Get(request.Id);
-        var p = Process(c, request.ExecId);
-        lock (p)
-        {
-            Require(ContainerOperation.Start, p, c.Paused);
-            p.Started = true;
-        }
-        var guest = c.Sandbox.Guest;
         try
         {
-            var (stdin, stdout, stderr) = await OpenIoAsync(p, context.CancellationToken);
-            var relay = new StdioRelay(guest, c.Id, p.ExecId);
-            if (p.ExecId.Length == 0)
+            var p = await _core.StartAsync(request.Id, request.ExecId, context.CancellationToken, started: p =>
             {
-                await guest.StartAsync(c.Id, context.CancellationToken);
-                _events.Publish("/tasks/start", new TaskStart { ContainerId = c.Id, Pid = p.Pid });
-            }
-            else
-            {
-                p.Pid = (uint)await guest.ExecAsync(c.Id, p.ExecId, p.ProcessJson, stdin is not null, context.CancellationToken);
-                p.GuestExit = WaitGuestAsync(c.Sandbox, c.Id, p.ExecId);
-                _events.Publish("/tasks/exec-started", new TaskExecStarted { ContainerId = c.Id, ExecId = p.ExecId, Pid = p.Pid });
-            }
-            _ = Supervise(c, p, relay, stdin, stdout, stderr);
+                if (p.ExecId.Length == 0)
+                {
+                    _events.Publish("/tasks/start", new TaskStart { ContainerId = p.ContainerId, Pid = p.Pid });
+                }
+                else
+                {
+                    _events.Publish("/tasks/exec-started", new TaskExecStarted { ContainerId = p.ContainerId, ExecId = p.ExecId, Pid = p.Pid });
+                }
+            });
             return new StartResponse { Pid = p.Pid };
         }
         catch (Exception e)
         {
-            p.Started = false;
             throw Translate(e, request.Id);
         }
     }
 
-    /// <summary>Relays stdio until the process exits and its output is drained, then reports TaskExit.</summary>
-    private async Task Supervise(ShimContainer c, ShimProcess p, StdioRelay relay, Stream? stdin, Stream? stdout, Stream? stderr)
+    /// <summary>containerd's stdio: FIFOs (or file:// paths); a terminal has no separate stderr.</summary>
+    private static async Task<ProcessStreams> OpenIoAsync(ProcessIo io, CancellationToken ct)
     {
-        var ct = p.IoCancel.Token;
-        var outTask = relay.PumpOutputAsync(false, stdout ?? Stream.Null, ct);
-        var errTask = relay.PumpOutputAsync(true, stderr ?? Stream.Null, ct);
-        if (stdin is not null)
-        {
-            _ = relay.PumpInputAsync(stdin, p.StdinCancel.Token);
-        }
-        var status = 255;
-        try
-        {
-            status = await p.GuestExit!;
-            // No output lost at exit: everything written reaches the FIFO before TaskExit.
-            var drained = Task.WhenAll(outTask, errTask);
-            await Task.WhenAny(drained, Task.Delay(TimeSpan.FromSeconds(10)));
-        }
-        catch (Exception e)
-        {
-            _log($"task {c.Id} {p.ExecId}: {e.Message}");
-        }
-        finally
-        {
-            await p.IoCancel.CancelAsync();
-            foreach (var s in new[] { stdout, stderr, stdin })
-            {
-                s?.Dispose();
-            }
-        }
-        p.SetExited(status);
+        var stdout = await Fifos.OpenAsync(io.Stdout, FileAccess.Write, ct);
+        var stderr = io.Terminal ? null : await Fifos.OpenAsync(io.Stderr, FileAccess.Write, ct);
+        var stdin = await Fifos.OpenAsync(io.Stdin, FileAccess.Read, ct);
+        return new ProcessStreams(stdin, stdout, stderr);
+    }
+
+    void ICoreEvents.Exited(CoreContainer container, CoreProcess p) =>
         _events.Publish("/tasks/exit", new TaskExit
         {
-            ContainerId = c.Id,
-            Id = p.ExecId.Length == 0 ? c.Id : p.ExecId,
+            ContainerId = container.Id,
+            Id = p.ExecId.Length == 0 ? container.Id : p.ExecId,
             Pid = p.Pid,
             ExitStatus = p.ExitStatus,
             ExitedAt = Timestamp.FromDateTime(p.ExitedAt),
         });
-    }
 
-    /// <summary>The process's status by the sandbox's one rule (137 when the VM dies under it), logged when the VM died.</summary>
-    private async Task<int> WaitGuestAsync(Sandbox sandbox, string id, string execId)
-    {
-        try
-        {
-            var end = await sandbox.WaitAsync(id, execId, CancellationToken.None);
-            if (end.VmDeath is { } what)
-            {
-                _log($"task {id}: the VM stopped while the process was running ({what})");
-            }
-            return end.Status;
-        }
-        catch (AgentException e)
-        {
-            _log($"task {id} {execId}: wait: {e.Message}");
-            return RuntimeException.VmDeathStatus;
-        }
-    }
-
-    /// <summary>Publishes TaskOOM for the OOM kills the sandbox's agent reports (see <see cref="OomForwarder"/>).</summary>
-    private Task ForwardOomEventsAsync(Sandbox sandbox) =>
-        new OomForwarder(
-            sandbox.Guest.NextOomKillAsync,
-            id => _containers.TryGetValue(id, out var c) && c.Sandbox == sandbox,
-            id => _events.Publish("/tasks/oom", new TaskOOM { ContainerId = id }),
-            line => _log($"sandbox {sandbox.Id}: {line}"),
-            sandbox.VmExit).RunAsync();
-
-    /// <summary>An init killed before Start still exits, as containerd expects (TaskExit, then Delete).</summary>
-    private async Task ExitIfNeverStartedAsync(ShimContainer c, ShimProcess p)
-    {
-        var status = await p.GuestExit!;
-        lock (p)
-        {
-            if (p.Started)
-            {
-                return; // Supervise reports it, after the output
-            }
-            p.Started = true;
-        }
-        p.SetExited(status);
-        _events.Publish("/tasks/exit", new TaskExit
-        {
-            ContainerId = c.Id,
-            Id = c.Id,
-            Pid = p.Pid,
-            ExitStatus = p.ExitStatus,
-            ExitedAt = Timestamp.FromDateTime(p.ExitedAt),
-        });
-    }
-
-    private static async Task<(Stream? In, Stream? Out, Stream? Err)> OpenIoAsync(ShimProcess p, CancellationToken ct)
-    {
-        var stdout = await Fifos.OpenAsync(p.Io.Stdout, FileAccess.Write, ct);
-        var stderr = p.Io.Terminal ? null : await Fifos.OpenAsync(p.Io.Stderr, FileAccess.Write, ct);
-        var stdin = await Fifos.OpenAsync(p.Io.Stdin, FileAccess.Read, ct);
-        return (stdin, stdout, stderr);
-    }
+    void ICoreEvents.OomKilled(string containerId) => _events.Publish("/tasks/oom", new TaskOOM { ContainerId = containerId });
 
     public async Task<DeleteResponse> Delete(DeleteRequest request, TtrpcCallContext context)
     {
-        var c = Get(request.Id);
-        var p = Process(c, request.ExecId);
-        Require(ContainerOperation.Delete, p, c.Paused);
-        if (request.ExecId.Length > 0)
-        {
-            lock (c.Execs)
-            {
-                if (!c.Execs.Remove(request.ExecId))
-                {
-                    throw new TtrpcException(StatusCode.NotFound, $"{Describe(request.Id, request.ExecId)} not found"); // a concurrent delete took it
-                }
-            }
-        }
-        else
-        {
-            await _sandboxLock.WaitAsync(context.CancellationToken);
-            try
-            {
-                if (!_containers.TryRemove(new KeyValuePair<string, ShimContainer>(c.Id, c)))
-                {
-                    throw new TtrpcException(StatusCode.NotFound, $"task {c.Id} not found"); // a concurrent delete took it
-                }
-                if (_containers.Values.Any(o => o.Sandbox == c.Sandbox))
-                {
-                    await c.Sandbox.RemoveContainerAsync(c.Id, CancellationToken.None); // the pod lives on
-                }
-                else
-                {
-                    await c.Sandbox.TearDownAsync(keepLog: _args.Debug); // containerd's debug level keeps the guest console, as `moat --debug` does
-                    if (_sandbox == c.Sandbox)
-                    {
-                        _sandbox = null;
-                    }
-                }
-            }
-            finally
-            {
-                _sandboxLock.Release();
-            }
-            if (c.RootfsMounted)
-            {
-                RootfsMounter.Unmount(c.Bundle);
-            }
-            if (!p.Exited.IsCompleted)
-            {
-                p.SetExited(128 + 9); // deleted before it ever started
-            }
-        }
+        var p = (await _core.DeleteAsync(request.Id, request.ExecId)).Process;
+        var exitedAt = Timestamp.FromDateTime(p.ExitedAt == default ? DateTime.UtcNow : p.ExitedAt);
         _events.Publish("/tasks/delete", new TaskDelete
         {
-            ContainerId = c.Id,
-            Id = request.ExecId.Length == 0 ? c.Id : request.ExecId,
+            ContainerId = request.Id,
+            Id = request.ExecId.Length == 0 ? request.Id : request.ExecId,
             Pid = p.Pid,
             ExitStatus = p.ExitStatus,
-            ExitedAt = Timestamp.FromDateTime(p.ExitedAt == default ? DateTime.UtcNow : p.ExitedAt),
+            ExitedAt = exitedAt,
         });
-        return new DeleteResponse { Pid = p.Pid, ExitStatus = p.ExitStatus, ExitedAt = Timestamp.FromDateTime(p.ExitedAt == default ? DateTime.UtcNow : p.ExitedAt) };
+        return new DeleteResponse { Pid = p.Pid, ExitStatus = p.ExitStatus, ExitedAt = exitedAt };
     }
 
     public Task<StateResponse> State(StateRequest request, TtrpcCallContext context)
     {
-        var c = Get(request.Id);
-        var p = Process(c, request.ExecId);
+        var c = _core.Get(request.Id);
+        var p = ContainerCore.Process(c, request.ExecId);
         return Task.FromResult(new StateResponse
         {
             Id = request.Id,
             ExecId = request.ExecId,
             Bundle = c.Bundle,
             Pid = p.Pid,
-            Status = p.Status(c.Paused),
+            Status = StatusOf(p.OciStatus(c.Paused)),
             Stdin = p.Io.Stdin,
             Stdout = p.Io.Stdout,
             Stderr = p.Io.Stderr,
@@ -410,44 +166,33 @@ internal sealed partial class TaskService : ITaskService
         });
     }
 
+    /// <summary>A status in containerd's terms (the task API's State).</summary>
+    private static Moat.Protocols.Containerd.Types.Status StatusOf(ContainerStatus status) => status switch
+    {
+        ContainerStatus.Stopped => Moat.Protocols.Containerd.Types.Status.Stopped,
+        ContainerStatus.Created => Moat.Protocols.Containerd.Types.Status.Created,
+        ContainerStatus.Paused => Moat.Protocols.Containerd.Types.Status.Paused,
+        _ => Moat.Protocols.Containerd.Types.Status.Running,
+    };
+
     public async Task<WaitResponse> Wait(WaitRequest request, TtrpcCallContext context)
     {
-        var p = Process(Get(request.Id), request.ExecId);
-        await p.Exited.WaitAsync(context.CancellationToken);
+        var p = await _core.WaitAsync(request.Id, request.ExecId, context.CancellationToken);
         return new WaitResponse { ExitStatus = p.ExitStatus, ExitedAt = Timestamp.FromDateTime(p.ExitedAt) };
     }
 
     public async Task<Empty> Kill(KillRequest request, TtrpcCallContext context)
     {
-        var c = Get(request.Id);
-        var p = Process(c, request.ExecId);
-        if (p.Exited.IsCompleted)
-        {
-            throw new TtrpcException(StatusCode.NotFound, $"{Describe(request.Id, request.ExecId)}: process already finished");
-        }
-        try
-        {
-            await c.Sandbox.Guest.SignalAsync(c.Id, request.ExecId, request.Signal, request.All, context.CancellationToken);
-        }
-        catch (AgentException e) when (e.Kind == RuntimeErrorKind.NotFound)
-        {
-            throw new TtrpcException(StatusCode.NotFound, $"{Describe(request.Id, request.ExecId)}: process already finished");
-        }
+        await _core.KillAsync(request.Id, request.ExecId, request.Signal, request.All, context.CancellationToken);
         return new Empty();
     }
 
     public Task<PidsResponse> Pids(PidsRequest request, TtrpcCallContext context)
     {
-        var c = Get(request.Id);
+        var c = _core.Get(request.Id);
         var response = new PidsResponse();
         response.Processes.Add(new Moat.Protocols.Containerd.Types.ProcessInfo { Pid = c.Init.Pid });
-        lock (c.Execs)
-        {
-            foreach (var e in c.Execs.Values.Where(e => e.Started && !e.Exited.IsCompleted))
-            {
-                response.Processes.Add(new Moat.Protocols.Containerd.Types.ProcessInfo { Pid = e.Pid });
-            }
-        }
+        response.Processes.AddRange(c.RunningExecs().Select(e => new Moat.Protocols.Containerd.Types.ProcessInfo { Pid = e.Pid }));
         return Task.FromResult(response);
     }
 
@@ -455,13 +200,13 @@ internal sealed partial class TaskService : ITaskService
         Task.FromResult(new ConnectResponse
         {
             ShimPid = (uint)Environment.ProcessId,
-            TaskPid = _containers.TryGetValue(request.Id, out var c) ? c.Init.Pid : 0,
+            TaskPid = _core.InitOf(request.Id)?.Pid ?? 0,
             Version = ShimVersion.Value,
         });
 
     public Task<Empty> Shutdown(ShutdownRequest request, TtrpcCallContext context)
     {
-        if (!_containers.IsEmpty && !request.Now)
+        if (!_core.IsEmpty && !request.Now)
         {
             return Task.FromResult(new Empty()); // other tasks still live in this shim
         }
@@ -488,32 +233,6 @@ internal sealed partial class TaskService : ITaskService
 
     private static string? NonEmpty(string? s) => string.IsNullOrEmpty(s) ? null : s;
 
-    private ShimContainer Get(string id) =>
-        _containers.TryGetValue(id, out var c) ? c : throw new TtrpcException(StatusCode.NotFound, $"task {id} not found");
-
-    private static ShimProcess Process(ShimContainer c, string execId)
-    {
-        if (string.IsNullOrEmpty(execId))
-        {
-            return c.Init;
-        }
-        lock (c.Execs)
-        {
-            return c.Execs.TryGetValue(execId, out var p) ? p : throw new TtrpcException(StatusCode.NotFound, $"exec {execId} not found in task {c.Id}");
-        }
-    }
-
-    /// <summary>Refuses <paramref name="op"/> unless the status rules allow it now (a failed precondition).</summary>
-    private static void Require(ContainerOperation op, ShimProcess p, bool paused)
-    {
-        if (ContainerTransitions.Refusal(op, p.OciStatus(paused), Describe(p.ContainerId, p.ExecId)) is { } why)
-        {
-            throw new TtrpcException(StatusCode.FailedPrecondition, why);
-        }
-    }
-
-    private static string Describe(string id, string execId) => string.IsNullOrEmpty(execId) ? $"task {id}" : $"exec {execId} of task {id}";
-
     /// <summary>
     /// The shim's one mapping from typed errors to ttrpc statuses. The server applies it to whatever
     /// a handler throws; null leaves an unexpected error to the server (Unknown, logged).
@@ -528,10 +247,11 @@ internal sealed partial class TaskService : ITaskService
         _ => null,
     };
 
-    /// <summary><see cref="StatusFor"/> for a create or start, whose runtime errors say which task they are about.</summary>
+    /// <summary><see cref="StatusFor"/> for a create or start, whose runtime errors are made to say which task they are about.</summary>
     private static Exception Translate(Exception e, string id) => e switch
     {
-        RuntimeException r and not AgentException => new TtrpcException(ErrorStatus.StatusOf(r.Kind), $"task {id}: {r.Message}", r),
+        RuntimeException r and not AgentException when !r.Message.Contains(id, StringComparison.Ordinal) =>
+            new TtrpcException(ErrorStatus.StatusOf(r.Kind), $"task {id}: {r.Message}", r),
         OperationCanceledException => new TtrpcException(StatusCode.Cancelled, $"task {id}: cancelled", e),
         _ => StatusFor(e) ?? new TtrpcException(StatusCode.Internal, $"task {id}: {e.Message}", e),
     };

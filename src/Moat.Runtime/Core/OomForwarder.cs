@@ -1,6 +1,4 @@
-using Moat.Runtime;
-
-namespace Moat.Shim;
+namespace Moat.Runtime.Core;
 
 /// <summary>
 /// Publishes TaskOOM for each OOM kill a sandbox's agent reports, until the sandbox goes away.

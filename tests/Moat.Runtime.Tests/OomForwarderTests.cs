@@ -1,6 +1,6 @@
-using Moat.Runtime;
+using Moat.Runtime.Core;
 
-namespace Moat.Shim.Tests;
+namespace Moat.Runtime.Tests;
 
 /// <summary>A hostile agent answering GetOOMEvent (issue 14, item 7), against the forwarder with recorded waits.</summary>
 public sealed class OomForwarderTests
