@@ -29,6 +29,12 @@ public interface IHypervisor : IAsyncDisposable
     /// <summary>Adds up to <paramref name="count"/> vCPUs; how many were added.</summary>
     Task<int> HotplugCpusAsync(int count, CancellationToken ct);
 
+    /// <summary>Shares a container's files with the running guest (under the VM's shared directory); an <see cref="IOException"/> when one cannot be.</summary>
+    void Share(string containerId, IReadOnlyList<ShareBind> binds);
+
+    /// <summary>Stops sharing what <see cref="Share"/> shared for the container.</summary>
+    void Unshare(string containerId);
+
     /// <summary>The guest console's output so far (for the log a failed or debug sandbox keeps).</summary>
     Task<string> CollectLogAsync(CancellationToken ct);
 }

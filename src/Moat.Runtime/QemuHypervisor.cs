@@ -247,6 +247,17 @@ public sealed class QemuHypervisor : IHypervisor
 
     public Task ResumeAsync(CancellationToken ct) => Qmp.ContinueAsync(ct);
 
+    /// <summary>Binds each source under the share directory inside QEMU's private mount namespace, where 9p serves it.</summary>
+    public void Share(string containerId, IReadOnlyList<ShareBind> binds)
+    {
+        foreach (var b in binds)
+        {
+            Moat.Linux.CrossNamespaceMount.Bind(Pid, b.Source, _shareDir, b.Target, b.ReadOnly);
+        }
+    }
+
+    public void Unshare(string containerId) => Moat.Linux.CrossNamespaceMount.UnmountTree(Pid, _shareDir, containerId);
+
     /// <summary>Plugs a RAM DIMM of <paramref name="sizeMiB"/> (the guest onlines it: memhp_default_state=online).</summary>
     public async Task HotplugMemoryAsync(string id, int sizeMiB, CancellationToken ct)
     {

@@ -353,18 +353,12 @@ public sealed class Sandbox : IAsyncDisposable
 
     private readonly List<ContainerRecord> _records = [];
 
-    /// <summary>
-    /// Shares a further container's rootfs and bind sources into the running VM: each is bound
-    /// under the share directory inside the VMM's private mount namespace, where 9p serves it.
-    /// </summary>
+    /// <summary>Shares a further container's rootfs and bind sources into the running VM (<see cref="IHypervisor.Share"/>).</summary>
     public void ShareContainer(string containerId, IReadOnlyList<ShareBind> binds)
     {
         try
         {
-            foreach (var b in binds)
-            {
-                Moat.Linux.CrossNamespaceMount.Bind(VmmPid, b.Source, State.ShareDir, b.Target, b.ReadOnly);
-            }
+            (_vm ?? throw new InvalidOperationException("sandbox not started")).Share(containerId, binds);
         }
         catch (IOException e)
         {
@@ -435,7 +429,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
         try
         {
-            Moat.Linux.CrossNamespaceMount.UnmountTree(VmmPid, State.ShareDir, containerId);
+            _vm.Unshare(containerId);
         }
         catch (IOException e)
         {

@@ -1,4 +1,5 @@
 using Moat.Oci;
+using Moat.Hypervisor;
 
 namespace Moat.Runtime;
 

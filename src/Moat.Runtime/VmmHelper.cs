@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using System.Text.Json;
 using Moat.Linux;
 using Moat.Linux.Interop;
+using Moat.Hypervisor;
 
 namespace Moat.Runtime;
 

@@ -99,6 +99,7 @@ public sealed class SandboxTests : IDisposable
         await using var sandbox = await StartAsync("c1");
         var vm = _vms.Single();
         vm.ExitStatuses["done"] = 3;
+        await sandbox.Guest.StartAsync("done", CancellationToken.None);
         Assert.Equal(new ProcessEnd(3, null), await sandbox.WaitAsync("done", "", CancellationToken.None));
 
         var wait = sandbox.WaitAsync("c1", "", CancellationToken.None);

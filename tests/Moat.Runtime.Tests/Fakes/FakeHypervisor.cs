@@ -32,8 +32,13 @@ internal sealed class FakeHypervisor : IHypervisor
         }
     }
 
-    /// <summary>Exit statuses the agent answers WaitProcess with, by container id; a wait for any other never ends.</summary>
+    /// <summary>Exit statuses the agent answers WaitProcess with, by container id, once that container was started; a wait for any other ends only on a signal.</summary>
     public Dictionary<string, int> ExitStatuses { get; } = [];
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource<int>> _ends = new();
+
+    /// <summary>The end of a container's init in the guest: its status once it was started and has one, or 128 + n for a signal n.</summary>
+    private TaskCompletionSource<int> EndOf(string id) => _ends.GetOrAdd(id, _ => new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously));
 
     public int Pid => FakePid;
     public Task ExitTask => _exit.Task;
@@ -64,17 +69,26 @@ internal sealed class FakeHypervisor : IHypervisor
         Answer("DestroySandbox", DestroySandboxRequest.Parser, _ => Task.FromResult(new Empty()));
         Answer("CreateContainer", CreateContainerRequest.Parser, _ => Task.FromResult(new Empty()));
         Answer("RemoveContainer", RemoveContainerRequest.Parser, _ => Task.FromResult(new Empty()));
-        Answer("StartContainer", StartContainerRequest.Parser, _ => Task.FromResult(new StartContainerResponse { Pid = 1 }));
-        Answer("OnlineCpus", OnlineCpusRequest.Parser, r => Task.FromResult(new OnlineCpusResponse { OnlineCpus = r.Count }));
-        Answer("WaitProcess", WaitProcessRequest.Parser, async r =>
+        Answer("StartContainer", StartContainerRequest.Parser, r =>
         {
             if (ExitStatuses.TryGetValue(r.ContainerId, out var status))
             {
-                return new WaitProcessResponse { Status = status };
+                EndOf(r.ContainerId).TrySetResult(status);
             }
-            await Task.Delay(Timeout.Infinite, _stop.Token);
-            throw new InvalidOperationException("unreachable");
+            return Task.FromResult(new StartContainerResponse { Pid = 1 });
         });
+        Answer("SignalProcess", SignalProcessRequest.Parser, r =>
+        {
+            EndOf(r.ContainerId).TrySetResult(128 + (int)r.Signal);
+            return Task.FromResult(new Empty());
+        });
+        Answer("ReadStdout", ReadStreamRequest.Parser, _ => Task.FromResult(new ReadStreamResponse { Eof = true }));
+        Answer("ReadStderr", ReadStreamRequest.Parser, _ => Task.FromResult(new ReadStreamResponse { Eof = true }));
+        Answer("PauseContainer", PauseContainerRequest.Parser, _ => Task.FromResult(new Empty()));
+        Answer("ResumeContainer", ResumeContainerRequest.Parser, _ => Task.FromResult(new Empty()));
+        Answer("OnlineCpus", OnlineCpusRequest.Parser, r => Task.FromResult(new OnlineCpusResponse { OnlineCpus = r.Count }));
+        Answer("WaitProcess", WaitProcessRequest.Parser, async r =>
+            new WaitProcessResponse { Status = await EndOf(r.ContainerId).Task.WaitAsync(_stop.Token) });
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _serving = server.ListenUnixAsync(config.AgentSocket, _stop.Token, listening.SetResult);
         await listening.Task.WaitAsync(ct);
@@ -108,6 +122,11 @@ internal sealed class FakeHypervisor : IHypervisor
         Record($"hotplug {count} vCPUs");
         return Task.FromResult(count);
     }
+
+    public void Share(string containerId, IReadOnlyList<ShareBind> binds) =>
+        Record($"share {containerId}: {string.Join(", ", binds.Select(b => b.Target + (b.ReadOnly ? " ro" : "")))}");
+
+    public void Unshare(string containerId) => Record($"unshare {containerId}");
 
     public Task<string> CollectLogAsync(CancellationToken ct) => Task.FromResult("fake console\n");
 
