@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Moat.Hypervisor;
 using Moat.Oci;
 using Moat.Runtime.Core;
 using Moat.Runtime.Tests.Fakes;
@@ -44,18 +43,6 @@ public sealed class ContainerCoreTests : IDisposable, ICoreEvents
         }
     }
 
-    private RuntimeOptions Options()
-    {
-        var kernel = Path.Combine(_dir, "vmlinux");
-        File.WriteAllText(kernel, "");
-        return new RuntimeOptions
-        {
-            StateRoot = Path.Combine(_dir, "state"), NodeDir = Path.Combine(_dir, "node"), DataDir = Path.Combine(_dir, "data"),
-            LogDir = Path.Combine(_dir, "log"), KernelPath = kernel, InitrdPath = kernel, QemuBinary = "/bin/true", VmmHelperCommand = ["/bin/true"],
-            Accelerator = AcceleratorChoice.Tcg, Templates = false, MemoryMiB = 512, MaxMemoryMiB = 4096, Vcpus = 1, MaxVcpus = 4,
-        };
-    }
-
     /// <summary>A bundle with a rootfs and a spec; <paramref name="edit"/> shapes the spec.</summary>
     private CreateRequest Bundle(string id, Action<Spec>? edit = null)
     {
@@ -70,7 +57,7 @@ public sealed class ContainerCoreTests : IDisposable, ICoreEvents
         };
         edit?.Invoke(spec);
         File.WriteAllText(Path.Combine(bundle, "config.json"), JsonSerializer.Serialize(spec, OciJsonContext.Default.Spec));
-        return new CreateRequest(id, bundle, SpecLoader.LoadBundle(bundle), new ProcessIo("", "", "", false), Options, NetworkNamespace: null);
+        return new CreateRequest(id, bundle, SpecLoader.LoadBundle(bundle), new ProcessIo("", "", "", false), () => FakeVmOptions.In(_dir), NetworkNamespace: null);
     }
 
     private static void Pod(Spec spec, string type) => (spec.Annotations ??= [])[ContainerCore.CriContainerTypeAnnotation] = type;

@@ -1,4 +1,3 @@
-using Moat.Hypervisor;
 using Moat.Runtime.Tests.Fakes;
 
 namespace Moat.Runtime.Tests;
@@ -12,34 +11,8 @@ public sealed class SandboxTests : IDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("moat-sandbox-").FullName;
     private readonly List<FakeHypervisor> _vms = [];
 
-    private RuntimeOptions Options()
-    {
-        var kernel = Path.Combine(_dir, "vmlinux");
-        var initrd = Path.Combine(_dir, "initrd");
-        File.WriteAllText(kernel, "");
-        File.WriteAllText(initrd, "");
-        return new RuntimeOptions
-        {
-            StateRoot = Path.Combine(_dir, "state"),
-            NodeDir = Path.Combine(_dir, "node"),
-            DataDir = Path.Combine(_dir, "data"),
-            LogDir = Path.Combine(_dir, "log"),
-            KernelPath = kernel,
-            InitrdPath = initrd,
-            QemuBinary = "/bin/true",
-            VmmHelperCommand = ["/bin/true"],
-            Accelerator = AcceleratorChoice.Tcg,
-            Templates = false,
-            MemoryMiB = 512,
-            MaxMemoryMiB = 2048,
-            Vcpus = 1,
-            MaxVcpus = 4,
-            AgentTimeout = TimeSpan.FromSeconds(10),
-        };
-    }
-
     private Task<Sandbox> StartAsync(string id, ContainerLimits first = default, bool growsCpus = false) =>
-        Sandbox.StartAsync(id, Options(), [], new PhaseLog(null), CancellationToken.None, first, growsCpus: growsCpus, vms: (_, _, _, _) =>
+        Sandbox.StartAsync(id, FakeVmOptions.In(_dir), [], new PhaseLog(null), CancellationToken.None, first, growsCpus: growsCpus, vms: (_, _, _, _) =>
         {
             var vm = new FakeHypervisor();
             _vms.Add(vm);
