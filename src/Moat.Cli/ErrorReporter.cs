@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Moat.Guest;
+using Moat.ImageBuilder;
 using Moat.Oci;
 using Moat.Runtime;
 

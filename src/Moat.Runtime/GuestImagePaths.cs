@@ -1,4 +1,4 @@
-using Moat.Guest;
+using Moat.ImageBuilder;
 
 namespace Moat.Runtime;
 

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Moat.Guest;
+using Moat.ImageBuilder;
 using Spectre.Console;
 
 namespace Moat.Cli.Commands;
