@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Moat.Node;
 using Moat.Runtime;
 
 namespace Moat.Cli.Commands;

@@ -47,7 +47,7 @@ internal static class ImageCommand
         busybox.SetAction(r => ErrorReporter.Guard(() =>
         {
             var command = r.GetValue(cmdArgs) is { Length: > 0 } c ? c : ["sh"];
-            Moat.Runtime.BusyboxBundle.Create(r.GetValue(dir)!, command, terminal: r.GetValue(tty));
+            Moat.Node.BusyboxBundle.Create(r.GetValue(dir)!, command, terminal: r.GetValue(tty));
             return Task.FromResult(0);
         }));
         var output = new Argument<string>("output") { Description = "tar file to write" };
@@ -59,8 +59,8 @@ internal static class ImageCommand
             var tmp = Directory.CreateTempSubdirectory("moat-image-");
             try
             {
-                Moat.Runtime.BusyboxBundle.Create(tmp.FullName, ["sh"]);
-                Moat.Runtime.Images.ImageArchive.Write(Path.Combine(tmp.FullName, "rootfs"), r.GetValue(name)!, r.GetValue(imgCmd)!, r.GetValue(output)!);
+                Moat.Node.BusyboxBundle.Create(tmp.FullName, ["sh"]);
+                Moat.Node.ImageArchive.Write(Path.Combine(tmp.FullName, "rootfs"), r.GetValue(name)!, r.GetValue(imgCmd)!, r.GetValue(output)!);
             }
             finally
             {

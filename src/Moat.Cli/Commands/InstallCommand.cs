@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Moat.Node;
 using Moat.Runtime;
 
 namespace Moat.Cli.Commands;

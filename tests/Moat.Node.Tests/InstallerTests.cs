@@ -1,4 +1,6 @@
-namespace Moat.Runtime.Tests;
+using Moat.Runtime;
+
+namespace Moat.Node.Tests;
 
 public sealed class InstallerTests
 {

@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using Moat.Hypervisor;
+using Moat.Runtime;
 
-namespace Moat.Runtime;
+namespace Moat.Node;
 
 /// <summary>One finding of <see cref="HostCheck"/>: Info lines are facts, Warning lines cost speed, Error lines stop Moat.</summary>
 public sealed record CheckItem(string Level, string Name, string Detail);

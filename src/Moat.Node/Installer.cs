@@ -1,10 +1,11 @@
-using System.Text;
 using System.Text.Json.Nodes;
-using Tomlyn;
+using System.Text;
+using Moat.Runtime;
 using Tomlyn.Model;
 using Tomlyn.Serialization;
+using Tomlyn;
 
-namespace Moat.Runtime;
+namespace Moat.Node;
 
 /// <summary>
 /// The configuration edits of <c>moat install</c>, as pure text-to-text functions: an edit that

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using Moat.Oci;
+using Moat.Runtime;
 
-namespace Moat.Runtime;
+namespace Moat.Node;
 
 /// <summary>
 /// Moat's built-in image: an OCI bundle whose rootfs is Debian's static busybox with its applet

@@ -1,11 +1,12 @@
 using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json;
+using System.Text;
+using Moat.Runtime;
 
-namespace Moat.Runtime.Images;
+namespace Moat.Node;
 
 /// <summary>
 /// Writes a one-layer image as a tar that both loaders here accept: an OCI image layout
