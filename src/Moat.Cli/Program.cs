@@ -7,9 +7,9 @@ if (args.Length > 0 && args[0] == VmmHelper.Verb)
     return VmmHelper.Run();
 }
 // The relay standing for a container process: unshares its network namespace on this (main) thread.
-if (args.Length > 0 && args[0] == Moat.Cli.Oci.Relay.Verb)
+if (args.Length > 0 && args[0] == Moat.Cli.Runc.Relay.Verb)
 {
-    return await Moat.Cli.Oci.Relay.RunAsync();
+    return await Moat.Cli.Runc.Relay.RunAsync();
 }
 // Blocking reads of the caller's stdin must not starve the pool that serves the agent connection.
 ThreadPool.SetMinThreads(8, 8);

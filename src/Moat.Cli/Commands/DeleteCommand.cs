@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 using Moat.Linux;
 using Moat.Oci;
 using Moat.Runtime;

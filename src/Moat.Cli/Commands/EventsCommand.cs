@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Text.Json.Nodes;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 using Moat.Oci;
 using Moat.Protocols.Containerd.CgroupsV2;
 using Moat.Ttrpc;

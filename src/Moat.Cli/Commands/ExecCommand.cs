@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 using Moat.Oci;
 using Moat.Runtime;
 

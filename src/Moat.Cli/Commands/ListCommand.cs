@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 using Moat.Runtime;
 
 namespace Moat.Cli.Commands;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Diagnostics;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 
 namespace Moat.Cli.Commands;
 

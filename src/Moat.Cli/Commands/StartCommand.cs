@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 
 namespace Moat.Cli.Commands;
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 using Moat.Oci;
 
 namespace Moat.Cli.Commands;

@@ -4,7 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
-using Moat.Cli.Oci;
+using Moat.Cli.Runc;
 using Moat.Runtime;
 using Moat.Ttrpc;
 

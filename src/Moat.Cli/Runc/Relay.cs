@@ -7,7 +7,7 @@ using Moat.Protocols.Containerd;
 using Moat.Protocols.Containerd.Task;
 using Moat.Ttrpc;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>
 /// The host process that stands for a container process (init or exec): what --pid-file names,

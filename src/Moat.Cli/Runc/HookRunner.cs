@@ -5,7 +5,7 @@ using Moat.Linux.Interop;
 using Moat.Oci;
 using Moat.Runtime;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>
 /// Runs OCI hooks on the host (runtime.md "Lifecycle"), each given the state on stdin. argv[0] is

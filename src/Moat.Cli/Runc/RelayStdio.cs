@@ -2,7 +2,7 @@ using System.Text;
 using Moat.Linux;
 using Moat.Linux.Interop;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>
 /// The relay's stdio as the shim will open it. The caller's pipes and ttys are handed over by

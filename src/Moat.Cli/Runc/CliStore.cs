@@ -3,7 +3,7 @@ using Moat.Linux;
 using Moat.Linux.Interop;
 using Moat.Runtime;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>The CLI's per-container state under --root: one directory per id, state.json written by rename.</summary>
 internal static class CliStore

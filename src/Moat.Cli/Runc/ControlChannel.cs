@@ -1,7 +1,7 @@
 using System.Text;
 using Moat.Linux;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>Line-based handshake between a CLI verb and the relay it spawned (a socketpair end).</summary>
 internal static class ControlChannel

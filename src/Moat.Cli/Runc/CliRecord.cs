@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>
 /// What <c>moat create</c> leaves under --root/ID/state.json for the later verbs: where the

@@ -6,7 +6,7 @@ using Moat.Runtime;
 using Moat.Ttrpc;
 using ContainerdStatus = Moat.Protocols.Containerd.Types.Status;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>
 /// The CLI side of the per-sandbox shim daemon: starts it as containerd would (<c>start</c>,

@@ -3,7 +3,7 @@ using Moat.Linux;
 using Moat.Linux.Interop;
 using Moat.Runtime;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>Spawns a relay (see <see cref="Relay"/>) and waits until its process exists in the VM.</summary>
 internal static class RelayLauncher

@@ -2,7 +2,7 @@ using Moat.Linux;
 using Moat.Oci;
 using Moat.Runtime;
 
-namespace Moat.Cli.Oci;
+namespace Moat.Cli.Runc;
 
 /// <summary>What create, run and exec share: bundle checks, the relay, the hooks, the records.</summary>
 internal static class Lifecycle
