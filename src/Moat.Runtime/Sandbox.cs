@@ -383,8 +383,14 @@ public sealed class Sandbox : IAsyncDisposable
                 return new ProcessEnd(await wait.ConfigureAwait(false), null);
             }
         }
-        catch (AgentException e) when (e.Kind == RuntimeErrorKind.GuestFailure)
+        catch (AgentException e)
         {
+            // The channel closed (GuestFailure), or the call ended some other way as the VM went
+            // down: either is the VM's death once its watch says so. Any other refusal is the agent's.
+            if (e.Kind != RuntimeErrorKind.GuestFailure && await Task.WhenAny(VmFault, Task.Delay(TimeSpan.FromSeconds(2), ct)).ConfigureAwait(false) != VmFault)
+            {
+                throw;
+            }
         }
         return new ProcessEnd(RuntimeException.VmDeathStatus, await DescribeDeathAsync().ConfigureAwait(false));
     }
