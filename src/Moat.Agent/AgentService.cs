@@ -19,8 +19,12 @@ internal sealed partial class AgentService : IAgentService
     private readonly List<string> _sandboxMounts = [];
     private readonly OomWatcher _oom = new();
 
-    public AgentService(ProcessLauncher launcher, long readyUptimeMs)
+    private readonly Cgroups _cgroups;
+
+    /// <param name="cgroups">Where containers' cgroups go (the guest's unless given).</param>
+    public AgentService(ProcessLauncher launcher, long readyUptimeMs, Cgroups? cgroups = null)
     {
+        _cgroups = cgroups ?? Cgroups.Guest;
         _launcher = launcher;
         _readyUptimeMs = readyUptimeMs;
     }
@@ -150,14 +154,14 @@ internal sealed partial class AgentService : IAgentService
             var init = new InitSpec { Spec = spec, Rootfs = spec.Root!.Path, Process = process };
             try
             {
-                Cgroups.Create(request.ContainerId, spec.Linux?.Resources);
+                _cgroups.Create(request.ContainerId, spec.Linux?.Resources);
             }
             catch (IOException e)
             {
                 throw new AgentException(AgentErrorKind.InvalidArgument, $"container {request.ContainerId}: linux.resources: {e.Message}");
             }
             container.Init = _launcher.Launch("", init, exec: false, terminal: process.Terminal, stdin: request.Stdin,
-                beforeSpec: pid => Cgroups.Join(request.ContainerId, pid), joins: PodJoins(request.JoinNamespaces));
+                beforeSpec: pid => _cgroups.Join(request.ContainerId, pid), joins: PodJoins(request.JoinNamespaces));
             _oom.Watch(request.ContainerId);
             container.PidNamespace = ReadLinkOrNull($"/proc/{container.Init.Pid}/ns/pid");
             _ = container.Init.Exit.ContinueWith(_ => container.Init.CloseStdin(), TaskScheduler.Default);
@@ -166,7 +170,7 @@ internal sealed partial class AgentService : IAgentService
         catch
         {
             _containers.TryRemove(request.ContainerId, out _);
-            Cgroups.Remove(request.ContainerId);
+            _cgroups.Remove(request.ContainerId);
             throw;
         }
         return Task.FromResult(new Empty());
@@ -198,7 +202,7 @@ internal sealed partial class AgentService : IAgentService
         {
             await KillContainerAsync(c, TimeSpan.FromSeconds(Math.Max(1, request.TimeoutSeconds)));
             _oom.Forget(c.Id);
-            Cgroups.Remove(c.Id);
+            _cgroups.Remove(c.Id);
         }
         return new Empty();
     }
@@ -234,7 +238,7 @@ internal sealed partial class AgentService : IAgentService
         }
         var spec = new InitSpec { Process = process, InitPid = init.Pid, Seccomp = c.Spec.Linux?.Seccomp };
         var p = _launcher.Launch(request.ExecId, spec, exec: true, terminal: process.Terminal, stdin: request.Stdin,
-            beforeSpec: pid => Cgroups.Join(c.Id, pid));
+            beforeSpec: pid => _cgroups.Join(c.Id, pid));
         p.StartPipe?.Dispose();
         p.StartPipe = null;
         var error = ProcessLauncher.AwaitExec(p);
@@ -291,7 +295,7 @@ internal sealed partial class AgentService : IAgentService
     {
         var c = Get(request.ContainerId);
         var response = new StatsContainerResponse();
-        response.CgroupFiles.Add(Cgroups.Read(c.Id));
+        response.CgroupFiles.Add(_cgroups.Read(c.Id));
         return Task.FromResult(response);
     }
 
@@ -347,7 +351,7 @@ internal sealed partial class AgentService : IAgentService
         return new Empty();
     }
 
-    private static async Task FreezeAsync(Container c, bool frozen, CancellationToken ct)
+    private async Task FreezeAsync(Container c, bool frozen, CancellationToken ct)
     {
         if (!c.Started || c.Process("").Exited)
         {
@@ -355,7 +359,7 @@ internal sealed partial class AgentService : IAgentService
         }
         try
         {
-            await Cgroups.FreezeAsync(c.Id, frozen, ct);
+            await _cgroups.FreezeAsync(c.Id, frozen, ct);
         }
         catch (IOException e)
         {
@@ -377,7 +381,7 @@ internal sealed partial class AgentService : IAgentService
         }
         try
         {
-            Cgroups.Apply(c.Id, resources);
+            _cgroups.Apply(c.Id, resources);
         }
         catch (IOException e)
         {
@@ -459,10 +463,10 @@ internal sealed partial class AgentService : IAgentService
         return joins;
     }
 
-    private static void SignalAll(Container c, int signal)
+    private void SignalAll(Container c, int signal)
     {
         // The container's cgroup holds exactly its processes, even in a PID namespace shared with its pod.
-        var procs = Path.Combine(Cgroups.PathOf(c.Id), "cgroup.procs");
+        var procs = Path.Combine(_cgroups.PathOf(c.Id), "cgroup.procs");
         if (File.Exists(procs))
         {
             foreach (var line in File.ReadAllLines(procs))
@@ -487,7 +491,7 @@ internal sealed partial class AgentService : IAgentService
         }
     }
 
-    private static async Task KillContainerAsync(Container c, TimeSpan grace)
+    private async Task KillContainerAsync(Container c, TimeSpan grace)
     {
         if (c.Init is not { } init)
         {

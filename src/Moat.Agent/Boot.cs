@@ -19,7 +19,7 @@ internal static class Boot
         Mount("tmpfs", "/run", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=0755");
         Mount("tmpfs", "/tmp", "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "mode=1777");
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
-        Cgroups.Init();
+        Cgroups.Guest.Init();
         if (!File.Exists("/dev/ptmx"))
         {
             Libc.symlink("pts/ptmx", "/dev/ptmx");

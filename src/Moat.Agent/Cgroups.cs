@@ -4,19 +4,24 @@ using Moat.Oci;
 namespace Moat.Agent;
 
 /// <summary>
-/// One cgroup v2 group per container under /sys/fs/cgroup/containers: the spec's memory, CPU
-/// and pids limits are enforced there, and its interface files are the container's statistics.
+/// One cgroup v2 group per container under <c>ROOT/containers</c>: the spec's memory, CPU and
+/// pids limits are enforced there, and its interface files are the container's statistics. The
+/// guest's is <see cref="Guest"/> (ROOT /sys/fs/cgroup); tests give a directory of their own and
+/// read what was written.
 /// </summary>
-internal static class Cgroups
+internal sealed class Cgroups(string root)
 {
-    private const string Root = "/sys/fs/cgroup";
-    private const string Parent = Root + "/containers";
+    /// <summary>The guest's cgroup v2 hierarchy.</summary>
+    public static readonly Cgroups Guest = new("/sys/fs/cgroup");
+
+    private string Root => root;
+    private string Parent => Path.Combine(root, "containers");
 
     public static readonly string[] StatFiles =
         ["cpu.stat", "memory.stat", "memory.current", "memory.max", "memory.swap.current", "memory.swap.max", "memory.events", "pids.current", "pids.max"];
 
     /// <summary>Enables the controllers for the containers' groups (at boot).</summary>
-    public static void Init()
+    public void Init()
     {
         try
         {
@@ -35,17 +40,17 @@ internal static class Cgroups
         }
     }
 
-    public static string PathOf(string containerId) => Path.Combine(Parent, containerId);
+    public string PathOf(string containerId) => Path.Combine(Parent, containerId);
 
     /// <summary>Creates the container's group with the spec's limits.</summary>
-    public static void Create(string containerId, LinuxResources? resources)
+    public void Create(string containerId, LinuxResources? resources)
     {
         Directory.CreateDirectory(PathOf(containerId));
         Apply(containerId, resources);
     }
 
     /// <summary>Writes the limits the resources set (at creation, and on update).</summary>
-    public static void Apply(string containerId, LinuxResources? resources)
+    public void Apply(string containerId, LinuxResources? resources)
     {
         var dir = PathOf(containerId);
         if (resources?.Memory?.Limit is long mem && mem > 0)
@@ -72,10 +77,10 @@ internal static class Cgroups
     }
 
     /// <summary>Moves a process (and so everything it later starts) into the container's group.</summary>
-    public static void Join(string containerId, int pid) =>
+    public void Join(string containerId, int pid) =>
         Write(PathOf(containerId), "cgroup.procs", pid.ToString(CultureInfo.InvariantCulture));
 
-    public static Dictionary<string, string> Read(string containerId)
+    public Dictionary<string, string> Read(string containerId)
     {
         var dir = PathOf(containerId);
         var files = new Dictionary<string, string>();
@@ -94,7 +99,7 @@ internal static class Cgroups
     }
 
     /// <summary>Freezes or thaws the container's group and waits until the kernel reports it done.</summary>
-    public static async Task FreezeAsync(string containerId, bool frozen, CancellationToken ct)
+    public async Task FreezeAsync(string containerId, bool frozen, CancellationToken ct)
     {
         var dir = PathOf(containerId);
         Write(dir, "cgroup.freeze", frozen ? "1" : "0");
@@ -110,7 +115,7 @@ internal static class Cgroups
         throw new IOException($"{dir}: still not {(frozen ? "frozen" : "thawed")} after 5 s");
     }
 
-    public static void Remove(string containerId)
+    public void Remove(string containerId)
     {
         try
         {
@@ -128,8 +133,9 @@ internal static class Cgroups
         {
             File.WriteAllText(Path.Combine(dir, file), value);
         }
-        catch (IOException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
+            // EACCES/EPERM come as UnauthorizedAccessException: the callers' one kind is IOException.
             throw new IOException($"cgroup {file} = {value}: {e.Message}", e);
         }
     }
@@ -140,7 +146,7 @@ internal static class Cgroups
         {
             File.WriteAllText(path, value);
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
         }
     }

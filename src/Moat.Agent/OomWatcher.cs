@@ -23,7 +23,7 @@ internal sealed class OomWatcher
 
     public void Watch(string containerId)
     {
-        var file = Path.Combine(Cgroups.PathOf(containerId), "memory.events");
+        var file = Path.Combine(Cgroups.Guest.PathOf(containerId), "memory.events");
         if (!File.Exists(file))
         {
             return;
@@ -69,7 +69,7 @@ internal sealed class OomWatcher
                     {
                         continue;
                     }
-                    var kills = Kills(Path.Combine(Cgroups.PathOf(w.Id), "memory.events"));
+                    var kills = Kills(Path.Combine(Cgroups.Guest.PathOf(w.Id), "memory.events"));
                     if (kills > w.Kills)
                     {
                         _watches[wd] = (w.Id, kills);
