@@ -199,10 +199,7 @@ public sealed class QemuHypervisor : IHypervisor
         {
             await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
             // The launcher opened the state onto this fd: a sandboxed QEMU starts no process to read it.
-            await Qmp.ExecuteAsync("migrate-incoming", new System.Text.Json.Nodes.JsonObject
-            {
-                ["uri"] = "fd:" + VmConfig.IncomingStateFd.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            }, ct).ConfigureAwait(false);
+            await ExecuteAsync(QmpCommand.MigrateIncomingFromFd(VmConfig.IncomingStateFd), ct).ConfigureAwait(false);
             await WaitForMigrationAsync(statePath, "restoring the VM state from", TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is QmpException or IOException or InvalidOperationException)
@@ -223,7 +220,7 @@ public sealed class QemuHypervisor : IHypervisor
             {
                 throw new RuntimeException(RuntimeErrorKind.GuestFailure, $"{what} {path} failed: qemu exited: {LastLine()}");
             }
-            var info = await Qmp.ExecuteAsync("query-migrate", null, ct).ConfigureAwait(false);
+            var info = await ExecuteAsync(QmpCommand.QueryMigrate, ct).ConfigureAwait(false);
             var (status, error) = MigrationStatus.Read(info);
             if (status == "completed")
             {
@@ -238,12 +235,10 @@ public sealed class QemuHypervisor : IHypervisor
         }
     }
 
-    /// <summary>Migration leaves file-backed shared RAM out of the stream (both ends must say so).</summary>
-    private Task IgnoreSharedMemoryAsync(CancellationToken ct) =>
-        Qmp.ExecuteAsync("migrate-set-capabilities", new System.Text.Json.Nodes.JsonObject
-        {
-            ["capabilities"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["capability"] = "x-ignore-shared", ["state"] = true }),
-        }, ct);
+    private Task IgnoreSharedMemoryAsync(CancellationToken ct) => ExecuteAsync(QmpCommand.IgnoreSharedMemory, ct);
+
+    private Task<System.Text.Json.JsonElement> ExecuteAsync(QmpCommand command, CancellationToken ct) =>
+        Qmp.ExecuteAsync(command.Name, command.Arguments, ct);
 
     public Task ResumeAsync(CancellationToken ct) => Qmp.ContinueAsync(ct);
 
@@ -261,29 +256,19 @@ public sealed class QemuHypervisor : IHypervisor
     /// <summary>Plugs a RAM DIMM of <paramref name="sizeMiB"/> (the guest onlines it: memhp_default_state=online).</summary>
     public async Task HotplugMemoryAsync(string id, int sizeMiB, CancellationToken ct)
     {
-        await CommandAsync("object-add", new System.Text.Json.Nodes.JsonObject
-        {
-            ["qom-type"] = "memory-backend-ram",
-            ["id"] = "mem-" + id,
-            ["size"] = (long)sizeMiB << 20,
-        }, ct).ConfigureAwait(false);
-        await CommandAsync("device_add", new System.Text.Json.Nodes.JsonObject
-        {
-            ["driver"] = "pc-dimm",
-            ["id"] = "dimm-" + id,
-            ["memdev"] = "mem-" + id,
-        }, ct).ConfigureAwait(false);
+        await CommandAsync(QmpCommand.MemoryBackend(id, sizeMiB), ct).ConfigureAwait(false);
+        await CommandAsync(QmpCommand.Dimm(id), ct).ConfigureAwait(false);
     }
 
     /// <summary>
     /// A QMP command on a running VM; when QEMU dies under it, the error says how (its exit status,
     /// 128 + n for signal n, and its last words) rather than only that the connection was lost.
     /// </summary>
-    private async Task<System.Text.Json.JsonElement> CommandAsync(string name, System.Text.Json.Nodes.JsonObject? args, CancellationToken ct)
+    private async Task<System.Text.Json.JsonElement> CommandAsync(QmpCommand command, CancellationToken ct)
     {
         try
         {
-            return await Qmp.ExecuteAsync(name, args, ct).ConfigureAwait(false);
+            return await ExecuteAsync(command, ct).ConfigureAwait(false);
         }
         catch (Exception e) when (e is QmpException or IOException && _vmm is not null)
         {
@@ -292,7 +277,7 @@ public sealed class QemuHypervisor : IHypervisor
                 throw;
             }
             throw new RuntimeException(RuntimeErrorKind.GuestFailure,
-                $"QMP command '{name}' failed: QEMU exited under it (status {await _vmm.Exit.ConfigureAwait(false)}): {LastLine()}", e);
+                $"QMP command '{command.Name}' failed: QEMU exited under it (status {await _vmm.Exit.ConfigureAwait(false)}): {LastLine()}", e);
         }
     }
 
@@ -302,16 +287,11 @@ public sealed class QemuHypervisor : IHypervisor
     /// </summary>
     public async Task<int> HotplugCpusAsync(int count, CancellationToken ct)
     {
-        var slots = await CommandAsync("query-hotpluggable-cpus", null, ct).ConfigureAwait(false);
+        var slots = await CommandAsync(QmpCommand.QueryHotpluggableCpus, ct).ConfigureAwait(false);
         var free = CpuSlots.Free(slots).Take(count).ToList();
         foreach (var slot in free)
         {
-            var args = new System.Text.Json.Nodes.JsonObject { ["driver"] = slot.Driver, ["id"] = slot.DeviceId };
-            foreach (var (name, value) in slot.Props)
-            {
-                args[name] = value;
-            }
-            await CommandAsync("device_add", args, ct).ConfigureAwait(false);
+            await CommandAsync(QmpCommand.Cpu(slot), ct).ConfigureAwait(false);
         }
         return free.Count;
     }
@@ -324,7 +304,7 @@ public sealed class QemuHypervisor : IHypervisor
     {
         await Qmp.StopAsync(ct).ConfigureAwait(false);
         await IgnoreSharedMemoryAsync(ct).ConfigureAwait(false);
-        await Qmp.ExecuteAsync("migrate", new System.Text.Json.Nodes.JsonObject { ["uri"] = "exec:cat > " + path }, ct).ConfigureAwait(false);
+        await ExecuteAsync(QmpCommand.MigrateToFile(path), ct).ConfigureAwait(false);
         await WaitForMigrationAsync(path, "saving the VM state to", timeout, ct).ConfigureAwait(false);
     }
 
