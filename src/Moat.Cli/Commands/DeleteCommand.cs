@@ -95,6 +95,11 @@ internal static class DeleteCommand
                 }
             }
         }
+        else
+        {
+            // The daemon is gone without its clean-up (SIGKILL, a crash): do what containerd does for a dead shim.
+            await ShimConnection.CleanUpAfterDaemonAsync(rec, ct);
+        }
         StopRelay(rec.Pid);
         await Lifecycle.WarnOnFailureAsync(() => HookRunner.RunAsync("poststop", Lifecycle.SpecOf(rec)?.Hooks?.Poststop, Lifecycle.StateOf(rec, ContainerStatus.Stopped), ct));
         Directory.Delete(CliStore.Dir(root, rec.Id), recursive: true);

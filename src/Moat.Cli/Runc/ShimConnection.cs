@@ -46,6 +46,35 @@ internal static class ShimConnection
         return address["unix://".Length..];
     }
 
+    /// <summary>
+    /// Cleans up after a shim daemon that died (killed, crashed): the shim binary's own
+    /// <c>delete</c>, as containerd runs it for a dead shim, removes its sandbox state, any rootfs
+    /// mount and its socket, and sweeps what other dead daemons of the namespace left.
+    /// </summary>
+    public static async Task CleanUpAfterDaemonAsync(CliRecord r, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(FindShim())
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            WorkingDirectory = r.Bundle,
+        };
+        foreach (var a in new[] { "-namespace", r.Namespace, "-id", r.Id, "-address", "", "-publish-binary", "", "-bundle", r.Bundle, "delete" })
+        {
+            psi.ArgumentList.Add(a);
+        }
+        using var p = Process.Start(psi) ?? throw new RuntimeException(RuntimeErrorKind.MissingDependency, $"cannot start {psi.FileName}");
+        p.StandardInput.Close();
+        var stderr = p.StandardError.ReadToEndAsync(ct);
+        _ = p.StandardOutput.BaseStream.CopyToAsync(Stream.Null, ct); // its DeleteResponse: nothing to read in it here
+        await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        if (p.ExitCode != 0)
+        {
+            throw new RuntimeException(RuntimeErrorKind.Internal, $"container {r.Id}: cleaning up after its dead shim daemon failed: {(await stderr.ConfigureAwait(false)).Trim()}");
+        }
+    }
+
     private static string FindShim()
     {
         var beside = Path.Combine(Path.GetDirectoryName(Environment.ProcessPath) ?? "", ShimBinary);

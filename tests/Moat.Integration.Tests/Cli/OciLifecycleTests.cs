@@ -271,6 +271,40 @@ public sealed class OciLifecycleTests
         Assert.Equal(0, (await env.MoatAsync("delete", "--force", good)).ExitCode);
     }
 
+    /// <summary>
+    /// The shim daemon holding a container's VM SIGKILLed (issue 18, item 3): the container is
+    /// stopped, its VM is gone with the daemon, the next verbs on the id answer clearly, delete
+    /// works, and the census (at dispose) finds nothing left.
+    /// </summary>
+    [Fact]
+    public async Task AKilledShimDaemonStopsItsContainerAndDeleteCleansUp()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "touch /up; sleep 600"]);
+        var id = Id();
+        var shimSockets = Directory.GetFiles("/run/moat-node/shim").ToHashSet();
+        var r = await env.MoatAsync("run", "--detach", "--bundle", bundle, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        for (var i = 0; i < 300 && !File.Exists(Path.Combine(bundle, "rootfs", "up")); i++)
+        {
+            await Task.Delay(100);
+        }
+        var daemons = Leftovers.ShimProcesses().ToList();
+        Assert.True(daemons.Count == 1, string.Join("; ", daemons));
+        System.Diagnostics.Process.GetProcessById(int.Parse(daemons[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture)).Kill();
+
+        await WaitForAsync(env, id, "stopped");
+        r = await env.MoatAsync("exec", id, "true");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Single(r.Stderr.Trim().Split('\n'));
+        Assert.Contains(id, r.Stderr);
+        r = await env.MoatAsync("delete", id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(1, (await env.MoatAsync("state", id)).ExitCode);
+        Assert.Empty(Leftovers.Processes("qemu", c => c.Contains("qemu-system", StringComparison.Ordinal)));
+        Assert.DoesNotContain(Directory.GetFiles("/run/moat-node/shim"), f => !shimSockets.Contains(f)); // the dead daemon's socket went too
+    }
+
     internal static async Task WaitForAsync(CliEnv env, string id, string status)
     {
         for (var i = 0; i < 150; i++)

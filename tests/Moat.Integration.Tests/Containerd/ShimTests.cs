@@ -113,6 +113,28 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         Assert.True(r.ExitCode == 137, r.ToString());
     }
 
+    /// <summary>
+    /// The shim daemon SIGKILLed under a running task (issue 18, item 3): its VM goes with it,
+    /// ctr run sees the task end, containerd cleans up through the shim binary's delete, and the
+    /// census after the test finds nothing of it.
+    /// </summary>
+    [Fact]
+    public async Task AKilledShimTakesItsVmAndTheCallerSeesTheTaskEnd()
+    {
+        var id = Id("shimkill");
+        var run = Run(id, "sleep", "300");
+        await WaitForStatus(id, "RUNNING");
+        var shims = global::Moat.Integration.Tests.Leftovers.ShimProcesses().ToList();
+        Assert.True(shims.Count == 1, string.Join("; ", shims));
+        var shimPid = int.Parse(shims[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        System.Diagnostics.Process.GetProcessById(shimPid).Kill();
+        var r = await run.WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.True(r.ExitCode != 0, r.ToString());
+        Assert.Empty(global::Moat.Integration.Tests.Leftovers.Processes("qemu", c => c.Contains("qemu-system", StringComparison.Ordinal) && c.Contains(id, StringComparison.Ordinal)));
+        var again = await Run(id, "true"); // the id is usable again at once
+        Assert.True(again.ExitCode == 0, again.ToString());
+    }
+
     [Fact]
     public async Task ExecInARunningContainerAndKillAll()
     {
