@@ -21,6 +21,7 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
     private readonly ShimArgs _args;
     private readonly EventPublisher _events;
     private readonly CancellationTokenSource _shutdown;
+    private readonly Action<string> _log;
     private readonly ContainerCore _core;
 
     public TaskService(ShimArgs args, EventPublisher events, Action<string> log, CancellationTokenSource shutdown)
@@ -28,6 +29,7 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
         _args = args;
         _events = events;
         _shutdown = shutdown;
+        _log = log;
         _core = new ContainerCore(new CoreSettings(log, new PhaseLog(args.Debug ? log : null), this, OpenIoAsync,
             KeepLogs: args.Debug)); // containerd's debug level keeps the guest console, as `moat --debug` does
     }
@@ -51,6 +53,10 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
             var c = await _core.CreateAsync(new CreateRequest(request.Id, request.Bundle, spec, io,
                 () => SandboxOptions(request.Options, cli), string.IsNullOrEmpty(netns) ? null : netns,
                 () => MountRootfs(request), () => RootfsMounter.Unmount(request.Bundle)), context.CancellationToken);
+            if (cli is { StandInPid: > 0 } && ProcessIdentity.Of(cli.StandInPid) is { } standIn)
+            {
+                _ = KillWhenGoneAsync(request.Id, standIn);
+            }
             _events.Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = request.Id,
@@ -66,6 +72,34 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
             throw Translate(e, request.Id);
         }
     }
+
+    /// <summary>
+    /// The CLI's relay stands for the container's process on the host (the pid runc callers and
+    /// Docker watch): once it is gone (SIGKILLed, say), the container's processes are killed too,
+    /// so that pid's end is the container's end, as with runc.
+    /// </summary>
+    private async Task KillWhenGoneAsync(string id, string standIn)
+    {
+        while (_core.InitOf(id) is { } init && !init.Exited.IsCompleted)
+        {
+            if (!ProcessIdentity.IsAlive(standIn))
+            {
+                _log($"task {id}: its stand-in process {standIn.Split(' ')[0]} is gone: killing the task");
+                try
+                {
+                    await _core.KillAsync(id, "", Moat.Linux.Signals.SIGKILL, all: true, CancellationToken.None);
+                }
+                catch (RuntimeException)
+                {
+                    // already finished, or its VM is gone
+                }
+                return;
+            }
+            await Task.WhenAny(init.Exited, Task.Delay(StandInPoll));
+        }
+    }
+
+    private static readonly TimeSpan StandInPoll = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The runtime options for a sandbox this shim boots: Moat's configuration file (named by containerd's options or Moat's CLI), the shim's state root.</summary>
     private RuntimeOptions SandboxOptions(Any? requestOptions, Moat.Protocols.Shim.CreateOptions? cli)

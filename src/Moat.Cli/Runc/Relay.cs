@@ -62,6 +62,7 @@ internal static class Relay
                 {
                     NetworkNamespace = job.NetworkNamespacePath ?? (job.NewNetworkNamespace && HasInterfaces() ? $"/proc/{Environment.ProcessId}/ns/net" : ""),
                     ConfigPath = job.ConfigPath ?? "",
+                    StandInPid = Environment.ProcessId,
                 };
                 await client.CreateAsync(new CreateTaskRequest
                 {

@@ -305,6 +305,30 @@ public sealed class OciLifecycleTests
         Assert.DoesNotContain(Directory.GetFiles("/run/moat-node/shim"), f => !shimSockets.Contains(f)); // the dead daemon's socket went too
     }
 
+    /// <summary>
+    /// The pid-file process (the relay that stands for the container's process) SIGKILLed: as with
+    /// runc, that pid's end is the container's end. The container stops, delete needs no force,
+    /// and nothing is left.
+    /// </summary>
+    [Fact]
+    public async Task AKilledPidFileProcessEndsItsContainer()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "touch /up; sleep 600"]);
+        var id = Id();
+        var pidFile = Path.Combine(env.Dir, "pid");
+        var r = await env.MoatAsync("run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        for (var i = 0; i < 300 && !File.Exists(Path.Combine(bundle, "rootfs", "up")); i++)
+        {
+            await Task.Delay(100);
+        }
+        System.Diagnostics.Process.GetProcessById(int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture)).Kill();
+        await WaitForAsync(env, id, "stopped");
+        r = await env.MoatAsync("delete", id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+    }
+
     internal static async Task WaitForAsync(CliEnv env, string id, string status)
     {
         for (var i = 0; i < 150; i++)
