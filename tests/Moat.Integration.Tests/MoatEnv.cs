@@ -173,6 +173,14 @@ public static class Leftovers
     public static IEnumerable<string> ShimProcesses() =>
         Processes("shim", cmdline => cmdline.StartsWith("/usr/local/lib/moat/containerd-shim-moat-v2", StringComparison.Ordinal));
 
+    /// <summary>SIGKILLs the one running shim (a fault the tests inject); there must be exactly one.</summary>
+    public static void KillTheOnlyShim()
+    {
+        var shims = ShimProcesses().ToList();
+        Assert.True(shims.Count == 1, "expected one shim: " + string.Join("; ", shims));
+        System.Diagnostics.Process.GetProcessById(int.Parse(shims[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture)).Kill();
+    }
+
     /// <summary>Running relays of moat's runc-compatible verbs (the pid-file processes), as "relay /proc/PID".</summary>
     public static IEnumerable<string> RelayProcesses() => Processes("relay", cmdline => cmdline.Contains("__relay", StringComparison.Ordinal));
 

@@ -41,11 +41,7 @@ public sealed class OciLifecycleTests
         Assert.Single(r.Stderr.Trim().Split('\n'));
 
         // The shell is the container's pid 1: a TERM before its trap is set would be ignored.
-        for (var i = 0; i < 300 && !File.Exists(Path.Combine(bundle, "rootfs", "trap-set")); i++)
-        {
-            await Task.Delay(100);
-        }
-        Assert.True(File.Exists(Path.Combine(bundle, "rootfs", "trap-set")), "the container never set its TERM trap");
+        await WaitForMarkAsync(bundle, "trap-set", "the container never set its TERM trap");
         Assert.Equal(0, (await env.MoatAsync("kill", id, "TERM")).ExitCode);
         await WaitForAsync(env, id, "stopped");
         Assert.Equal(0, (int)(await env.StateAsync(id))["pid"]!);
@@ -285,13 +281,8 @@ public sealed class OciLifecycleTests
         var shimSockets = Directory.GetFiles("/run/moat-node/shim").ToHashSet();
         var r = await env.MoatAsync("run", "--detach", "--bundle", bundle, id);
         Assert.True(r.ExitCode == 0, r.ToString());
-        for (var i = 0; i < 300 && !File.Exists(Path.Combine(bundle, "rootfs", "up")); i++)
-        {
-            await Task.Delay(100);
-        }
-        var daemons = Leftovers.ShimProcesses().ToList();
-        Assert.True(daemons.Count == 1, string.Join("; ", daemons));
-        System.Diagnostics.Process.GetProcessById(int.Parse(daemons[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture)).Kill();
+        await WaitForMarkAsync(bundle, "up", "the container never started");
+        Leftovers.KillTheOnlyShim();
 
         await WaitForAsync(env, id, "stopped");
         r = await env.MoatAsync("exec", id, "true");
@@ -319,14 +310,22 @@ public sealed class OciLifecycleTests
         var pidFile = Path.Combine(env.Dir, "pid");
         var r = await env.MoatAsync("run", "--detach", "--pid-file", pidFile, "--bundle", bundle, id);
         Assert.True(r.ExitCode == 0, r.ToString());
-        for (var i = 0; i < 300 && !File.Exists(Path.Combine(bundle, "rootfs", "up")); i++)
-        {
-            await Task.Delay(100);
-        }
+        await WaitForMarkAsync(bundle, "up", "the container never started");
         System.Diagnostics.Process.GetProcessById(int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture)).Kill();
         await WaitForAsync(env, id, "stopped");
         r = await env.MoatAsync("delete", id);
         Assert.True(r.ExitCode == 0, r.ToString());
+    }
+
+    /// <summary>Waits until the container's command has made <paramref name="mark"/> in its rootfs (it runs, and got that far).</summary>
+    internal static async Task WaitForMarkAsync(string bundle, string mark, string failure)
+    {
+        var path = Path.Combine(bundle, "rootfs", mark);
+        for (var i = 0; i < 300 && !File.Exists(path); i++)
+        {
+            await Task.Delay(100);
+        }
+        Assert.True(File.Exists(path), failure);
     }
 
     internal static async Task WaitForAsync(CliEnv env, string id, string status)

@@ -124,10 +124,7 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         var id = Id("shimkill");
         var run = Run(id, "sleep", "300");
         await WaitForStatus(id, "RUNNING");
-        var shims = global::Moat.Integration.Tests.Leftovers.ShimProcesses().ToList();
-        Assert.True(shims.Count == 1, string.Join("; ", shims));
-        var shimPid = int.Parse(shims[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture);
-        System.Diagnostics.Process.GetProcessById(shimPid).Kill();
+        global::Moat.Integration.Tests.Leftovers.KillTheOnlyShim();
         var r = await run.WaitAsync(TimeSpan.FromMinutes(1));
         Assert.True(r.ExitCode != 0, r.ToString());
         Assert.Empty(global::Moat.Integration.Tests.Leftovers.Processes("qemu", c => c.Contains("qemu-system", StringComparison.Ordinal) && c.Contains(id, StringComparison.Ordinal)));
