@@ -23,23 +23,9 @@ internal static class RootfsSetup
         Check(Libc.mount(null, "/", null, Libc.MS_REC | Libc.MS_PRIVATE, null), "mount --make-rprivate", "/");
         Check(Libc.mount(rootfs, rootfs, null, Libc.MS_BIND | Libc.MS_REC, null), "mount --rbind", rootfs);
 
-        var devIsTmpfs = false;
         using (var root = InRoot.OpenRoot(rootfs))
         {
-            foreach (var m in spec.Mounts ?? [])
-            {
-                MountOne(root, m);
-                mark?.Invoke(m.Destination);
-                devIsTmpfs |= m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs";
-            }
-            if (devIsTmpfs)
-            {
-                PopulateDev(root);
-            }
-            foreach (var d in spec.Linux?.Devices ?? [])
-            {
-                MakeDevice(root, d);
-            }
+            MountSpec(LibcMountSyscalls.Instance, root, spec, mark);
         }
 
         mark?.Invoke("mounts");
@@ -74,7 +60,30 @@ internal static class RootfsSetup
         }
     }
 
-    private static void MountOne(SafeFd root, Mount m)
+    /// <summary>
+    /// The spec's mounts, each destination resolved inside <paramref name="root"/>, then /dev's
+    /// default nodes (when it is a tmpfs) and the spec's devices: everything before pivot_root.
+    /// </summary>
+    internal static void MountSpec(IMountSyscalls sys, SafeFd root, Spec spec, Action<string>? mark = null)
+    {
+        var devIsTmpfs = false;
+        foreach (var m in spec.Mounts ?? [])
+        {
+            MountOne(sys, root, m);
+            mark?.Invoke(m.Destination);
+            devIsTmpfs |= m.Destination.TrimEnd('/') == "/dev" && m.Type == "tmpfs";
+        }
+        if (devIsTmpfs)
+        {
+            PopulateDev(sys, root);
+        }
+        foreach (var d in spec.Linux?.Devices ?? [])
+        {
+            MakeDevice(sys, root, d);
+        }
+    }
+
+    private static void MountOne(IMountSyscalls sys, SafeFd root, Mount m)
     {
         var opts = MountOptions.Parse(m.Options);
         var type = m.Type ?? (opts.Bind ? "bind" : "none");
@@ -84,13 +93,13 @@ internal static class RootfsSetup
         {
             if (bind)
             {
-                Check(Libc.mount(source, InRoot.ProcPath(target), null, Libc.MS_BIND | (opts.Recursive ? Libc.MS_REC : 0), null), "bind mount", $"{source} on {m.Destination}");
+                Check(sys.Mount(source, InRoot.ProcPath(target), null, Libc.MS_BIND | (opts.Recursive ? Libc.MS_REC : 0), null), "bind mount", $"{source} on {m.Destination}");
             }
             else
             {
                 var fstype = type == "cgroup" ? "cgroup2" : type;
                 var data = fstype == "cgroup2" ? null : (opts.Data.Length == 0 ? null : opts.Data);
-                var rc = Libc.mount(m.Source ?? fstype, InRoot.ProcPath(target), fstype, opts.Flags, data);
+                var rc = sys.Mount(m.Source ?? fstype, InRoot.ProcPath(target), fstype, opts.Flags, data);
                 if (rc < 0 && fstype == "cgroup2")
                 {
                     return; // a guest kernel without cgroup2 support still runs the container
@@ -107,15 +116,15 @@ internal static class RootfsSetup
         using var mounted = InRoot.TryOpen(root, m.Destination) ?? throw new InvalidDataException($"mount {m.Destination}: gone after mounting");
         if (remount != 0)
         {
-            Check(Libc.mount(null, InRoot.ProcPath(mounted), null, Libc.MS_BIND | Libc.MS_REMOUNT | remount, null), "remount", m.Destination);
+            Check(sys.Mount(null, InRoot.ProcPath(mounted), null, Libc.MS_BIND | Libc.MS_REMOUNT | remount, null), "remount", m.Destination);
         }
         if (opts.Propagation != 0)
         {
-            Check(Libc.mount(null, InRoot.ProcPath(mounted), null, opts.Propagation, null), "mount propagation", m.Destination);
+            Check(sys.Mount(null, InRoot.ProcPath(mounted), null, opts.Propagation, null), "mount propagation", m.Destination);
         }
     }
 
-    private static void PopulateDev(SafeFd root)
+    private static void PopulateDev(IMountSyscalls sys, SafeFd root)
     {
         using var dev = InRoot.TryOpen(root, "/dev") ?? throw new InvalidDataException("/dev: gone after mounting");
         var dir = InRoot.ProcPath(dev);
@@ -124,8 +133,8 @@ internal static class RootfsSetup
             var path = dir + "/" + name;
             if (!File.Exists(path))
             {
-                Check(Libc.mknod(path, 0x2000 /* S_IFCHR */ | 0x1b6 /* 0666 */, MakeDev(major, minor)), "mknod", "/dev/" + name);
-                Libc.chmod(path, 0x1b6);
+                Check(sys.Mknod(path, 0x2000 /* S_IFCHR */ | DefaultDeviceMode, MakeDev(major, minor)), "mknod", "/dev/" + name);
+                sys.Chmod(path, (int)DefaultDeviceMode);
             }
         }
         TrySymlink("/proc/self/fd", dir + "/fd");
@@ -139,7 +148,7 @@ internal static class RootfsSetup
     /// <summary>rw-rw-rw-: a device entry without a fileMode.</summary>
     private const uint DefaultDeviceMode = 0x1b6;
 
-    private static void MakeDevice(SafeFd root, LinuxDevice d)
+    private static void MakeDevice(IMountSyscalls sys, SafeFd root, LinuxDevice d)
     {
         using (var existing = InRoot.TryOpen(root, d.Path))
         {
@@ -152,10 +161,10 @@ internal static class RootfsSetup
         using var parent = InRoot.OpenOrCreate(root, Path.GetDirectoryName(d.Path) ?? "/", directory: true);
         var path = InRoot.ProcPath(parent) + "/" + Path.GetFileName(d.Path);
         var mode = d.FileMode ?? DefaultDeviceMode;
-        Check(Libc.mknod(path, kind | mode, MakeDev((uint)(d.Major ?? 0), (uint)(d.Minor ?? 0))), "mknod", d.Path);
+        Check(sys.Mknod(path, kind | mode, MakeDev((uint)(d.Major ?? 0), (uint)(d.Minor ?? 0))), "mknod", d.Path);
         // mknod applies the umask (0660 came out 0640): the spec's fileMode is the node's mode, as with runc.
-        Check(Libc.chmod(path, (int)mode), "chmod", d.Path);
-        Libc.chown(path, (int)(d.Uid ?? 0), (int)(d.Gid ?? 0));
+        Check(sys.Chmod(path, (int)mode), "chmod", d.Path);
+        sys.Chown(path, (int)(d.Uid ?? 0), (int)(d.Gid ?? 0));
     }
 
     private static ulong MakeDev(uint major, uint minor) =>
