@@ -20,22 +20,17 @@ public sealed class ContainerRun
         _log = log;
     }
 
-    public async Task<int> RunAsync(string id, string bundleDir, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct)
+    /// <param name="spec">The bundle's config.json, when the caller has read it already; validated by the core.</param>
+    public async Task<int> RunAsync(string id, string bundleDir, Stream stdin, Stream stdout, Stream stderr, CancellationToken ct, Spec? spec = null)
     {
         ContainerId.Validate(id);
         var bundle = Path.GetFullPath(bundleDir);
-        var spec = SpecLoader.LoadBundle(bundle);
-        var validation = SpecValidator.Validate(spec);
-        validation.ThrowIfInvalid(Path.Combine(bundle, SpecLoader.ConfigFileName));
+        spec ??= SpecLoader.LoadBundle(bundle);
         if (spec.Process is null)
         {
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"{Path.Combine(bundle, "config.json")}: process: missing; 'run' needs a process to start");
         }
-        foreach (var w in validation.Warnings)
-        {
-            _log.Phase($"warning: {w}");
-        }
-        _log.Phase("config validated");
+        _log.Phase("config read");
 
         // The caller's own stdio, as it is: no FIFOs to open.
         var streams = new ProcessStreams(stdin, stdout, stderr);

@@ -25,24 +25,29 @@ internal static class RunCommand
             var id = r.GetValue(o.Id)!;
             var pidFile = r.GetValue(o.PidFile);
             var console = r.GetValue(o.ConsoleSocket);
-            // In process is the fast path (measured: 1.0 s against 1.28 s through a shim daemon,
+            // In process is the fast path (measured: 1.11 s against 1.32 s through a shim daemon,
             // TCG); hooks need the create/start steps they belong to, so a spec with hooks goes
             // through them, as with create and start.
-            if (!r.GetValue(detach) && pidFile is null && console is null && !r.GetValue(keep) && !Lifecycle.HasHostHooks(r.GetValue(o.Bundle)!))
+            if (!r.GetValue(detach) && pidFile is null && console is null && !r.GetValue(keep))
             {
-                var options = GlobalOptions.RuntimeOptions(r);
-                var log = new PhaseLog(options.Debug ? Console.Error.WriteLine : null);
-                // The id is claimed as create claims it: never another container's state, never the shim's.
                 Moat.Oci.ContainerId.Validate(id);
-                CliStore.Reserve(options.StateRoot, id);
-                try
+                var bundle = Path.GetFullPath(r.GetValue(o.Bundle)!);
+                var spec = Moat.Oci.SpecLoader.LoadBundle(bundle);
+                if (!Lifecycle.HasHostHooks(spec))
                 {
-                    return await new ContainerRun(options, log).RunAsync(id, r.GetValue(o.Bundle)!,
-                        Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.OpenStandardError(), ct);
-                }
-                finally
-                {
-                    CliStore.Release(options.StateRoot, id);
+                    var options = GlobalOptions.RuntimeOptions(r);
+                    var log = new PhaseLog(options.Debug ? Console.Error.WriteLine : null);
+                    // The id is claimed as create claims it: never another container's state, never the shim's.
+                    CliStore.Reserve(options.StateRoot, id);
+                    try
+                    {
+                        return await new ContainerRun(options, log).RunAsync(id, bundle,
+                            Console.OpenStandardInput(), Console.OpenStandardOutput(), Console.OpenStandardError(), ct, spec);
+                    }
+                    finally
+                    {
+                        CliStore.Release(options.StateRoot, id);
+                    }
                 }
             }
             var rec = await Lifecycle.CreateAsync(root, id, r.GetValue(o.Bundle)!, pidFile, console, foreground: !r.GetValue(detach), r.GetValue(GlobalOptions.Config), ct);

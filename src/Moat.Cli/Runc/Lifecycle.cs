@@ -107,19 +107,9 @@ internal static class Lifecycle
     /// <summary>Forwards the signals a foreground moat gets to the relay, which passes them to the process.</summary>
     public static IDisposable ForwardSignalsTo(int pid) => new ForwardedSignals(ForwardedSignals.Default, sig => Moat.Linux.Interop.Libc.kill(pid, sig));
 
-    /// <summary>Whether the bundle's spec has hooks the host runs (prestart, createRuntime, poststart, poststop); false when it cannot be read.</summary>
-    public static bool HasHostHooks(string bundle)
-    {
-        try
-        {
-            var h = SpecLoader.LoadBundle(Path.GetFullPath(bundle)).Hooks;
-            return h is not null && new[] { h.Prestart, h.CreateRuntime, h.Poststart, h.Poststop }.Any(l => l is { Count: > 0 });
-        }
-        catch (OciException)
-        {
-            return false; // the run path reports what is wrong with it
-        }
-    }
+    /// <summary>Whether the spec has hooks the host runs (prestart, createRuntime, poststart, poststop).</summary>
+    public static bool HasHostHooks(Spec spec) =>
+        spec.Hooks is { } h && new[] { h.Prestart, h.CreateRuntime, h.Poststart, h.Poststop }.Any(l => l is { Count: > 0 });
 
     public static Spec? SpecOf(CliRecord r)
     {

@@ -51,7 +51,12 @@ public sealed partial class ContainerCore
         }
         var spec = r.Spec;
         var joins = MapPodNamespaces(spec);
-        SpecValidator.Validate(spec).ThrowIfInvalid(Path.Combine(r.Bundle, SpecLoader.ConfigFileName));
+        var validation = SpecValidator.Validate(spec);
+        validation.ThrowIfInvalid(Path.Combine(r.Bundle, SpecLoader.ConfigFileName));
+        foreach (var w in validation.Warnings)
+        {
+            settings.Phases.Phase($"warning: {w}");
+        }
         var isPodSandbox = spec.Annotations?.GetValueOrDefault(CriContainerTypeAnnotation) == "sandbox";
         if (isPodSandbox)
         {
