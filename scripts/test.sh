@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 
 # What only the tests need: the real components they drive (a private containerd with its CRI plugin,
-# runc as the baseline, the CNI plugins for pod networks, dockerd for docker run --runtime=moat).
-test_packages=(containerd runc crun containernetworking-plugins docker.io python3)
+# runc as the baseline, the CNI plugins for pod networks, dockerd for docker run --runtime=moat,
+# Prometheus to scrape moat monitor).
+test_packages=(containerd runc crun containernetworking-plugins docker.io python3 prometheus)
 missing=()
 for p in "${test_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -11,9 +11,9 @@ internal static class Procs
             .Where(p => p > 0).ToHashSet();
 
     /// <summary>Proportional set size in KiB (0 when the process is gone).</summary>
-    public static long PssKiB(int pid) => Field($"/proc/{pid}/smaps_rollup", "Pss:");
+    public static long PssKiB(int pid) => Moat.Linux.ProcMemory.PssBytes(pid) / 1024;
 
-    public static long RssKiB(int pid) => Field($"/proc/{pid}/status", "VmRSS:");
+    public static long RssKiB(int pid) => Moat.Linux.ProcMemory.RssBytes(pid) / 1024;
 
     public static string Comm(int pid)
     {
@@ -65,7 +65,7 @@ internal static class Procs
 
     /// <summary>MemTotal and MemAvailable in KiB.</summary>
     public static (long Total, long Available) Memory() =>
-        (Field("/proc/meminfo", "MemTotal:"), Field("/proc/meminfo", "MemAvailable:"));
+        (Moat.Linux.ProcMemory.KiB("/proc/meminfo", "MemTotal:"), Moat.Linux.ProcMemory.KiB("/proc/meminfo", "MemAvailable:"));
 
     private static int ParentOf(int pid)
     {
@@ -76,19 +76,6 @@ internal static class Procs
             return int.Parse(fields[1], CultureInfo.InvariantCulture);
         }
         catch (Exception e) when (e is IOException or FormatException)
-        {
-            return 0;
-        }
-    }
-
-    private static long Field(string path, string name)
-    {
-        try
-        {
-            var line = File.ReadLines(path).FirstOrDefault(l => l.StartsWith(name, StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
         {
             return 0;
         }

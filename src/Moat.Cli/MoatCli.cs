@@ -36,6 +36,8 @@ internal static class MoatCli
         root.Subcommands.Add(ImageCommand.Create());
         root.Subcommands.Add(CheckCommand.Create());
         root.Subcommands.Add(InstallCommand.Create());
+        root.Subcommands.Add(MonitorCommand.Create());
+        root.Subcommands.Add(TopCommand.Create());
         var parse = root.Parse(args);
         ErrorReporter.Configure(parse.GetValue(GlobalOptions.Log), parse.GetValue(GlobalOptions.LogFormat));
         if (args.Contains("--help") || args.Contains("-h"))

@@ -80,6 +80,16 @@ internal sealed class GuestAgent(AgentClient agent) : IGuestAgent
         (int)(await Call(() => agent.OnlineCpusAsync(new OnlineCpusRequest { Count = (uint)count }, ct), ct).ConfigureAwait(false)).OnlineCpus;
 
     /// <summary>The one place an agent status becomes the runtime's error.</summary>
+    public async Task<GuestUsage> UsageAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var m = await Call(() => agent.GuestMetricsAsync(timeout, ct), ct).ConfigureAwait(false);
+        return new GuestUsage(m.MemTotalBytes, m.MemFreeBytes, m.MemAvailableBytes, m.PageCacheBytes,
+            m.CpuUserTicks / UserHz, m.CpuSystemTicks / UserHz, m.CpuIdleTicks / UserHz, m.Processes);
+    }
+
+    /// <summary>The guest kernel's USER_HZ, the unit of /proc/stat's times (100 on every Linux port Moat boots).</summary>
+    private const double UserHz = 100;
+
     private static async Task<T> Call<T>(Func<Task<T>> call, CancellationToken ct)
     {
         try

@@ -54,4 +54,12 @@ public interface IGuestAgent
 
     /// <summary>Brings the guest's CPUs online up to <paramref name="count"/>; how many are online.</summary>
     Task<int> OnlineCpusAsync(int count, CancellationToken ct);
+
+    /// <summary>The guest's memory and CPU time, as the guest reports them (unchecked).</summary>
+    Task<GuestUsage> UsageAsync(TimeSpan timeout, CancellationToken ct);
 }
+
+/// <summary>What the guest says of its memory (bytes) and CPU time (seconds, summed over its CPUs).</summary>
+public sealed record GuestUsage(
+    ulong MemTotalBytes, ulong MemFreeBytes, ulong MemAvailableBytes, ulong PageCacheBytes,
+    double CpuUserSeconds, double CpuSystemSeconds, double CpuIdleSeconds, uint Processes);

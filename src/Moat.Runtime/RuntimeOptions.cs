@@ -57,6 +57,9 @@ public sealed record RuntimeOptions
 
     /// <summary>Where the accelerator canaries' verdicts are kept.</summary>
     public string AcceleratorDir => Path.Combine(NodeDir, "accelerator");
+
+    /// <summary>The shim daemons' sockets (root-only): one per sandbox, where <c>moat monitor</c> finds them.</summary>
+    public string ShimSocketDir => Path.Combine(NodeDir, "shim");
     public bool Debug { get; init; }
 
     /// <summary>Explicit guest image paths (tests, benchmarks); default: the current image under DataDir.</summary>

@@ -2,6 +2,7 @@ using Google.Protobuf;
 using Moat.Hypervisor;
 using Moat.Oci;
 using Moat.Protocols.Agent;
+using Moat.Runtime.Metrics;
 using Moat.Ttrpc;
 
 namespace Moat.Runtime;
@@ -21,6 +22,12 @@ public sealed class Sandbox : IAsyncDisposable
     private int _dimms;
     private int _vcpus;
     private Accel _accel;
+    private int _bootMemoryMiB;
+    private bool _restored;
+    private TimeSpan _startTook;
+
+    /// <summary>This sandbox's agent calls: latency and errors by method (for <c>moat monitor</c>).</summary>
+    private readonly RpcLatencies _rpc = new();
 
     /// <summary>A pod's VM: containers that join it later may add vCPUs (see <see cref="EnsureVcpusAsync"/>).</summary>
     private bool _growsCpus;
@@ -69,12 +76,16 @@ public sealed class Sandbox : IAsyncDisposable
             sandbox._network = await PodNetwork.PrepareAsync(networkNamespace, ct).ConfigureAwait(false);
             log.Phase($"pod network: {string.Join(", ", sandbox._network.Interfaces.Select(i => $"{i.Name} {i.Mac} {string.Join(' ', i.Addresses.Select(a => $"{a.Address}/{a.PrefixLength}"))}"))}");
         }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         sandbox.State.Create();
         log.Phase("state directory created");
         try
         {
             sandbox._sizing.Record(id, first);
             await sandbox.BootAsync(kernel, initrd, binds, first, ct).ConfigureAwait(false);
+            sandbox._startTook = clock.Elapsed;
+            await new NodeStarts(options.NodeDir).RecordAsync(sandbox._restored ? NodeStarts.TemplatePath : NodeStarts.BootPath,
+                sandbox._startTook, ct).ConfigureAwait(false);
             return sandbox;
         }
         catch (Exception e)
@@ -112,6 +123,8 @@ public sealed class Sandbox : IAsyncDisposable
         {
             selection.ReportBooted(Accel.Tcg, clock.ElapsedMilliseconds);
         }
+        _restored = restored;
+        _bootMemoryMiB = _memoryMiB;
         await SetUpGuestAsync(restored, ct).ConfigureAwait(false);
     }
 
@@ -189,7 +202,7 @@ public sealed class Sandbox : IAsyncDisposable
             }
             await _vm.ResumeAsync(ct).ConfigureAwait(false);
         }
-        _agent = new AgentClient(client);
+        _agent = new AgentClient(client) { Observer = _rpc.Observe };
         _guest = new GuestAgent(_agent);
         await AgentConnection.CheckAsync(_agent, _vm, _options.AgentTimeout, ct).ConfigureAwait(false);
         _agentAnswered = true;
@@ -441,6 +454,39 @@ public sealed class Sandbox : IAsyncDisposable
         {
             _log.Phase($"unsharing {containerId}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// What <c>moat monitor</c> shows of this sandbox: its size and start from the host's side,
+    /// its agent calls, and the guest's own memory and CPU figures when the agent answers within
+    /// <paramref name="guestDeadline"/> (else <see cref="SandboxReport.GuestError"/> says why).
+    /// </summary>
+    public async Task<SandboxReport> ReportAsync(TimeSpan guestDeadline, CancellationToken ct)
+    {
+        GuestUsage? usage = null;
+        string? error = null;
+        if (_guest is { } guest && _vm is { Fault.IsCompleted: false })
+        {
+            try
+            {
+                usage = await guest.UsageAsync(guestDeadline, ct).ConfigureAwait(false);
+            }
+            catch (AgentException e)
+            {
+                error = e.Message;
+            }
+        }
+        else
+        {
+            error = "the VM is not running";
+        }
+        int containers;
+        lock (_records)
+        {
+            containers = _records.Count;
+        }
+        return new SandboxReport(Id, VmmPid, _accel.ToString().ToLowerInvariant(), _restored, _startTook.TotalSeconds,
+            _vcpus, (long)_memoryMiB << 20, (long)(_memoryMiB - _bootMemoryMiB) << 20, containers, usage, error, _rpc.Snapshot());
     }
 
     /// <summary>Stops the containers (the agent syncs before it answers), stops QEMU, removes the state directory.</summary>

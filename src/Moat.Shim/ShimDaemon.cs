@@ -24,6 +24,7 @@ internal static class ShimDaemon
         var service = new TaskService(a, events, log, shutdown);
         var server = new TtrpcServer(log, TaskService.StatusFor);
         TaskServiceBinder.Bind(server, service);
+        MonitorServiceBinder.Bind(server, service.Sandboxes);
         try
         {
             Moat.Linux.Pipes.SetCloexec(ReadyFd, true);

@@ -9,11 +9,13 @@ internal static class ShimPaths
 {
     public const string ServeVerb = "__serve";
 
-    /// <summary>The node directory (MOAT_NODE_DIR overrides it), read once.</summary>
-    public static readonly string NodeDir = new Moat.Runtime.RuntimeOptions().WithEnvironmentOverrides().NodeDir;
+    /// <summary>The node's directories (MOAT_NODE_DIR overrides them), read once.</summary>
+    private static readonly Moat.Runtime.RuntimeOptions Node = new Moat.Runtime.RuntimeOptions().WithEnvironmentOverrides();
+
+    public static string NodeDir => Node.NodeDir;
 
     /// <summary>The shim daemons' sockets (0700).</summary>
-    public static string SocketDir => Path.Combine(NodeDir, "shim");
+    public static string SocketDir => Node.ShimSocketDir;
 
     /// <summary>Sandbox state for containers of a containerd namespace.</summary>
     public static string StateRoot(string ns) => Path.Combine(NodeDir, "containerd", ns);

@@ -49,6 +49,8 @@ public sealed class StdioRelayTests
         public Task RemoveAsync(string containerId, CancellationToken ct) => throw new NotSupportedException();
         public Task<string> NextOomKillAsync(CancellationToken ct) => throw new NotSupportedException();
         public Task<int> OnlineCpusAsync(int count, CancellationToken ct) => throw new NotSupportedException();
+
+        public Task<GuestUsage> UsageAsync(TimeSpan timeout, CancellationToken ct) => throw new NotSupportedException();
     }
 
     [Fact]

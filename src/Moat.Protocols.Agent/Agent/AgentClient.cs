@@ -80,6 +80,15 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<OnlineCpusResponse> OnlineCpusAsync(OnlineCpusRequest request, CancellationToken ct) =>
         Call("OnlineCpus", request, OnlineCpusResponse.Parser, ct);
 
+    public Task<GuestMetricsResponse> GuestMetricsAsync(TimeSpan timeout, CancellationToken ct) =>
+        Call("GuestMetrics", new GuestMetricsRequest(), GuestMetricsResponse.Parser, ct, timeout);
+
+    /// <summary>
+    /// Told of every call that has a deadline when it ends: the method, how long it took, whether
+    /// it failed (the long polls, which wait for events by design, are not timed).
+    /// </summary>
+    public Action<string, TimeSpan, bool>? Observer { get; set; }
+
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
     /// <summary>
@@ -101,7 +110,26 @@ public sealed class AgentClient : IAsyncDisposable
     private Task<TResponse> Call<TRequest, TResponse>(
         string method, TRequest request, MessageParser<TResponse> parser, CancellationToken ct, TimeSpan? timeout = null)
         where TRequest : IMessage<TRequest>
-        where TResponse : IMessage<TResponse> =>
-        _client.CallAsync(ServiceName, method, request, parser,
-            (timeout ?? DefaultTimeout(method)) is { } t ? new CallOptions { Timeout = t } : null, ct);
+        where TResponse : IMessage<TResponse>
+    {
+        var deadline = timeout ?? DefaultTimeout(method);
+        var call = _client.CallAsync(ServiceName, method, request, parser, deadline is { } t ? new CallOptions { Timeout = t } : null, ct);
+        return Observer is { } observer && deadline is not null ? Timed(method, call, observer) : call;
+    }
+
+    private static async Task<TResponse> Timed<TResponse>(string method, Task<TResponse> call, Action<string, TimeSpan, bool> observer)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var failed = true;
+        try
+        {
+            var response = await call.ConfigureAwait(false);
+            failed = false;
+            return response;
+        }
+        finally
+        {
+            observer(method, System.Diagnostics.Stopwatch.GetElapsedTime(started), failed);
+        }
+    }
 }

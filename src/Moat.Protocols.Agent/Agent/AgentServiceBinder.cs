@@ -29,5 +29,6 @@ public static class AgentServiceBinder
         server.AddUnary<UpdateContainerRequest, Empty>(n, "UpdateContainer", UpdateContainerRequest.Parser, s.UpdateContainer);
         server.AddUnary<GetOOMEventRequest, OOMEvent>(n, "GetOOMEvent", GetOOMEventRequest.Parser, s.GetOOMEvent);
         server.AddUnary<OnlineCpusRequest, OnlineCpusResponse>(n, "OnlineCpus", OnlineCpusRequest.Parser, s.OnlineCpus);
+        server.AddUnary<GuestMetricsRequest, GuestMetricsResponse>(n, "GuestMetrics", GuestMetricsRequest.Parser, s.GuestMetrics);
     }
 }

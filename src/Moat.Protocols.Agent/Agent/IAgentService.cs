@@ -30,4 +30,5 @@ public interface IAgentService
     Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context);
     Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context);
     Task<OnlineCpusResponse> OnlineCpus(OnlineCpusRequest request, TtrpcCallContext context);
+    Task<GuestMetricsResponse> GuestMetrics(GuestMetricsRequest request, TtrpcCallContext context);
 }

@@ -94,6 +94,7 @@ public sealed partial class ContainerCore
                 Sandbox = sandbox,
                 Init = init,
                 IsPodSandbox = isPodSandbox,
+                Pod = Metrics.PodIdentity.Of(spec.Annotations),
                 Cleanup = mounted ? r.UnmountRootfs : null,
             };
             _containers[r.Id] = container;

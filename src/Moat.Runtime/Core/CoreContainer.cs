@@ -12,6 +12,9 @@ public sealed class CoreContainer
     /// <summary>The CRI sandbox (pause) container, whose namespaces the pod's other containers join.</summary>
     public bool IsPodSandbox { get; init; }
 
+    /// <summary>The pod it belongs to, from its CRI annotations (<see cref="PodIdentity.None"/> outside Kubernetes).</summary>
+    public Metrics.PodIdentity Pod { get; init; } = Metrics.PodIdentity.None;
+
     /// <summary>What the front door undoes once the container is deleted (containerd's rootfs mount).</summary>
     internal Action? Cleanup { get; init; }
 

@@ -5,7 +5,7 @@ namespace Moat.Integration.Tests.Cri;
 
 /// <summary>Pods under Moat through containerd's CRI plugin, driven with the calls kubelet makes.</summary>
 [Collection("vm")]
-public sealed class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
+public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
 {
     private readonly CriFixture _cri;
     private readonly List<string> _pods = [];

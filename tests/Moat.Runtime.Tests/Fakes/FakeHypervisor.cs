@@ -35,6 +35,9 @@ internal sealed class FakeHypervisor : IHypervisor
     /// <summary>Exit statuses the agent answers WaitProcess with, by container id, once that container was started; a wait for any other ends only on a signal.</summary>
     public Dictionary<string, int> ExitStatuses { get; } = [];
 
+    /// <summary>The guest's figures (GuestMetrics) are never answered: a wedged guest.</summary>
+    public bool GuestMetricsHang { get; set; }
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource<int>> _ends = new();
 
     /// <summary>The end of a container's init in the guest: its status once it was started and has one, or 128 + n for a signal n.</summary>
@@ -87,6 +90,14 @@ internal sealed class FakeHypervisor : IHypervisor
         Answer("PauseContainer", PauseContainerRequest.Parser, _ => Task.FromResult(new Empty()));
         Answer("ResumeContainer", ResumeContainerRequest.Parser, _ => Task.FromResult(new Empty()));
         Answer("OnlineCpus", OnlineCpusRequest.Parser, r => Task.FromResult(new OnlineCpusResponse { OnlineCpus = r.Count }));
+        Answer("GuestMetrics", GuestMetricsRequest.Parser, async _ =>
+        {
+            if (GuestMetricsHang)
+            {
+                await Task.Delay(Timeout.Infinite, _stop.Token);
+            }
+            return new GuestMetricsResponse { MemTotalBytes = 400 << 20, MemAvailableBytes = 300 << 20, CpuUserTicks = 250, CpuSystemTicks = 50, Processes = 2 };
+        });
         Answer("WaitProcess", WaitProcessRequest.Parser, async r =>
             new WaitProcessResponse { Status = await EndOf(r.ContainerId).Task.WaitAsync(_stop.Token) });
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
