@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 
 # What only the tests need: the real components they drive (a private containerd with its CRI plugin,
 # runc as the baseline, the CNI plugins for pod networks, dockerd for docker run --runtime=moat,
-# Prometheus to scrape moat monitor).
+# Prometheus to scrape moat monitor, Node.js and npm to check deploy/'s manifests against the
+# Kubernetes schemas).
 test_packages=(containerd runc crun containernetworking-plugins docker.io python3 prometheus)
 missing=()
 for p in "${test_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# Any Node.js with npm will do (a nodesource nodejs bundles npm; Debian splits it).
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "==> installing test packages: ${missing[*]}" >&2
   apt-get update -qq

@@ -38,6 +38,7 @@ internal static class MoatCli
         root.Subcommands.Add(InstallCommand.Create());
         root.Subcommands.Add(MonitorCommand.Create());
         root.Subcommands.Add(TopCommand.Create());
+        root.Subcommands.Add(DeployCommand.Create());
         var parse = root.Parse(args);
         ErrorReporter.Configure(parse.GetValue(GlobalOptions.Log), parse.GetValue(GlobalOptions.LogFormat));
         if (args.Contains("--help") || args.Contains("-h"))

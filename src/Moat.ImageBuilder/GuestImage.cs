@@ -10,4 +10,10 @@ public sealed record GuestImage(string Directory, string KernelPath, string Init
 {
     /// <summary>The image DataDir/guest/current points to, or null when there is none or it is incomplete. Cheap: one small read.</summary>
     public static GuestImage? TryLoadCurrent(string dataDir = "/var/lib/moat") => GuestImageStore.TryLoadCurrent(dataDir);
+
+    /// <summary>The name of the link in DataDir/guest that names the current image.</summary>
+    public const string CurrentLinkName = GuestImageStore.CurrentLinkName;
+
+    /// <summary>Makes the image directory <paramref name="name"/> under <paramref name="guestRoot"/> the current one (a link replaced by rename).</summary>
+    public static void MakeCurrent(string guestRoot, string name) => GuestImageStore.PointCurrentAt(guestRoot, name);
 }

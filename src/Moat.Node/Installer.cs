@@ -83,6 +83,48 @@ public static class Installer
         return (edited, changes);
     }
 
+    /// <summary>
+    /// Removes what <see cref="EditContainerdConfig"/> added for <paramref name="handlers"/>: each
+    /// handler's table and its subtables (<c>.options</c>), with the blank line before them, so the
+    /// file reads as it did before. A handler of another runtime type is left alone; a file
+    /// without them is unchanged.
+    /// </summary>
+    public static (string Text, IReadOnlyList<string> Changes) RemoveContainerdHandlers(string existing, string configPath, IReadOnlyList<string> handlers)
+    {
+        var model = Parse(existing, configPath);
+        var ours = handlers.Where(h => Lookup(model, "plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", h, "runtime_type") as string == RuntimeType(h)).ToList();
+        if (ours.Count == 0)
+        {
+            return (existing, []);
+        }
+        var kept = new List<string>();
+        var skipping = false;
+        foreach (var line in existing.Split('\n'))
+        {
+            var t = line.Trim();
+            if (t.StartsWith('['))
+            {
+                skipping = ours.Any(h => t == $"[{CriContainerd}.runtimes.{h}]" || t.StartsWith($"[{CriContainerd}.runtimes.{h}.", StringComparison.Ordinal));
+                if (skipping && kept.Count > 0 && kept[^1].Trim().Length == 0)
+                {
+                    kept.RemoveAt(kept.Count - 1);
+                }
+            }
+            if (!skipping)
+            {
+                kept.Add(line);
+            }
+        }
+        var edited = string.Join('\n', kept).TrimEnd('\n') + "\n";
+        var after = Parse(edited, configPath);
+        if (ours.FirstOrDefault(h => Lookup(after, "plugins", "io.containerd.grpc.v1.cri", "containerd", "runtimes", h) is not null) is { } left)
+        {
+            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
+                $"{configPath}: the CRI runtime '{left}' is not written as 'moat install' writes it: remove its table by hand");
+        }
+        return (edited, ours.Select(h => $"removed CRI runtime handler '{h}' ({RuntimeType(h)})").ToList());
+    }
+
     /// <summary>Sets <c>runtimes.&lt;name&gt;.path</c> in Docker's daemon.json.</summary>
     public static (string Text, IReadOnlyList<string> Changes) EditDockerConfig(string? existing, string configPath, string name, string moatPath)
     {

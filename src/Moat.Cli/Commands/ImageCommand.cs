@@ -68,7 +68,16 @@ internal static class ImageCommand
             }
             return Task.FromResult(0);
         }));
-        var image = new Command("image", "manage the guest image and the built-in busybox image") { build, busybox, archive };
+        var installerOutput = new Argument<string>("output") { Description = "tar file to write" };
+        var installerName = new Option<string>("--name") { Description = "image reference", DefaultValueFactory = _ => Moat.Node.Deploy.InstallerImage.DefaultReference };
+        var installer = new Command("installer", "write the node installer image (this Moat and its guest image) for deploy/moat-deploy.yaml") { installerOutput, installerName };
+        installer.SetAction((r, ct) => ErrorReporter.Guard(async () =>
+        {
+            await Moat.Node.Deploy.InstallerImage.WriteAsync(AppContext.BaseDirectory, r.GetValue(GlobalOptions.DataDir)!, r.GetValue(installerName)!, r.GetValue(installerOutput)!, ct);
+            Console.WriteLine($"wrote {r.GetValue(installerOutput)} ({r.GetValue(installerName)}): ctr -n k8s.io images import it on each node, or push it to your registry");
+            return 0;
+        }));
+        var image = new Command("image", "manage the guest image, the built-in busybox image and the installer image") { build, busybox, archive, installer };
         return image;
     }
 

@@ -68,24 +68,6 @@ internal static class InstallCommand
         return new Command("install", "register Moat with containerd or Docker") { containerd, docker };
     }
 
-    /// <summary>Writes by temp file and rename, keeping the original once as FILE.moat-backup.</summary>
-    private static void Write(string path, string text, IReadOnlyList<string> changes)
-    {
-        if (changes.Count == 0)
-        {
-            Console.WriteLine($"{path}: already configured, nothing changed");
-            return;
-        }
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        if (File.Exists(path) && !File.Exists(path + ".moat-backup"))
-        {
-            File.Copy(path, path + ".moat-backup");
-            Console.WriteLine($"kept the original as {path}.moat-backup");
-        }
-        Moat.Linux.AtomicFile.Write(path, text);
-        foreach (var c in changes)
-        {
-            Console.WriteLine($"{path}: {c}");
-        }
-    }
+    private static void Write(string path, string text, IReadOnlyList<string> changes) =>
+        ConfigFile.Write(path, path, text, changes, Console.WriteLine);
 }
