@@ -63,6 +63,24 @@ public sealed class ContainerCoreTests : IDisposable, ICoreEvents
     private static void Pod(Spec spec, string type) => (spec.Annotations ??= [])[ContainerCore.CriContainerTypeAnnotation] = type;
 
     [Fact]
+    public async Task AWorkloadThatCannotBeExecedLeavesItsContainerStoppedAsRuncDoes()
+    {
+        var c = await _core.CreateAsync(Bundle("c1"), CancellationToken.None);
+        _vms.Single().ExecFailures["c1"] = "exec \"/nonexistent\": No such file or directory";
+
+        var e = await Assert.ThrowsAsync<AgentException>(() => _core.StartAsync("c1", "", CancellationToken.None));
+        Assert.Contains("No such file or directory", e.Message);
+        // Stopped with a shell's not-found status and its exit told once, so a caller that deletes
+        // only stopped tasks (Docker through containerd's runc shim) can delete it.
+        Assert.Equal(ContainerStatus.Stopped, c.Init.OciStatus(c.Paused));
+        Assert.Equal(127u, c.Init.ExitStatus);
+        Assert.Equal(["exit c1 127"], _events);
+        await Assert.ThrowsAsync<ContainerStateException>(() => _core.StartAsync("c1", "", CancellationToken.None));
+        await _core.DeleteAsync("c1", "");
+        Assert.Contains("dispose", _vms.Single().Calls); // its VM went with it
+    }
+
+    [Fact]
     public async Task AContainerGoesCreatedRunningStoppedAndEachStepIsRuledByItsStatus()
     {
         var c = await _core.CreateAsync(Bundle("c1"), CancellationToken.None);

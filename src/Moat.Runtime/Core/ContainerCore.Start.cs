@@ -19,9 +19,10 @@ public sealed partial class ContainerCore
             p.Started = true;
         }
         var guest = c.Sandbox.Guest;
+        ProcessStreams? io = null;
         try
         {
-            var io = await settings.OpenIo(p.Io, ct).ConfigureAwait(false);
+            io = await settings.OpenIo(p.Io, ct).ConfigureAwait(false);
             var relay = new StdioRelay(guest, c.Id, p.ExecId);
             if (p.ExecId.Length == 0)
             {
@@ -36,10 +37,33 @@ public sealed partial class ContainerCore
             _ = SuperviseAsync(c, p, relay, io);
             return p;
         }
+        catch (AgentException e) when (p.ExecId.Length == 0 && e.Kind == RuntimeErrorKind.InvalidArgument)
+        {
+            // The workload could not be exec'd (no such file, not executable): its init is gone,
+            // so the container is stopped now, as runc leaves it, and can be deleted by anyone who
+            // waits for a stopped task (Docker, through containerd's runc shim).
+            Dispose(io);
+            p.SetExited(new ProcessEnd(ExecFailureStatus(e.Message), null));
+            settings.Events.Exited(c, p);
+            throw;
+        }
         catch
         {
+            Dispose(io);
             p.Started = false;
             throw;
+        }
+    }
+
+    /// <summary>A shell's statuses for a command it could not run: 126 when it is not executable, 127 otherwise (not found).</summary>
+    internal static int ExecFailureStatus(string reason) =>
+        reason.Contains("Permission denied", StringComparison.Ordinal) ? 126 : 127;
+
+    private static void Dispose(ProcessStreams? io)
+    {
+        foreach (var s in new[] { io?.Stdout, io?.Stderr, io?.Stdin })
+        {
+            s?.Dispose();
         }
     }
 
@@ -71,10 +95,7 @@ public sealed partial class ContainerCore
         finally
         {
             await p.IoCancel.CancelAsync().ConfigureAwait(false);
-            foreach (var s in new[] { io.Stdout, io.Stderr, io.Stdin })
-            {
-                s?.Dispose();
-            }
+            Dispose(io);
         }
         p.SetExited(end);
         settings.Events.Exited(c, p);

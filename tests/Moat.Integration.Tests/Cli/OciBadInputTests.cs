@@ -63,6 +63,21 @@ public sealed class OciBadInputTests
     }
 
     [Fact]
+    public async Task AProgramThatCannotBeExecedFailsStartAndLeavesTheContainerStoppedForDelete()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["/nonexistent/program"]);
+        Assert.Equal(0, (await env.MoatAsync("create", "--bundle", bundle, "noexec")).ExitCode);
+        AssertOneLineError(await env.MoatAsync("start", "noexec"), "exec \"/nonexistent/program\": No such file or directory");
+        // As runc: the init is gone, the container stopped, a plain delete takes it (Docker deletes only stopped tasks).
+        var state = await env.MoatAsync("state", "noexec");
+        Assert.Equal("stopped", System.Text.Json.Nodes.JsonNode.Parse(state.Stdout)!["status"]!.GetValue<string>());
+        AssertOneLineError(await env.MoatAsync("start", "noexec"), "stopped");
+        var delete = await env.MoatAsync("delete", "noexec");
+        Assert.True(delete.ExitCode == 0, delete.ToString());
+    }
+
+    [Fact]
     public async Task JsonLogFormatWritesTheErrorToTheLogFile()
     {
         await using var env = new CliEnv();

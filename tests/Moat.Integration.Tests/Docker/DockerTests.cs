@@ -51,6 +51,18 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
     }
 
     [Fact]
+    public async Task MoatsOwnReasonReachesDockersErrorThroughTheRuncShimsJsonLog()
+    {
+        // containerd's runc shim runs moat with --log FILE --log-format json and, on a failure,
+        // reads the last {"level":"error","msg":...} line into the error Docker shows.
+        var r = await Run("/nonexistent/program");
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("/nonexistent/program", r.Stderr);
+        Assert.Contains("No such file or directory", r.Stderr);
+        Assert.DoesNotContain("exit status 1: unknown", r.Stderr); // the reason, not just runc's exit status
+    }
+
+    [Fact]
     public async Task CpuLimitAddsVcpusToTheVm()
     {
         // --cpus 1.5 rounds up to two vCPUs on top of the configured one, capped at the host's CPUs.

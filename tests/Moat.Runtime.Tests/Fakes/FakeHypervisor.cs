@@ -35,6 +35,9 @@ internal sealed class FakeHypervisor : IHypervisor
     /// <summary>Exit statuses the agent answers WaitProcess with, by container id, once that container was started; a wait for any other ends only on a signal.</summary>
     public Dictionary<string, int> ExitStatuses { get; } = [];
 
+    /// <summary>Containers whose workload the agent cannot exec: StartContainer fails with this reason.</summary>
+    public Dictionary<string, string> ExecFailures { get; } = [];
+
     /// <summary>The guest's figures (GuestMetrics) are never answered: a wedged guest.</summary>
     public bool GuestMetricsHang { get; set; }
 
@@ -74,6 +77,10 @@ internal sealed class FakeHypervisor : IHypervisor
         Answer("RemoveContainer", RemoveContainerRequest.Parser, _ => Task.FromResult(new Empty()));
         Answer("StartContainer", StartContainerRequest.Parser, r =>
         {
+            if (ExecFailures.TryGetValue(r.ContainerId, out var reason))
+            {
+                throw new TtrpcException(StatusCode.InvalidArgument, reason);
+            }
             if (ExitStatuses.TryGetValue(r.ContainerId, out var status))
             {
                 EndOf(r.ContainerId).TrySetResult(status);
