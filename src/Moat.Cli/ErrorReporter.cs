@@ -75,7 +75,7 @@ internal static class ErrorReporter
         {
             File.AppendAllText(_log, (_json
                 ? new JsonObject { ["level"] = level, ["msg"] = line, ["time"] = DateTime.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture) }.ToJsonString()
-                : $"time=\"{DateTime.UtcNow:O}\" level={level} msg=\"{line.Replace("\"", "'", StringComparison.Ordinal)}\"") + "\n");
+                : LogrusText.Line(DateTime.UtcNow, level, line, [])) + "\n");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

@@ -58,4 +58,31 @@ public static class LogKeeper
             }
         }
     }
+
+    /// <summary>
+    /// The last lines of a kept console log, for a log that must not flood: at most
+    /// <paramref name="maxLines"/> from its last <paramref name="maxBytes"/> (a partial first line
+    /// dropped). Nothing when the file is gone.
+    /// </summary>
+    public static IReadOnlyList<string> Tail(string path, int maxLines = 40, int maxBytes = 8192)
+    {
+        try
+        {
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 0);
+            var start = Math.Max(0, f.Length - maxBytes);
+            f.Seek(start, SeekOrigin.Begin);
+            var buffer = new byte[f.Length - start];
+            f.ReadExactly(buffer);
+            var lines = System.Text.Encoding.UTF8.GetString(buffer).Split('\n').Select(l => l.TrimEnd('\r')).ToList();
+            if (start > 0)
+            {
+                lines.RemoveAt(0);
+            }
+            return lines.Where(l => l.Length > 0).TakeLast(maxLines).ToList();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
 }

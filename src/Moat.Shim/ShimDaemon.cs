@@ -12,7 +12,8 @@ internal static class ShimDaemon
     public static async Task<int> RunAsync(ShimArgs a)
     {
         var socket = Environment.GetEnvironmentVariable("MOAT_SHIM_SOCKET") ?? ShimPaths.Socket(a.Namespace, a.Id);
-        var log = OpenLog(Environment.GetEnvironmentVariable("MOAT_SHIM_LOG") ?? Path.Combine(a.Bundle, "log"));
+        var log = new ShimLog(OpenLog(Environment.GetEnvironmentVariable("MOAT_SHIM_LOG") ?? Path.Combine(a.Bundle, "log")), a.Debug,
+            [("id", a.Id), ("namespace", a.Namespace), ("runtime", "io.containerd.moat.v2"), ("pid", Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture))]);
         using var shutdown = new CancellationTokenSource();
         // SIGTERM (an operator's kill) ends the daemon as Shutdown does, so its socket goes too.
         using var term = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx =>
@@ -20,9 +21,10 @@ internal static class ShimDaemon
             ctx.Cancel = true;
             shutdown.Cancel();
         });
-        var events = new EventPublisher(a.Namespace, Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), log);
+        var events = new EventPublisher(a.Namespace, Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), log.Warn);
         var service = new TaskService(a, events, log, shutdown);
-        var server = new TtrpcServer(log, TaskService.StatusFor);
+        // The server's own lines are about connections coming and going (a handler's failure is a status): debug.
+        var server = new TtrpcServer(log.Debug, TaskService.StatusFor);
         TaskServiceBinder.Bind(server, service);
         MonitorServiceBinder.Bind(server, service.Sandboxes);
         try
@@ -30,13 +32,15 @@ internal static class ShimDaemon
             Moat.Linux.Pipes.SetCloexec(ReadyFd, true);
             await server.ListenUnixAsync(socket, shutdown.Token, onListening: () =>
             {
+                log.Info($"serving the task API on {socket}");
                 Moat.Linux.Pipes.WriteAll(ReadyFd, [1]);
                 Moat.Linux.Interop.Libc.close(ReadyFd);
             });
+            log.Info("shim shut down");
         }
         catch (Exception e)
         {
-            log($"serve {socket}: {e.Message}");
+            log.Error($"serve {socket}: {e.Message}");
             return 1;
         }
         finally
@@ -48,37 +52,17 @@ internal static class ShimDaemon
         return 0;
     }
 
-    /// <summary>The daemon logs to the bundle's "log" FIFO, which containerd reads (Moat's CLI names a file instead).</summary>
-    private static Action<string> OpenLog(string path)
+    /// <summary>The bundle's "log" FIFO, which containerd reads (Moat's CLI names a file instead); null when there is none.</summary>
+    private static StreamWriter? OpenLog(string path)
     {
-        StreamWriter? writer = null;
         try
         {
-            if (File.Exists(path))
-            {
-                writer = new StreamWriter(new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 0)) { AutoFlush = true };
-            }
+            return File.Exists(path) ? new StreamWriter(new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, 0)) { AutoFlush = true } : null;
         }
         catch (IOException)
         {
+            return null;
         }
-        return line =>
-        {
-            if (writer is null)
-            {
-                return;
-            }
-            lock (writer)
-            {
-                try
-                {
-                    writer.WriteLine($"time=\"{DateTime.UtcNow:O}\" level=info msg=\"{line.Replace("\"", "'", StringComparison.Ordinal)}\"");
-                }
-                catch (IOException)
-                {
-                }
-            }
-        };
     }
 
     /// <summary>The namespace's state root goes with its last sandbox (the CLI derives one per --root).</summary>

@@ -21,17 +21,19 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
     private readonly ShimArgs _args;
     private readonly EventPublisher _events;
     private readonly CancellationTokenSource _shutdown;
-    private readonly Action<string> _log;
+    private readonly ShimLog _log;
     private readonly ContainerCore _core;
 
-    public TaskService(ShimArgs args, EventPublisher events, Action<string> log, CancellationTokenSource shutdown)
+    public TaskService(ShimArgs args, EventPublisher events, ShimLog log, CancellationTokenSource shutdown)
     {
         _args = args;
         _events = events;
         _shutdown = shutdown;
         _log = log;
-        _core = new ContainerCore(new CoreSettings(log, new PhaseLog(args.Debug ? log : null), this, OpenIoAsync,
-            KeepLogs: args.Debug)); // containerd's debug level keeps the guest console, as `moat --debug` does
+        // The core logs what went wrong (warnings); its phases are debug lines. containerd's debug
+        // level keeps the guest console, as `moat --debug` does, and tells its end (Delete).
+        _core = new ContainerCore(new CoreSettings(log.Warn, new PhaseLog(args.Debug ? log.Debug : null), this, OpenIoAsync,
+            KeepLogs: args.Debug));
     }
 
     public bool IsEmpty => _core.IsEmpty;
@@ -84,7 +86,7 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
         {
             if (!ProcessIdentity.IsAlive(standIn))
             {
-                _log($"task {id}: its stand-in process {standIn.Split(' ')[0]} is gone: killing the task");
+                _log.Warn($"task {id}: its stand-in process {standIn.Split(' ')[0]} is gone: killing the task");
                 try
                 {
                     await _core.KillAsync(id, "", Moat.Linux.Signals.SIGKILL, all: true, CancellationToken.None);
@@ -167,7 +169,14 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
 
     public async Task<DeleteResponse> Delete(DeleteRequest request, TtrpcCallContext context)
     {
-        var p = (await _core.DeleteAsync(request.Id, request.ExecId)).Process;
+        var (p, console) = await _core.DeleteAsync(request.Id, request.ExecId);
+        if (console is not null && _log.DebugEnabled)
+        {
+            foreach (var line in LogKeeper.Tail(console))
+            {
+                _log.Debug($"guest console: {line}");
+            }
+        }
         var exitedAt = Timestamp.FromDateTime(p.ExitedAt == default ? DateTime.UtcNow : p.ExitedAt);
         _events.Publish("/tasks/delete", new TaskDelete
         {

@@ -80,6 +80,28 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         Assert.Matches(@"^\d+\.\d+\.\d+-\d+-amd64$", r.Stdout.Trim());
     }
 
+    /// <summary>containerd runs at debug level here, so the shim's phases and the guest console reach containerd's log, in its format.</summary>
+    [Fact]
+    public async Task TheShimsLinesReachContainerdsLogWithLevelsAndTheSandboxId()
+    {
+        var id = Id("logged");
+        var r = await Run(id, "true");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        // containerd copies the shim's FIFO as it reads it: the last lines may come a moment after the task ends.
+        string[] ours = [];
+        for (var i = 0; i < 50 && !ours.Any(l => l.Contains($"created {id} ", StringComparison.Ordinal)); i++)
+        {
+            await Task.Delay(100);
+            ours = File.ReadAllLines(_containerd.Log).Where(l => l.Contains($" id={id} ", StringComparison.Ordinal) && l.Contains("runtime=io.containerd.moat.v2", StringComparison.Ordinal)).ToArray();
+        }
+        Assert.Contains(ours, l => l.Contains("level=info msg=\"serving the task API on ", StringComparison.Ordinal));
+        Assert.Contains(ours, l => l.Contains("level=debug msg=", StringComparison.Ordinal) && l.Contains("agent answered", StringComparison.Ordinal)
+            && l.Contains($"namespace={ContainerdFixture.Namespace}", StringComparison.Ordinal));
+        Assert.Contains(ours, l => l.Contains($"level=debug msg=\"guest console: moat-agent: created {id} ", StringComparison.Ordinal));
+        Assert.DoesNotContain(ours, l => l.Contains("level=warning", StringComparison.Ordinal) || l.Contains("level=error", StringComparison.Ordinal)); // a clean run
+        Assert.All(ours, l => Assert.Matches("^time=\"\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{9}Z\" level=(debug|info|warning|error) msg=", l));
+    }
+
     /// <summary>The seed's "katacli" runtime: containerd's own runc shim with moat as its runc (BinaryName).</summary>
     [Fact]
     public async Task RuncShimWithMoatAsBinaryNameRunsTheContainerInAVm()
