@@ -215,3 +215,8 @@ public static class HostCheck
         }
     }
 }
+
+/// <summary><c>moat check --json</c>: the report as written, and as the node installer reads it back.</summary>
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = System.Text.Json.Serialization.JsonKnownNamingPolicy.SnakeCaseLower)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(CheckReport))]
+public sealed partial class CheckJson : System.Text.Json.Serialization.JsonSerializerContext;

@@ -80,12 +80,13 @@ internal sealed class GuestAgent(AgentClient agent) : IGuestAgent
         (int)(await Call(() => agent.OnlineCpusAsync(new OnlineCpusRequest { Count = (uint)count }, ct), ct).ConfigureAwait(false)).OnlineCpus;
 
     /// <summary>The one place an agent status becomes the runtime's error.</summary>
-    public async Task<GuestUsage> UsageAsync(TimeSpan timeout, CancellationToken ct)
-    {
-        var m = await Call(() => agent.GuestMetricsAsync(timeout, ct), ct).ConfigureAwait(false);
-        return new GuestUsage(m.MemTotalBytes, m.MemFreeBytes, m.MemAvailableBytes, m.PageCacheBytes,
+    public async Task<GuestUsage> UsageAsync(TimeSpan timeout, CancellationToken ct) =>
+        UsageOf(await Call(() => agent.GuestMetricsAsync(timeout, ct), ct).ConfigureAwait(false));
+
+    /// <summary>The guest's figures in the runtime's units (taken as they come: the guest may lie, not harm).</summary>
+    internal static GuestUsage UsageOf(GuestMetricsResponse m) =>
+        new(m.MemTotalBytes, m.MemFreeBytes, m.MemAvailableBytes, m.PageCacheBytes,
             m.CpuUserTicks / UserHz, m.CpuSystemTicks / UserHz, m.CpuIdleTicks / UserHz, m.Processes);
-    }
 
     /// <summary>The guest kernel's USER_HZ, the unit of /proc/stat's times (100 on every Linux port Moat boots).</summary>
     private const double UserHz = 100;

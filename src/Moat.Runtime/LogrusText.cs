@@ -26,28 +26,51 @@ public static class LogrusText
         return b.ToString();
     }
 
-    /// <summary>logrus quotes a value that is empty or holds anything but letters, digits and <c>-._/@^+</c>.</summary>
+    /// <summary>
+    /// logrus leaves a value bare when it is empty or only letters, digits and <c>-._/@^+</c>, and
+    /// otherwise quotes it as Go's strconv.Quote does: what is not printable (controls, format
+    /// characters such as bidi overrides, line and paragraph separators, spaces other than
+    /// U+0020, unassigned and private-use code points) is escaped, so guest text can neither break
+    /// a line nor make one look like another.
+    /// </summary>
     private static void Value(StringBuilder b, string value)
     {
-        if (value.Length > 0 && value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '/' or '@' or '^' or '+'))
+        if (value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_' or '/' or '@' or '^' or '+'))
         {
             b.Append(value);
             return;
         }
         b.Append('"');
-        foreach (var c in value)
+        for (var i = 0; i < value.Length;)
         {
-            _ = c switch
+            if (Rune.DecodeFromUtf16(value.AsSpan(i), out var rune, out var used) != System.Buffers.OperationStatus.Done)
+            {
+                b.Append(CultureInfo.InvariantCulture, $"\\u{(int)value[i]:x4}"); // a lone surrogate
+                i++;
+                continue;
+            }
+            i += used;
+            _ = rune.Value switch
             {
                 '"' => b.Append("\\\""),
                 '\\' => b.Append("\\\\"),
                 '\n' => b.Append("\\n"),
                 '\r' => b.Append("\\r"),
                 '\t' => b.Append("\\t"),
-                _ when char.IsControl(c) => b.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}"),
-                _ => b.Append(c),
+                < 0x20 or 0x7f => b.Append(CultureInfo.InvariantCulture, $"\\x{rune.Value:x2}"),
+                _ when Printable(rune) => b.Append(rune.ToString()),
+                <= 0xffff => b.Append(CultureInfo.InvariantCulture, $"\\u{rune.Value:x4}"),
+                _ => b.Append(CultureInfo.InvariantCulture, $"\\U{rune.Value:x8}"),
             };
         }
         b.Append('"');
     }
+
+    private static bool Printable(Rune r) => Rune.GetUnicodeCategory(r) switch
+    {
+        UnicodeCategory.Control or UnicodeCategory.Format or UnicodeCategory.LineSeparator or UnicodeCategory.ParagraphSeparator
+            or UnicodeCategory.PrivateUse or UnicodeCategory.OtherNotAssigned or UnicodeCategory.Surrogate => false,
+        UnicodeCategory.SpaceSeparator => r.Value == ' ',
+        _ => true,
+    };
 }

@@ -6,9 +6,9 @@ namespace Moat.Shim;
 /// The shim's log, in containerd's format (<see cref="LogrusText"/>) on the FIFO containerd reads
 /// into its own log: a level per line, the sandbox's id, namespace and runtime on each. Debug lines
 /// (phase timings, the guest console) only when containerd runs at debug level (<c>-debug</c>).
-/// It never floods containerd's log: lines are cut at <see cref="MaxLineChars"/>, and past
+/// It never floods containerd's log: messages are cut at <see cref="MaxLineChars"/>, and past
 /// <see cref="Budget"/> lines in a <see cref="Window"/> the rest are dropped and counted, the
-/// count told once the window turns.
+/// count told with the first line after the window turns (monotonic time).
 /// </summary>
 internal sealed class ShimLog(TextWriter? writer, bool debug, IReadOnlyList<(string Key, string Value)> fields, TimeProvider? clock = null)
 {
@@ -18,7 +18,8 @@ internal sealed class ShimLog(TextWriter? writer, bool debug, IReadOnlyList<(str
 
     private readonly TimeProvider _clock = clock ?? TimeProvider.System;
     private readonly Lock _lock = new();
-    private DateTimeOffset _windowStart = DateTimeOffset.MinValue;
+    private long _windowStart;
+    private bool _started;
     private int _written;
     private int _dropped;
 
@@ -46,14 +47,15 @@ internal sealed class ShimLog(TextWriter? writer, bool debug, IReadOnlyList<(str
         }
         lock (_lock)
         {
+            // The window runs on the monotonic clock: a wall clock stepped back cannot hold it shut.
             var now = _clock.GetUtcNow();
-            if (now - _windowStart >= Window)
+            if (!_started || _clock.GetElapsedTime(_windowStart) >= Window)
             {
                 if (_dropped > 0)
                 {
                     Emit(now, "warning", $"{_dropped} log lines dropped in {Window.TotalSeconds:0} s: more than {Budget} per window");
                 }
-                (_windowStart, _written, _dropped) = (now, 0, 0);
+                (_windowStart, _started, _written, _dropped) = (_clock.GetTimestamp(), true, 0, 0);
             }
             if (_written >= Budget)
             {
@@ -61,8 +63,19 @@ internal sealed class ShimLog(TextWriter? writer, bool debug, IReadOnlyList<(str
                 return;
             }
             _written++;
-            Emit(now, level, message.Length > MaxLineChars ? message[..MaxLineChars] + "…" : message);
+            Emit(now, level, Cut(message));
         }
+    }
+
+    /// <summary>At most <see cref="MaxLineChars"/> characters of the message (escaping may lengthen them), never half a surrogate pair.</summary>
+    private static string Cut(string message)
+    {
+        if (message.Length <= MaxLineChars)
+        {
+            return message;
+        }
+        var end = char.IsHighSurrogate(message[MaxLineChars - 1]) ? MaxLineChars - 1 : MaxLineChars;
+        return message[..end] + "…";
     }
 
     private void Emit(DateTimeOffset now, string level, string message)

@@ -1,5 +1,5 @@
+using Moat.Tests.Shared;
 using System.Net;
-using System.Net.Sockets;
 using Moat.Cli.Commands;
 using Moat.Cli.Monitor;
 using Moat.Protocols.Containerd;
@@ -75,7 +75,7 @@ public sealed class MonitorTests : IAsyncDisposable
         File.WriteAllText(Path.Combine(Options.ShimSocketDir, "c.sock"), ""); // a dead shim's leftover: nobody listens
 
         var scrape = new NodeScraper(Options, TimeSpan.FromMilliseconds(500)).ScrapeAsync(CancellationToken.None);
-        Assert.Same(scrape, await Task.WhenAny(scrape, Task.Delay(TimeSpan.FromSeconds(20)))); // bounded by the deadline, not by the wedged shim
+        Assert.Same(scrape, await Task.WhenAny(scrape, Task.Delay(TimeSpan.FromSeconds(5)))); // bounded by the deadline, not by the wedged shim
         var node = await scrape;
 
         Assert.Equal(["pod-a"], node.Sandboxes.Select(s => s.Metrics.Id));
@@ -145,7 +145,7 @@ public sealed class MonitorTests : IAsyncDisposable
     public async Task TheServerAnswersMetricsAndSandboxesAndRefusesTheRest()
     {
         await ShimAsync("a", Pod("pod-a"));
-        var port = FreePort();
+        var port = TestHost.FreePort();
         var serving = new MonitorServer(new NodeScraper(Options, TimeSpan.FromSeconds(5)), _ => { }).ServeAsync(MonitorCommand.Prefix($"127.0.0.1:{port}"), _stop.Token);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(30) };
 
@@ -168,6 +168,7 @@ public sealed class MonitorTests : IAsyncDisposable
     [Theory]
     [InlineData("127.0.0.1:8090", "http://127.0.0.1:8090/")]
     [InlineData("[::1]:9000", "http://[::1]:9000/")]
+    [InlineData("0.0.0.0:9100", "http://+:9100/")]
     public void ListenAddressesBecomePrefixes(string listen, string prefix) => Assert.Equal(prefix, MonitorCommand.Prefix(listen));
 
     [Theory]
@@ -179,13 +180,6 @@ public sealed class MonitorTests : IAsyncDisposable
         var e = Assert.Throws<RuntimeException>(() => MonitorCommand.Prefix(listen));
         Assert.Equal(RuntimeErrorKind.InvalidArgument, e.Kind);
         Assert.StartsWith($"--listen {listen}:", e.Message);
-    }
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using Moat.Tests.Shared;
 using System.Text.Json;
 using Moat.Node.Deploy;
 
@@ -14,20 +15,7 @@ public sealed class DeployManifestTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("moat-schema-").FullName;
 
-    private static string Repo
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "Moat.slnx")))
-                {
-                    return dir.FullName;
-                }
-            }
-            throw new DirectoryNotFoundException($"no Moat.slnx above {AppContext.BaseDirectory}");
-        }
-    }
+    private static string Repo => TestHost.RepoRoot;
 
     public async Task InitializeAsync()
     {

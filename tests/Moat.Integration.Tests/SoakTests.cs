@@ -11,11 +11,7 @@ public sealed class SoakTests
     [Fact]
     public async Task ShortSoakThroughTheCliAndContainerdFailsNothingAndLeavesNothing()
     {
-        var repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "bench", "soak.sh")))
-        {
-            repo = Path.GetDirectoryName(repo) ?? throw new InvalidOperationException("bench/soak.sh not found above " + AppContext.BaseDirectory);
-        }
+        var repo = Moat.Tests.Shared.TestHost.RepoRoot;
         var outDir = Directory.CreateTempSubdirectory("moat-soak-out-").FullName;
         try
         {

@@ -88,7 +88,7 @@ public sealed class DeployTests : IDisposable
         {
             await new NodeDeployer(root, new DeployLayout(Artifacts), uninstalling, _ => { }).UninstallAsync(CancellationToken.None);
         }
-        Assert.Equal(["label (removed)", "restart containerd"], uninstalling.Calls);
+        Assert.Equal(["restart containerd", "label (removed)"], uninstalling.Calls);
         Assert.Equal(Original, File.ReadAllText(Path.Combine(Node, "etc/containerd/config.toml")));
         Assert.False(File.Exists(Path.Combine(Node, "etc/containerd/config.toml.moat-backup")));
         Assert.False(Directory.Exists(Path.Combine(Node, "opt/moat")));
@@ -106,6 +106,47 @@ public sealed class DeployTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(Node, "opt/moat")));
         Assert.False(Directory.Exists(Path.Combine(Node, "var/lib/moat")));
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(Node, "opt/links")));
+    }
+
+    [Fact]
+    public async Task ANodeRefusedAfterAnEarlierInstallLosesTheHandlerToo()
+    {
+        await InstallAsync();
+        var (outcome, host) = await InstallAsync(canRunVms: false); // say its QEMU was removed since
+        Assert.Equal(DeployOutcome.Refused, outcome);
+        Assert.Equal(["check /opt/moat/bin/moat", "restart containerd", "label unavailable"], host.Calls);
+        Assert.Equal(Original, File.ReadAllText(Path.Combine(Node, "etc/containerd/config.toml")));
+        Assert.False(Directory.Exists(Path.Combine(Node, "opt/moat")));
+    }
+
+    [Fact]
+    public async Task ASymlinkedConfigOrAFileWhereTheLinkGoesIsRefusedNotFollowedOrReplaced()
+    {
+        File.Move(Path.Combine(Node, "etc/containerd/config.toml"), Path.Combine(Node, "etc/containerd/real.toml"));
+        File.CreateSymbolicLink(Path.Combine(Node, "etc/containerd/config.toml"), "/etc/containerd/real.toml");
+        var e = await Assert.ThrowsAsync<RuntimeException>(() => InstallAsync());
+        Assert.Contains("/etc/containerd/config.toml on the node is a symlink", e.Message);
+        Assert.Equal(Original, File.ReadAllText(Path.Combine(Node, "etc/containerd/real.toml")));
+        Assert.False(Directory.Exists(Path.Combine(Node, "opt/moat"))); // refused before anything was copied
+
+        File.Delete(Path.Combine(Node, "etc/containerd/config.toml"));
+        File.Move(Path.Combine(Node, "etc/containerd/real.toml"), Path.Combine(Node, "etc/containerd/config.toml"));
+        File.WriteAllText(Path.Combine(Node, "opt/links/moat"), "someone else's moat");
+        e = await Assert.ThrowsAsync<RuntimeException>(() => InstallAsync());
+        Assert.Contains("/usr/local/bin/moat on the node is a file", e.Message);
+        Assert.Equal("someone else's moat", File.ReadAllText(Path.Combine(Node, "opt/links/moat")));
+        Assert.False(Directory.Exists(Path.Combine(Node, "opt/moat")));
+    }
+
+    [Theory]
+    [InlineData("/")]
+    [InlineData("opt/moat")]
+    public async Task APrefixThatIsNotADedicatedAbsoluteDirectoryIsRefused(string prefix)
+    {
+        using var root = new HostRoot(Node);
+        var e = await Assert.ThrowsAsync<RuntimeException>(() =>
+            new NodeDeployer(root, new DeployLayout(Artifacts, prefix), new RecordingHost(true), _ => { }).UninstallAsync(CancellationToken.None));
+        Assert.StartsWith($"--prefix {prefix}:", e.Message);
     }
 
     [Fact]

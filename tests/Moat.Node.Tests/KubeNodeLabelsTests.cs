@@ -85,7 +85,41 @@ public sealed class KubeNodeLabelsTests : IDisposable
             .CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
         var served = AnswerOneAsync();
         using var labels = new KubeNodeLabels(Server, "node-1", "the-token", other);
-        await Assert.ThrowsAsync<HttpRequestException>(() => labels.SetAsync(DeployLayout.LabelKey, DeployLayout.Ready, CancellationToken.None));
+        var e = await Assert.ThrowsAsync<Moat.Runtime.RuntimeException>(() => labels.SetAsync(DeployLayout.LabelKey, DeployLayout.Ready, CancellationToken.None));
+        Assert.Contains("cannot reach the API server", e.Message);
+        Assert.Equal("refused by the client", await served); // the token never went out
+    }
+
+    [Fact]
+    public async Task AServerTheCaSignedForAnotherNameIsRefused()
+    {
+        // Another certificate of the cluster's CA (a kubelet's, say) must not pass for the API server.
+        _listener.Stop();
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=node-2", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        var san = new SubjectAlternativeNameBuilder();
+        san.AddDnsName("node-2.cluster.local");
+        request.CertificateExtensions.Add(san.Build());
+        using var signed = request.Create(_ca, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddHours(1), [5, 6, 7, 8]);
+        using var cert = X509CertificateLoader.LoadPkcs12(signed.CopyWithPrivateKey(key).Export(X509ContentType.Pkcs12), null);
+        var served = Task.Run(async () =>
+        {
+            using var client = await listener.AcceptTcpClientAsync();
+            await using var tls = new SslStream(client.GetStream());
+            try
+            {
+                await tls.AuthenticateAsServerAsync(cert);
+                return await tls.ReadAsync(new byte[1024]) == 0 ? "refused by the client" : "the client sent a request";
+            }
+            catch (Exception e) when (e is IOException or System.Security.Authentication.AuthenticationException)
+            {
+                return "refused by the client";
+            }
+        });
+        using var labels = new KubeNodeLabels(new Uri($"https://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/"), "node-1", "the-token", _ca);
+        await Assert.ThrowsAsync<Moat.Runtime.RuntimeException>(() => labels.SetAsync(DeployLayout.LabelKey, DeployLayout.Ready, CancellationToken.None));
         Assert.Equal("refused by the client", await served);
     }
 

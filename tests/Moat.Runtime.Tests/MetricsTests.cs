@@ -49,8 +49,28 @@ public sealed class MetricsTests : IDisposable
 
         File.WriteAllText(Path.Combine(_dir, "metrics", "starts.json"), "{\"boot\": 7");
         Assert.Empty(new NodeStarts(_dir).Snapshot());
+        File.WriteAllText(Path.Combine(_dir, "metrics", "starts.json"), "{\"boot\": {\"count\": 3}}"); // no buckets
+        Assert.Empty(new NodeStarts(_dir).Snapshot());
         await new NodeStarts(_dir).RecordAsync(NodeStarts.BootPath, TimeSpan.FromSeconds(1), CancellationToken.None);
         Assert.Equal(1UL, new NodeStarts(_dir).Snapshot()[NodeStarts.BootPath].Count);
+    }
+
+    [Fact]
+    public async Task ConcurrentStartsAreAllCounted()
+    {
+        // Writers in one process exclude each other as processes do (one open file description each).
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() =>
+            new NodeStarts(_dir).RecordAsync(NodeStarts.BootPath, TimeSpan.FromSeconds(1), CancellationToken.None))));
+        Assert.Equal(10UL, new NodeStarts(_dir).Snapshot()[NodeStarts.BootPath].Count);
+    }
+
+    [Fact]
+    public async Task AStartIsNeverFailedByItsTally()
+    {
+        var notADir = Path.Combine(_dir, "file");
+        File.WriteAllText(notADir, "");
+        await new NodeStarts(notADir).RecordAsync(NodeStarts.BootPath, TimeSpan.FromSeconds(1), CancellationToken.None);
+        Assert.Empty(new NodeStarts(notADir).Snapshot());
     }
 
     [Fact]

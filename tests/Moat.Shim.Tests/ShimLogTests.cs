@@ -6,11 +6,18 @@ namespace Moat.Shim.Tests;
 /// <summary>The shim's log lines as containerd's (logrus text), its levels, and its flood limit.</summary>
 public sealed class ShimLogTests
 {
+    /// <summary>A wall clock and a monotonic one, moved by hand and apart (NTP steps only the wall clock).</summary>
     private sealed class ManualClock : TimeProvider
     {
         public DateTimeOffset Now { get; set; } = new(2026, 12, 5, 10, 0, 0, TimeSpan.Zero);
 
+        public TimeSpan Monotonic { get; set; }
+
         public override DateTimeOffset GetUtcNow() => Now;
+
+        public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+        public override long GetTimestamp() => Monotonic.Ticks;
     }
 
     private static readonly (string, string)[] Fields = [("runtime", "io.containerd.moat.v2"), ("id", "pod-1"), ("namespace", "k8s.io")];
@@ -29,6 +36,13 @@ public sealed class ShimLogTests
         Assert.DoesNotContain('\n', line);
         Assert.DoesNotContain('\u001b', line);
         Assert.EndsWith("msg=\"guest console: x\\\" level=error msg=\\\"forged\\nsecond\\x1b[2J\"", line);
+    }
+
+    [Fact]
+    public void WhatIsNotPrintableIsEscapedAsGoQuotesIt()
+    {
+        var line = LogrusText.Line(DateTime.UnixEpoch, "debug", "a\u0085b\u202Ec\u2028d\u00a0e\ud83d\ude00f", [("empty", "")]);
+        Assert.EndsWith("msg=\"a\\u0085b\\u202ec\\u2028d\\u00a0e\ud83d\ude00f\" empty=", line);
     }
 
     [Fact]
@@ -61,7 +75,8 @@ public sealed class ShimLogTests
         Assert.Equal(ShimLog.Budget, lines.Length);
         Assert.All(lines, l => Assert.True(l.Length < ShimLog.MaxLineChars + 200, "a line is cut"));
 
-        clock.Now += ShimLog.Window;
+        clock.Now -= TimeSpan.FromHours(1); // the wall clock stepped back: the window still turns on time
+        clock.Monotonic += ShimLog.Window;
         log.Info("after");
         lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains("msg=\"50 log lines dropped in 10 s: more than 200 per window\"", lines[^2]);

@@ -41,6 +41,8 @@ internal sealed class AgentMessagesTarget : FuzzTarget
         ("UpdateContainerRequest", b => UpdateContainerRequest.Parser.ParseFrom(b.Span)),
         ("RemoveContainerRequest", b => RemoveContainerRequest.Parser.ParseFrom(b.Span)),
         ("OnlineCpusRequest", b => OnlineCpusRequest.Parser.ParseFrom(b.Span)),
+        // Appended, never inserted: a seed's selector byte keeps naming the same message.
+        ("GuestMetricsResponse", b => AgentReplies.Consume(GuestMetricsResponse.Parser.ParseFrom(b.Span))),
     ];
 
     public override string Name => "agent-messages";

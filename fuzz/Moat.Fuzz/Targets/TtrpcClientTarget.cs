@@ -104,4 +104,7 @@ internal static class AgentReplies
     public static void Consume(OOMEvent r) => _ = r.ContainerId.Length;
 
     public static void Consume(OnlineCpusResponse r) => _ = r.OnlineCpus;
+
+    /// <summary>The shim's sandbox report takes the guest's figures into the runtime's units.</summary>
+    public static void Consume(GuestMetricsResponse r) => _ = Moat.Runtime.GuestAgent.UsageOf(r);
 }

@@ -72,6 +72,7 @@ internal sealed class TtrpcServerTarget : FuzzTarget
         public Task<Empty> UpdateContainer(UpdateContainerRequest request, TtrpcCallContext context) => Done;
         public Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context) => Task.FromResult(new OOMEvent());
         public Task<OnlineCpusResponse> OnlineCpus(OnlineCpusRequest request, TtrpcCallContext context) => Task.FromResult(new OnlineCpusResponse { OnlineCpus = request.Count });
+        public Task<GuestMetricsResponse> GuestMetrics(GuestMetricsRequest request, TtrpcCallContext context) => Task.FromResult(new GuestMetricsResponse());
 
         private static Task<Empty> Done => Task.FromResult(new Empty());
     }

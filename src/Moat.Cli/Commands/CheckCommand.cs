@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Moat.Node;
 using Moat.Runtime;
 
@@ -36,7 +35,3 @@ internal static class CheckCommand
         return cmd;
     }
 }
-
-[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
-[JsonSerializable(typeof(CheckReport))]
-internal sealed partial class CheckJson : JsonSerializerContext;

@@ -42,7 +42,9 @@ internal static class MonitorCommand
         {
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"--listen {listen}: expected address:port, such as {DefaultListen} or [::1]:8090");
         }
-        var host = ep.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
+        // Every address: HttpListener's "+" (it matches a request's Host header against the prefix's host).
+        var host = ep.Address.Equals(IPAddress.Any) || ep.Address.Equals(IPAddress.IPv6Any) ? "+"
+            : ep.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{ep.Address}]" : ep.Address.ToString();
         return $"http://{host}:{ep.Port}/";
     }
 }

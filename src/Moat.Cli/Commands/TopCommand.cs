@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using Moat.Cli.Monitor;
 using Spectre.Console;
@@ -30,18 +31,18 @@ internal static class TopCommand
                     AnsiConsole.Profile.Width = PipeWidth; // a pipe has no width: keep each row on one line, as ps does
                 }
                 await Task.Delay(every, ct);
-                AnsiConsole.Write(Table(before, await scraper.ScrapeAsync(ct), every));
+                AnsiConsole.Write(Table(before, await scraper.ScrapeAsync(ct)));
                 return 0;
             }
             try
             {
-                await AnsiConsole.Live(Table(before, before, every)).StartAsync(async live =>
+                await AnsiConsole.Live(Table(before, before)).StartAsync(async live =>
                 {
                     while (true)
                     {
                         await Task.Delay(every, ct);
                         var now = await scraper.ScrapeAsync(ct);
-                        live.UpdateTarget(Table(before, now, every));
+                        live.UpdateTarget(Table(before, now));
                         before = now;
                     }
                 });
@@ -56,7 +57,7 @@ internal static class TopCommand
 
     private const int PipeWidth = 240;
 
-    private static Table Table(NodeSnapshot before, NodeSnapshot now, TimeSpan over)
+    private static Table Table(NodeSnapshot before, NodeSnapshot now)
     {
         var table = new Table().AddColumns("SANDBOX", "POD", "ACCEL", "VCPUS", "CPU%", "VM MEM", "GUEST USED", "QEMU PSS", "SHIM RSS", "CTRS", "START");
         foreach (var s in now.Sandboxes)
@@ -64,8 +65,8 @@ internal static class TopCommand
             var m = s.Metrics;
             var pod = m.PodName.Length > 0 ? $"{m.PodNamespace}/{m.PodName}" : "-";
             table.AddRow(Markup.Escape(m.Id.Length > 12 ? m.Id[..12] : m.Id), Markup.Escape(pod), m.Accelerator, Num(m.Vcpus),
-                CpuPercent(before.Sandboxes.FirstOrDefault(b => b.Metrics.Id == m.Id), s, over),
-                MiB(m.MemoryBytes), m.Guest is { } g ? MiB(g.MemTotalBytes - Math.Min(g.MemTotalBytes, g.MemAvailableBytes)) : "?",
+                CpuPercent(before.Sandboxes.FirstOrDefault(b => b.Metrics.Id == m.Id), s, Stopwatch.GetElapsedTime(before.TakenAt, now.TakenAt)),
+                MiB(m.MemoryBytes), m.Guest is { } g ? MiB(NodeMetrics.GuestUsedBytes(g)) : "?",
                 MiB(s.VmmPssBytes), MiB(s.ShimRssBytes), Num(m.Containers),
                 $"{m.StartSeconds.ToString("0.00", CultureInfo.InvariantCulture)} s{(m.Restored ? " (template)" : "")}");
         }
@@ -73,10 +74,10 @@ internal static class TopCommand
         return table;
     }
 
-    /// <summary>Guest CPU busy time over the interval, as a share of one vCPU (as top's per-process %CPU).</summary>
+    /// <summary>Guest CPU busy time between two scrapes, as a share of one vCPU (as top's per-process %CPU).</summary>
     private static string CpuPercent(SandboxView? before, SandboxView now, TimeSpan over)
     {
-        if (before?.Metrics.Guest is not { } a || now.Metrics.Guest is not { } b)
+        if (before?.Metrics.Guest is not { } a || now.Metrics.Guest is not { } b || over <= TimeSpan.Zero)
         {
             return "-";
         }

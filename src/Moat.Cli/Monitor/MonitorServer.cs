@@ -54,6 +54,9 @@ internal sealed class MonitorServer(NodeScraper scraper, Action<string> log)
     private async Task AnswerAsync(HttpListenerContext context, CancellationToken ct)
     {
         var response = context.Response;
+        // The deadline aborts the connection itself: HttpListener's writes do not heed a token,
+        // and a client that stops reading must not keep its slot.
+        using var abort = ct.Register(response.Abort);
         try
         {
             var path = context.Request.Url?.AbsolutePath ?? "";
@@ -63,24 +66,50 @@ internal sealed class MonitorServer(NodeScraper scraper, Action<string> log)
             }
             else if (path is "/metrics" or "/sandboxes")
             {
-                var node = await scraper.ScrapeAsync(ct).ConfigureAwait(false);
-                var errors = Interlocked.Add(ref _scrapeErrors, node.Unreachable);
+                var node = await SnapshotAsync().WaitAsync(ct).ConfigureAwait(false);
                 await (path == "/metrics"
-                    ? WriteAsync(response, 200, PrometheusText.ContentType, NodeMetrics.Write(node, errors), ct)
+                    ? WriteAsync(response, 200, PrometheusText.ContentType, NodeMetrics.Write(node, Interlocked.Read(ref _scrapeErrors)), ct)
                     : WriteAsync(response, 200, "application/json", SandboxesJson.Write(node) + "\n", ct)).ConfigureAwait(false);
             }
             else
             {
                 await WriteAsync(response, 404, "text/plain; charset=utf-8", $"{path}: not found; try /metrics or /sandboxes\n", ct).ConfigureAwait(false);
             }
+            response.Close();
         }
-        catch (Exception e) when (e is HttpListenerException or IOException or OperationCanceledException)
+        catch (Exception e)
         {
-            log($"moat monitor: answering {context.Request.RemoteEndPoint}: {e.Message}");
+            // Whatever went wrong, this connection ends here and the monitor serves on.
+            log($"moat monitor: answering {context.Request.RemoteEndPoint}: {e.GetType().Name}: {e.Message}");
             response.Abort();
-            return;
         }
-        response.Close();
+    }
+
+    /// <summary>Scrapes younger than this are shared: any number of requests cost the guests one scrape a second at most.</summary>
+    private static readonly TimeSpan SnapshotMaxAge = TimeSpan.FromSeconds(1);
+    private readonly Lock _snapshotLock = new();
+    private Task<NodeSnapshot>? _snapshot;
+    private long _snapshotStarted;
+
+    private Task<NodeSnapshot> SnapshotAsync()
+    {
+        lock (_snapshotLock)
+        {
+            if (_snapshot is { } last && (!last.IsCompleted || (last.IsCompletedSuccessfully && System.Diagnostics.Stopwatch.GetElapsedTime(_snapshotStarted) < SnapshotMaxAge)))
+            {
+                return last;
+            }
+            _snapshotStarted = System.Diagnostics.Stopwatch.GetTimestamp();
+            return _snapshot = ScrapeAsync();
+        }
+    }
+
+    /// <summary>One scrape of the node (its own per-shim deadlines bound it), its unreachable shims counted once.</summary>
+    private async Task<NodeSnapshot> ScrapeAsync()
+    {
+        var node = await scraper.ScrapeAsync(CancellationToken.None).ConfigureAwait(false);
+        Interlocked.Add(ref _scrapeErrors, node.Unreachable);
+        return node;
     }
 
     private static async Task WriteAsync(HttpListenerResponse response, int status, string type, string body, CancellationToken ct)

@@ -33,7 +33,7 @@ internal static class NodeMetrics
         var answered = sandboxes.Where(s => s.Metrics.Guest is not null).ToList();
         PerSandbox(t, answered, "moat_sandbox_guest_memory_total_bytes", "gauge", "Memory the guest kernel manages (MemTotal), as the guest reports it.", s => s.Metrics.Guest.MemTotalBytes);
         PerSandbox(t, answered, "moat_sandbox_guest_memory_used_bytes", "gauge", "Guest memory in use (MemTotal - MemAvailable), as the guest reports it.",
-            s => s.Metrics.Guest.MemTotalBytes - Math.Min(s.Metrics.Guest.MemTotalBytes, s.Metrics.Guest.MemAvailableBytes));
+            s => GuestUsedBytes(s.Metrics.Guest));
         PerSandbox(t, answered, "moat_sandbox_guest_memory_available_bytes", "gauge", "Guest memory available to new work (MemAvailable), as the guest reports it.", s => s.Metrics.Guest.MemAvailableBytes);
         PerSandbox(t, answered, "moat_sandbox_guest_page_cache_bytes", "gauge", "The guest's page cache (Cached), as the guest reports it.", s => s.Metrics.Guest.PageCacheBytes);
         PerSandbox(t, answered, "moat_sandbox_guest_processes", "gauge", "Runnable and blocked processes in the guest, as the guest reports it.", s => s.Metrics.Guest.Processes);
@@ -89,12 +89,15 @@ internal static class NodeMetrics
         }
         t.Family("moat_monitor_unreachable_sandboxes", "gauge", "Shims that did not answer this scrape within its deadline (their sandboxes are missing from it).");
         t.Sample("moat_monitor_unreachable_sandboxes", [], node.Unreachable);
-        t.Family("moat_monitor_scrape_errors_total", "counter", "Shims that did not answer a scrape in time, over this monitor's life.");
+        t.Family("moat_monitor_scrape_errors_total", "counter", "Shims that did not answer a scrape of the node in time, over this monitor's life.");
         t.Sample("moat_monitor_scrape_errors_total", [], scrapeErrorsTotal);
         t.Family("moat_monitor_scrape_duration_seconds", "gauge", "How long this scrape of the node's sandboxes took.");
         t.Sample("moat_monitor_scrape_duration_seconds", [], node.Took.TotalSeconds);
         return t.ToString();
     }
+
+    /// <summary>What the guest has in use: MemTotal less MemAvailable (never below zero, whatever the guest claims).</summary>
+    public static ulong GuestUsedBytes(GuestUsage g) => g.MemTotalBytes - Math.Min(g.MemTotalBytes, g.MemAvailableBytes);
 
     private static void PerSandbox(PrometheusText t, IReadOnlyList<SandboxView> sandboxes, string name, string type, string help, Func<SandboxView, double> value)
     {

@@ -27,7 +27,7 @@ internal sealed class NodeScraper(RuntimeOptions options, TimeSpan deadline)
         var answers = await Task.WhenAll(sockets.Select(s => AskAsync(s, ct))).ConfigureAwait(false);
         var views = answers.Where(a => a is not null).SelectMany(a => a!).OrderBy(v => v.Metrics.Id, StringComparer.Ordinal).ToList();
         return new NodeSnapshot(views, answers.Count(a => a is null), new NodeStarts(options.NodeDir).Snapshot(),
-            new VmTemplates(options.TemplateDir).Saved().Count(), Canaries(), clock.Elapsed);
+            new VmTemplates(options.TemplateDir).Saved().Count(), Canaries(), clock.Elapsed, System.Diagnostics.Stopwatch.GetTimestamp());
     }
 
     /// <summary>One shim's sandboxes, or null when it did not answer in time.</summary>
@@ -43,10 +43,9 @@ internal sealed class NodeScraper(RuntimeOptions options, TimeSpan deadline)
             return r.Sandboxes.Select(m => new SandboxView(m, r.Namespace, r.ShimPid, shimRss,
                 ProcMemory.RssBytes(m.VmmPid), ProcMemory.PssBytes(m.VmmPid))).ToList();
         }
-        catch (Exception e) when (e is TtrpcException or IOException or System.Net.Sockets.SocketException or OperationCanceledException
-            && !ct.IsCancellationRequested)
+        catch (Exception) when (!ct.IsCancellationRequested)
         {
-            return null;
+            return null; // whatever this one shim did (no answer, a bad one, gone), the others are still scraped
         }
     }
 

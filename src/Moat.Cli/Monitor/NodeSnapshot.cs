@@ -11,10 +11,12 @@ internal sealed record SandboxView(SandboxMetrics Metrics, string Namespace, int
 /// <param name="Unreachable">Shims that did not answer within the deadline (dead, wedged): their sandboxes are missing.</param>
 /// <param name="Starts">The node's sandbox starts by path (<see cref="NodeStarts"/>).</param>
 /// <param name="Canaries">The canary verdicts for the installed guest image, by accelerator (missing when never checked).</param>
+/// <param name="TakenAt">When the scrape ended (<see cref="System.Diagnostics.Stopwatch"/> timestamp): rates are over the time between two.</param>
 internal sealed record NodeSnapshot(
     IReadOnlyList<SandboxView> Sandboxes,
     int Unreachable,
     IReadOnlyDictionary<string, HistogramSnapshot> Starts,
     int Templates,
     IReadOnlyList<AcceleratorVerdict> Canaries,
-    TimeSpan Took);
+    TimeSpan Took,
+    long TakenAt);

@@ -19,6 +19,16 @@ public sealed record DeployLayout(string Artifacts, string Prefix = DeployLayout
     public static readonly IReadOnlyList<string> Linked = ["moat", "containerd-shim-moat-v2"];
 
     public string HostBin => Path.Combine(Prefix, "bin");
+
+    /// <summary>An absolute prefix below / (it gets a bin directory of Moat's binaries).</summary>
+    public void Validate()
+    {
+        if (!Path.IsPathFullyQualified(Prefix) || Path.GetFullPath(Prefix) == "/")
+        {
+            throw new Moat.Runtime.RuntimeException(Moat.Runtime.RuntimeErrorKind.InvalidArgument,
+                $"--prefix {Prefix}: expected an absolute directory below /, such as {DefaultPrefix}");
+        }
+    }
     public string HostMoat => Path.Combine(HostBin, "moat");
     public string GuestRoot => Path.Combine(DataDir, "guest");
 }

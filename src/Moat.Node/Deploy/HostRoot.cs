@@ -36,9 +36,21 @@ public sealed class HostRoot : IDisposable
         return InRoot.ProcPath(fd);
     }
 
-    /// <summary>The host file <paramref name="hostPath"/>: its directory created if missing, the file itself not.</summary>
-    public string File(string hostPath) =>
-        System.IO.Path.Combine(Dir(System.IO.Path.GetDirectoryName(hostPath)!), System.IO.Path.GetFileName(hostPath));
+    /// <summary>
+    /// The host file <paramref name="hostPath"/>: its directory created if missing, the file itself
+    /// not. A symlink there is refused: reading or replacing it through this path would follow it
+    /// out of the node's root (or replace the node's link).
+    /// </summary>
+    public string File(string hostPath)
+    {
+        var path = System.IO.Path.Combine(Dir(System.IO.Path.GetDirectoryName(hostPath)!), System.IO.Path.GetFileName(hostPath));
+        if (new FileInfo(path).LinkTarget is { } target)
+        {
+            throw new Moat.Runtime.RuntimeException(Moat.Runtime.RuntimeErrorKind.FailedPrecondition,
+                $"{hostPath} on the node is a symlink (to {target}): the installer edits only a regular file there; replace the link with the file it points to");
+        }
+        return path;
+    }
 
     /// <summary>The host directory <paramref name="hostDir"/> if it exists (symlinks followed inside the root), else null.</summary>
     public string? Existing(string hostDir)

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Moat.Runtime;
@@ -21,19 +22,11 @@ public sealed class KubeNodeLabels : IDisposable
         var handler = new SocketsHttpHandler();
         if (ca is not null)
         {
-            // Trust the cluster's CA only, as client-go does with the service account's ca.crt.
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-            {
-                if (certificate is null)
-                {
-                    return false;
-                }
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                return chain.Build(new X509Certificate2(certificate));
-            };
+            // As client-go with the service account's ca.crt: the server's name must match, its
+            // certificate must be a server's, and its chain must end at the cluster's CA alone.
+            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, presented, errors) =>
+                certificate is not null && (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) == SslPolicyErrors.None
+                && ChainsTo(ca, new X509Certificate2(certificate), presented);
         }
         _http = new HttpClient(handler) { BaseAddress = server, Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
@@ -67,14 +60,43 @@ public sealed class KubeNodeLabels : IDisposable
         {
             Content = new StringContent(body, Encoding.UTF8, "application/merge-patch+json"),
         };
-        using var response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
+                $"labelling node {_node} {key}={value ?? "(removed)"}: cannot reach the API server at {_http.BaseAddress}: {e.Message}");
+        }
+        using var _ = response;
         if (!response.IsSuccessStatusCode)
         {
             var detail = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false);
             throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
-                $"labelling node {_node} {key}={value ?? "(removed)"}: the API server answered {(int)response.StatusCode}: {detail.ReplaceLineEndings(" ")[..Math.Min(300, detail.Length)]}: does the service account may patch nodes (deploy/moat-deploy.yaml)?");
+                $"labelling node {_node} {key}={value ?? "(removed)"}: the API server answered {(int)response.StatusCode}: {GuestText.OneLine(detail, 300)}: check that the service account may patch nodes (deploy/moat-deploy.yaml)");
         }
     }
+
+    private static bool ChainsTo(X509Certificate2 ca, X509Certificate2 server, X509Chain? presented)
+    {
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        chain.ChainPolicy.ApplicationPolicy.Add(new System.Security.Cryptography.Oid(ServerAuthOid));
+        if (presented is not null)
+        {
+            foreach (var element in presented.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate); // intermediates the server sent
+            }
+        }
+        return chain.Build(server);
+    }
+
+    private const string ServerAuthOid = "1.3.6.1.5.5.7.3.1";
 
     public void Dispose() => _http.Dispose();
 }

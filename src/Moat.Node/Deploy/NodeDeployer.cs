@@ -24,6 +24,9 @@ public sealed class NodeDeployer(HostRoot root, DeployLayout layout, INodeHost h
 {
     public async Task<DeployOutcome> InstallAsync(CancellationToken ct)
     {
+        layout.Validate();
+        var config = root.File(layout.ContainerdConfig); // a symlinked config is refused before anything is copied
+        CheckLinks();
         var copied = CopyBinaries() + CopyGuestImage();
         log(copied > 0 ? $"installed {copied} files under {layout.Prefix} and {layout.GuestRoot}" : $"binaries and guest image already in place under {layout.Prefix}");
         var check = await host.CheckAsync(layout.HostMoat, ct).ConfigureAwait(false);
@@ -34,13 +37,15 @@ public sealed class NodeDeployer(HostRoot root, DeployLayout layout, INodeHost h
             {
                 log("  " + p);
             }
+            // Nothing of Moat stays, not even what an earlier install put there: a handler
+            // whose shim is gone would fail every pod sent to it.
+            await RemoveHandlerAsync(ct).ConfigureAwait(false);
             RemoveFiles();
             await host.LabelAsync(DeployLayout.Unavailable, ct).ConfigureAwait(false);
             log($"nothing left installed; node labelled {DeployLayout.LabelKey}={DeployLayout.Unavailable}");
             return DeployOutcome.Refused;
         }
         log($"moat check: {check.Verdict}");
-        var config = root.File(layout.ContainerdConfig);
         var (text, changes) = Installer.EditContainerdConfig(File.Exists(config) ? File.ReadAllText(config) : null, layout.ContainerdConfig,
             ["moat"], untrustedWorkload: false, MoatConfig.DefaultPath);
         ConfigFile.Write(config, layout.ContainerdConfig, text, changes, log);
@@ -54,24 +59,41 @@ public sealed class NodeDeployer(HostRoot root, DeployLayout layout, INodeHost h
         return DeployOutcome.Installed;
     }
 
+    /// <summary>Undoes the install: the handler (containerd restarted), the files, then the label (best effort: the node is clean either way).</summary>
     public async Task UninstallAsync(CancellationToken ct)
     {
-        await host.LabelAsync(null, ct).ConfigureAwait(false);
-        log($"label {DeployLayout.LabelKey} removed");
-        var config = root.File(layout.ContainerdConfig);
-        if (File.Exists(config))
-        {
-            var (text, changes) = Installer.RemoveContainerdHandlers(File.ReadAllText(config), layout.ContainerdConfig, ["moat"]);
-            ConfigFile.Write(config, layout.ContainerdConfig, text, changes, log);
-            File.Delete(config + ConfigFile.BackupSuffix); // the file is as it was before the install
-            if (changes.Count > 0)
-            {
-                await host.RestartContainerdAsync(ct).ConfigureAwait(false);
-                log("containerd restarted");
-            }
-        }
+        layout.Validate();
+        await RemoveHandlerAsync(ct).ConfigureAwait(false);
         RemoveFiles();
-        log($"removed {layout.Prefix}, {layout.DataDir} and the links in {layout.LinkDir}");
+        log($"removed Moat's files under {layout.Prefix} and {layout.DataDir} and its links in {layout.LinkDir}");
+        try
+        {
+            await host.LabelAsync(null, ct).ConfigureAwait(false);
+            log($"label {DeployLayout.LabelKey} removed");
+        }
+        catch (RuntimeException e)
+        {
+            log($"warning: the node's label {DeployLayout.LabelKey} stays: {e.Message}");
+        }
+    }
+
+    /// <summary>Takes the CRI handler out of containerd's config (restarting containerd when it was there).</summary>
+    private async Task RemoveHandlerAsync(CancellationToken ct)
+    {
+        var config = root.File(layout.ContainerdConfig);
+        if (!File.Exists(config))
+        {
+            return;
+        }
+        var (text, changes) = Installer.RemoveContainerdHandlers(File.ReadAllText(config), layout.ContainerdConfig, ["moat"]);
+        if (changes.Count == 0)
+        {
+            return;
+        }
+        ConfigFile.Write(config, layout.ContainerdConfig, text, changes, log);
+        File.Delete(config + ConfigFile.BackupSuffix); // the file is as it was before the install
+        await host.RestartContainerdAsync(ct).ConfigureAwait(false);
+        log("containerd restarted");
     }
 
     /// <summary>Copies each binary that differs (temp file, then rename: a running shim keeps its old file) and links the called ones.</summary>
@@ -88,14 +110,30 @@ public sealed class NodeDeployer(HostRoot root, DeployLayout layout, INodeHost h
         {
             var link = Path.Combine(links, name);
             var target = Path.Combine(layout.HostBin, name);
-            if (new FileInfo(link).LinkTarget != target)
+            if (new FileInfo(link).LinkTarget == target)
             {
-                File.Delete(link);
-                File.CreateSymbolicLink(link, target);
-                changed++;
+                continue;
             }
+            File.Delete(link); // a link of an earlier install, elsewhere (CheckLinks refused a file)
+            File.CreateSymbolicLink(link, target);
+            changed++;
         }
         return changed;
+    }
+
+    /// <summary>A program of the node's own where a link goes (Moat installed by hand, say) is not the installer's to replace.</summary>
+    private void CheckLinks()
+    {
+        var links = root.Dir(layout.LinkDir);
+        foreach (var name in DeployLayout.Linked)
+        {
+            var existing = new FileInfo(Path.Combine(links, name));
+            if (existing.Exists && existing.LinkTarget is null)
+            {
+                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
+                    $"{Path.Combine(layout.LinkDir, name)} on the node is a file, not the installer's link: remove it (and what installed it) first");
+            }
+        }
     }
 
     /// <summary>Copies the image's guest (kernel, initrd, manifest) and makes it the node's current one.</summary>
@@ -136,7 +174,11 @@ public sealed class NodeDeployer(HostRoot root, DeployLayout layout, INodeHost h
     private static bool SameContent(string a, string b) =>
         new FileInfo(a).Length == new FileInfo(b).Length && File.ReadAllBytes(a).AsSpan().SequenceEqual(File.ReadAllBytes(b));
 
-    /// <summary>Removes the links (only those pointing into the prefix), the prefix and the data directory.</summary>
+    /// <summary>
+    /// Removes the links (only those pointing into the prefix), the binaries (then their
+    /// directories, when nothing else is in them) and Moat's data directory (guest images,
+    /// templates, kept logs: all Moat's).
+    /// </summary>
     private void RemoveFiles()
     {
         if (root.Existing(layout.LinkDir) is { } links)
@@ -150,13 +192,35 @@ public sealed class NodeDeployer(HostRoot root, DeployLayout layout, INodeHost h
                 }
             }
         }
-        foreach (var dir in new[] { layout.Prefix, layout.DataDir })
+        if (root.Existing(layout.HostBin) is { } bin)
         {
-            // Removed by name from its parent: the /proc/self/fd path of the directory itself cannot be rmdir'ed.
-            if (root.Existing(Path.GetDirectoryName(dir)!) is { } parent && Directory.Exists(Path.Combine(parent, Path.GetFileName(dir))))
+            foreach (var name in DeployLayout.Binaries)
             {
-                Directory.Delete(Path.Combine(parent, Path.GetFileName(dir)), recursive: true);
+                File.Delete(Path.Combine(bin, name));
             }
         }
+        foreach (var dir in new[] { layout.HostBin, layout.Prefix })
+        {
+            RemoveNamed(dir, recursive: false);
+        }
+        RemoveNamed(layout.DataDir, recursive: true);
+    }
+
+    /// <summary>
+    /// Removes a node directory by name from its parent (the /proc/self/fd path of the directory
+    /// itself cannot be rmdir'ed); not recursive: only when empty.
+    /// </summary>
+    private void RemoveNamed(string dir, bool recursive)
+    {
+        if (root.Existing(Path.GetDirectoryName(dir)!) is not { } parent)
+        {
+            return;
+        }
+        var path = Path.Combine(parent, Path.GetFileName(dir));
+        if (!Directory.Exists(path) || (!recursive && Directory.EnumerateFileSystemEntries(path).Any()))
+        {
+            return;
+        }
+        Directory.Delete(path, recursive);
     }
 }

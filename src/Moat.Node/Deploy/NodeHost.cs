@@ -1,5 +1,5 @@
-using System.Diagnostics;
 using System.Text.Json;
+using Moat.ImageBuilder;
 using Moat.Runtime;
 
 namespace Moat.Node.Deploy;
@@ -21,20 +21,18 @@ public sealed class NodeHost(string hostRoot, string? restartCommand, KubeNodeLa
     public async Task<NodeCheck> CheckAsync(string moatHostPath, CancellationToken ct)
     {
         var (status, stdout, stderr) = await RunAsync("chroot", [hostRoot, moatHostPath, "check", "--json"], CheckDeadline, ct).ConfigureAwait(false);
+        CheckReport? report = null;
         try
         {
-            using var report = JsonDocument.Parse(stdout);
-            var root = report.RootElement;
-            var problems = root.GetProperty("items").EnumerateArray()
-                .Where(i => i.GetProperty("level").GetString() is "warning" or "error")
-                .Select(i => $"{i.GetProperty("level").GetString()}: {i.GetProperty("name").GetString()}: {i.GetProperty("detail").GetString()}")
-                .ToList();
-            return new NodeCheck(root.GetProperty("can_create_vms").GetBoolean(), root.GetProperty("verdict").GetString() ?? "", problems);
+            report = JsonSerializer.Deserialize(stdout, CheckJson.Default.CheckReport);
         }
-        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        catch (JsonException)
         {
-            return new NodeCheck(false, $"moat check could not run on the node (exit {status}): {OneLine(stderr.Length > 0 ? stderr : stdout)}", []);
         }
+        return report is null
+            ? new NodeCheck(false, $"moat check could not run on the node (exit {status}): {GuestText.OneLine(stderr.Length > 0 ? stderr : stdout, 400)}", [])
+            : new NodeCheck(report.CanCreateVms, report.Verdict,
+                report.Items.Where(i => i.Level is "warning" or "error").Select(i => $"{i.Level}: {i.Name}: {i.Detail}").ToList());
     }
 
     public async Task RestartContainerdAsync(CancellationToken ct)
@@ -48,7 +46,7 @@ public sealed class NodeHost(string hostRoot, string? restartCommand, KubeNodeLa
         if (status != 0)
         {
             throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
-                $"restarting containerd ({restartCommand}) failed with exit {status}: {OneLine(stderr + stdout)}: restart it by hand, or set --restart-command");
+                $"restarting containerd ({restartCommand}) failed with exit {status}: {GuestText.OneLine(stderr + stdout, 400)}: restart it by hand, or set --restart-command");
         }
     }
 
@@ -62,30 +60,17 @@ public sealed class NodeHost(string hostRoot, string? restartCommand, KubeNodeLa
         await labels.SetAsync(DeployLayout.LabelKey, value, ct).ConfigureAwait(false);
     }
 
-    private static string OneLine(string text) => text.Trim().ReplaceLineEndings(" ") is var t && t.Length > 400 ? t[..400] : t;
-
-    private static async Task<(int Status, string Stdout, string Stderr)> RunAsync(string file, IReadOnlyList<string> args, TimeSpan deadline, CancellationToken ct)
+    private static async Task<(int, string, string)> RunAsync(string file, IReadOnlyList<string> args, TimeSpan deadline, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        foreach (var a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi) ?? throw new RuntimeException(RuntimeErrorKind.MissingDependency, $"cannot start {file}");
-        p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(deadline);
         try
         {
-            await p.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
+            return await HostCommand.RunAsync(file, args, timeout.Token).ConfigureAwait(false);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            p.Kill(entireProcessTree: true);
             throw new RuntimeException(RuntimeErrorKind.Timeout, $"{file} {string.Join(' ', args)} did not finish within {deadline.TotalSeconds:0} s");
         }
-        return (p.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
     }
 }

@@ -17,18 +17,27 @@ public sealed class NodeStarts(string nodeDir)
     private string Dir => Path.Combine(nodeDir, "metrics");
     private string FilePath => Path.Combine(Dir, "starts.json");
 
-    /// <summary>Adds one start; a lock not had within a second drops it (a metric is not worth a wedged start).</summary>
+    /// <summary>
+    /// Adds one start. Never fails the start it counts: a lock not had within a second, an
+    /// unwritable directory, a damaged file only cost this one count.
+    /// </summary>
     public async Task RecordAsync(string path, TimeSpan elapsed, CancellationToken ct)
     {
-        Directory.CreateDirectory(Dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        var held = await FileLock.AcquireAsync(Path.Combine(Dir, "starts.lock"), TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
-        if (held is null)
+        try
         {
-            return;
+            Directory.CreateDirectory(Dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            var held = await FileLock.AcquireAsync(Path.Combine(Dir, "starts.lock"), TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+            if (held is null)
+            {
+                return;
+            }
+            using (held)
+            {
+                Add(path, elapsed);
+            }
         }
-        using (held)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Add(path, elapsed);
         }
     }
 
@@ -66,6 +75,7 @@ public sealed class NodeStarts(string nodeDir)
 /// <summary>One path's starts: how many, their summed seconds, and per-bucket counts (<see cref="LatencyHistogram.StartBounds"/>).</summary>
 public sealed record StartTally(ulong Count, double SumSeconds, IReadOnlyList<ulong> Buckets);
 
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    RespectNullableAnnotations = true, RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(Dictionary<string, StartTally>))]
 internal sealed partial class StartsJson : JsonSerializerContext;

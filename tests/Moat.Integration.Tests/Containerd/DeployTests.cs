@@ -1,5 +1,5 @@
+using Moat.Tests.Shared;
 using System.Net;
-using System.Net.Sockets;
 
 namespace Moat.Integration.Tests.Containerd;
 
@@ -61,7 +61,7 @@ public sealed class DeployTests : IClassFixture<ContainerdFixture>, IAsyncLifeti
         r = await _containerd.Ctr("images", "import", archive);
         Assert.True(r.ExitCode == 0, r.ToString());
 
-        _apiPort = FreePort();
+        _apiPort = TestHost.FreePort();
         _api.Prefixes.Add($"http://127.0.0.1:{_apiPort}/");
         _api.Start();
         _ = ServeApiAsync();
@@ -177,13 +177,6 @@ public sealed class DeployTests : IClassFixture<ContainerdFixture>, IAsyncLifeti
         {
             _mounts.Add(args[^1]);
         }
-    }
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 
     public async Task DisposeAsync()

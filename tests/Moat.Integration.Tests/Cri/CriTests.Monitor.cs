@@ -1,5 +1,5 @@
+using Moat.Tests.Shared;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 
 namespace Moat.Integration.Tests.Cri;
@@ -10,11 +10,14 @@ public sealed partial class CriTests
     [Fact]
     public async Task PrometheusScrapesEachPodsMemoryAndTheNodesStartsFromMoatMonitor()
     {
+        var dir = Directory.CreateTempSubdirectory("moat-prometheus-").FullName;
+        var (monitorPort, promPort) = (TestHost.FreePort(), TestHost.FreePort());
+        using var monitor = Cmd.Start(Cmd.Moat, ["monitor", "--listen", $"127.0.0.1:{monitorPort}"]);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        // The node's tally counts every start since it booted: these two pods must add two.
+        var startsBefore = StartsIn(await RetryAsync(() => http.GetStringAsync($"http://127.0.0.1:{monitorPort}/metrics")));
         var (podA, _) = await RunPod("watched-a");
         var (podB, _) = await RunPod("watched-b");
-        var dir = Directory.CreateTempSubdirectory("moat-prometheus-").FullName;
-        var (monitorPort, promPort) = (FreePort(), FreePort());
-        using var monitor = Cmd.Start(Cmd.Moat, ["monitor", "--listen", $"127.0.0.1:{monitorPort}"]);
         File.WriteAllText(Path.Combine(dir, "prometheus.yml"), $"""
             global:
               scrape_interval: 2s
@@ -31,8 +34,6 @@ public sealed partial class CriTests
         ], Path.Combine(dir, "prometheus.log"));
         try
         {
-            using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-
             // What the monitor serves passes Prometheus' own linter.
             var exposition = await RetryAsync(() => http.GetStringAsync($"http://127.0.0.1:{monitorPort}/metrics"));
             var lint = await Cmd.RunAsync("promtool", ["check", "metrics"], stdin: exposition);
@@ -44,8 +45,8 @@ public sealed partial class CriTests
             Assert.Equal(new[] { podA, podB }.Order(), memory.Select(r => r.GetProperty("metric").GetProperty("sandbox").GetString()!).Order());
             Assert.All(memory, r => Assert.True(Value(r) > 100 << 20, r.ToString()));
             Assert.All(await QueryUntilAsync(http, promPort, "moat_sandbox_vmm_pss_bytes{pod_namespace=\"moat-test\"}", 2), r => Assert.True(Value(r) > 0));
-            Assert.True(Value((await QueryUntilAsync(http, promPort, "sum(moat_sandbox_starts_total)", 1))[0]) >= 2);
-            Assert.True(Value((await QueryUntilAsync(http, promPort, "sum(moat_sandbox_start_duration_seconds_count)", 1))[0]) >= 2);
+            Assert.True(Value((await QueryUntilAsync(http, promPort, "sum(moat_sandbox_starts_total)", 1))[0]) >= startsBefore + 2);
+            Assert.True(Value((await QueryUntilAsync(http, promPort, "sum(moat_sandbox_start_duration_seconds_count)", 1))[0]) >= startsBefore + 2);
             Assert.Equal(1, Value((await QueryUntilAsync(http, promPort, "up{job=\"moat\"}", 1))[0]));
 
             // moat top shows the same pods.
@@ -63,6 +64,11 @@ public sealed partial class CriTests
             Directory.Delete(dir, recursive: true);
         }
     }
+
+    /// <summary>The sum of <c>moat_sandbox_starts_total</c> over its paths, in a scrape's text.</summary>
+    private static double StartsIn(string exposition) => exposition.Split('\n')
+        .Where(l => l.StartsWith("moat_sandbox_starts_total{", StringComparison.Ordinal))
+        .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 
     private static double Value(JsonElement result) =>
         double.Parse(result.GetProperty("value")[1].GetString()!, System.Globalization.CultureInfo.InvariantCulture);
@@ -105,12 +111,5 @@ public sealed partial class CriTests
                 await Task.Delay(200); // the monitor still starting
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var s = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        s.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)s.LocalEndPoint!).Port;
     }
 }
