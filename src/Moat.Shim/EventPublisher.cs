@@ -14,7 +14,19 @@ internal sealed class EventPublisher
 {
     private const string Service = "containerd.services.events.ttrpc.v1.Events";
 
-    private readonly Channel<(string Topic, IMessage Event)> _queue = Channel.CreateUnbounded<(string, IMessage)>(new UnboundedChannelOptions { SingleReader = true });
+    /// <summary>
+    /// Events wait here, in order, while containerd is away (restarting). Bounded: only OOM kills
+    /// can come fast (the guest's, at most 100 a second), and past this many the oldest go.
+    /// </summary>
+    private readonly Channel<(string Topic, IMessage Event)> _queue = Channel.CreateBounded<(string, IMessage)>(
+        new BoundedChannelOptions(QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.DropOldest });
+
+    private const int QueueCapacity = 4096;
+
+    /// <summary>How long one event is retried while containerd cannot be reached: a restart of containerd fits in it.</summary>
+    private static readonly TimeSpan RetryFor = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(2);
     private readonly string _namespace;
     private readonly string? _address;
     private readonly Action<string> _log;
@@ -57,7 +69,8 @@ internal sealed class EventPublisher
                     Event = new Any { TypeUrl = e.Descriptor.FullName, Value = e.ToByteString() },
                 },
             };
-            for (var attempt = 0; attempt < 3; attempt++)
+            var giveUp = DateTime.UtcNow + RetryFor;
+            for (var wait = FirstRetry; ; wait = TimeSpan.FromTicks(Math.Min(wait.Ticks * 2, MaxRetry.Ticks)))
             {
                 try
                 {
@@ -66,15 +79,24 @@ internal sealed class EventPublisher
                         new CallOptions { Timeout = TimeSpan.FromSeconds(5), Metadata = new Dictionary<string, string> { ["containerd-namespace-ttrpc"] = _namespace } });
                     break;
                 }
+                catch (TtrpcException ex) when (ex.Code is not (StatusCode.Unavailable or StatusCode.DeadlineExceeded))
+                {
+                    _log($"publish {topic}: containerd refused it: {ex.Message}");
+                    break;
+                }
                 catch (Exception ex) when (ex is TtrpcException or IOException or System.Net.Sockets.SocketException)
                 {
-                    _log($"publish {topic}: {ex.Message}");
                     if (_client is not null)
                     {
                         await _client.DisposeAsync();
                         _client = null;
                     }
-                    await Task.Delay(100);
+                    if (DateTime.UtcNow > giveUp)
+                    {
+                        _log($"publish {topic}: {ex.Message}: containerd unreachable for {RetryFor.TotalSeconds:0} s, event dropped");
+                        break;
+                    }
+                    await Task.Delay(wait);
                 }
             }
         }

@@ -20,8 +20,7 @@ internal static class StartCommand
             var socket = ShimPaths.Socket(a.Namespace, group);
             if (group != a.Id && await CanConnectAsync(socket))
             {
-                Console.Write("unix://" + socket);
-                return 0;
+                return Answer(a, socket);
             }
             ShimPaths.CreateSocketDir();
             var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot locate the shim executable");
@@ -54,14 +53,30 @@ internal static class StartCommand
                     return 1;
                 }
             }
-            Console.Write("unix://" + socket);
-            return 0;
+            return Answer(a, socket);
         }
         catch (Exception e)
         {
             Console.Error.WriteLine($"containerd-shim-moat-v2: start {a.Id}: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>
+    /// Tells the caller the daemon's address: printed for this start and, for containerd (which
+    /// names its own address), written to the bundle's "address" file, where a restarted
+    /// containerd finds the shims of its running tasks again. Moat's CLI names none: its bundle
+    /// is the user's, and gets nothing written into it.
+    /// </summary>
+    private static int Answer(ShimArgs a, string socket)
+    {
+        var address = "unix://" + socket;
+        if (a.Address.Length > 0)
+        {
+            AtomicFile.Write(Path.Combine(a.Bundle, "address"), address);
+        }
+        Console.Write(address);
+        return 0;
     }
 
     /// <summary>Containers of one pod share a shim and a VM: CRI's sandbox id, or runc's group annotation.</summary>

@@ -32,7 +32,7 @@ public static class PrivateContainerd
             UseShellExecute = false,
         };
         var daemon = Process.Start(psi)!;
-        var log = File.CreateText(logPath);
+        var log = File.AppendText(logPath); // a restarted daemon goes on in the same log
         log.AutoFlush = true;
         daemon.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };
         daemon.OutputDataReceived += (_, e) => { if (e.Data is not null) { lock (log) { log.WriteLine(e.Data); } } };

@@ -17,9 +17,11 @@ public sealed class ContainerdFixture : IAsyncLifetime
     public string Socket => Path.Combine(Dir, "containerd.sock");
     public string Log => Path.Combine(Dir, "containerd.log");
 
+    private string Config => Path.Combine(Dir, "config.toml");
+
     public async Task InitializeAsync()
     {
-        var config = Path.Combine(Dir, "config.toml");
+        var config = Config;
         File.WriteAllText(config, $"""
             version = 2
             root = "{Dir}/root"
@@ -38,6 +40,19 @@ public sealed class ContainerdFixture : IAsyncLifetime
         Assert.True(r.ExitCode == 0, r.ToString());
         r = await Ctr("images", "import", archive);
         Assert.True(r.ExitCode == 0, r.ToString());
+    }
+
+    /// <summary>
+    /// Stops containerd as an operator's restart does (SIGTERM: its shims and their tasks go on)
+    /// and starts it again on the same config, state and sockets, after <paramref name="away"/>.
+    /// </summary>
+    public async Task RestartAsync(TimeSpan away)
+    {
+        Moat.Linux.Interop.Libc.kill(_daemon!.Id, 15);
+        await _daemon.WaitForExitAsync();
+        _daemon.Dispose();
+        await Task.Delay(away);
+        _daemon = await PrivateContainerd.StartAsync(Config, Log, args => Ctr(args));
     }
 
     public Task<CmdResult> Ctr(params string[] args) =>

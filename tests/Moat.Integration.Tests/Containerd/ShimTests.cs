@@ -80,6 +80,46 @@ public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
         Assert.Matches(@"^\d+\.\d+\.\d+-\d+-amd64$", r.Stdout.Trim());
     }
 
+    /// <summary>
+    /// containerd restarted under running tasks (issue 18): the shims keep their VMs, the restarted
+    /// containerd reaches them again, and an exit that happened while it was away still arrives
+    /// (the shim retries its event), so waits, execs and deletes work as before.
+    /// </summary>
+    [Fact]
+    public async Task TasksSurviveAContainerdRestartAndAnExitWhileItWasAwayArrives()
+    {
+        var (survivor, leaver) = (Id("survivor"), Id("leaver"));
+        foreach (var (id, command) in new[] { (survivor, "sleep 300"), (leaver, "sleep 4") })
+        {
+            var r = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sh", "-c", command);
+            Assert.True(r.ExitCode == 0, r.ToString());
+        }
+        await WaitForStatus(survivor, "RUNNING");
+        var qemuBefore = global::Moat.Integration.Tests.Leftovers.Processes("qemu", c => c.Contains(survivor, StringComparison.Ordinal)).ToList();
+
+        await _containerd.RestartAsync(away: TimeSpan.FromSeconds(6)); // the leaver exits meanwhile
+
+        Assert.Equal(qemuBefore, global::Moat.Integration.Tests.Leftovers.Processes("qemu", c => c.Contains(survivor, StringComparison.Ordinal)));
+        await WaitForStatus(survivor, "RUNNING");
+        var exec = await _containerd.Ctr("task", "exec", "--exec-id", "after-restart", survivor, "echo", "still here");
+        Assert.True(exec.ExitCode == 0 && exec.Stdout == "still here\n", exec.ToString());
+        await WaitForStatus(leaver, "STOPPED");
+        var deleted = await _containerd.Ctr("task", "delete", leaver);
+        Assert.True(deleted.ExitCode == 0, deleted.ToString());
+        // The exit the shim could not tell the stopped containerd reached the restarted one.
+        var log = File.ReadAllLines(_containerd.Log);
+        var since = Array.FindLastIndex(log, l => l.Contains("msg=\"starting containerd\"", StringComparison.Ordinal));
+        Assert.Contains(log[since..], l => l.Contains("msg=\"event forwarded\"", StringComparison.Ordinal) && l.Contains("topic=/tasks/exit", StringComparison.Ordinal));
+
+        Assert.Equal(0, (await _containerd.Ctr("task", "kill", "-s", "SIGKILL", survivor)).ExitCode);
+        await WaitForStatus(survivor, "STOPPED");
+        Assert.Equal(0, (await _containerd.Ctr("task", "delete", survivor)).ExitCode);
+        foreach (var id in new[] { survivor, leaver })
+        {
+            Assert.Equal(0, (await _containerd.Ctr("containers", "delete", id)).ExitCode);
+        }
+    }
+
     /// <summary>containerd runs at debug level here, so the shim's phases and the guest console reach containerd's log, in its format.</summary>
     [Fact]
     public async Task TheShimsLinesReachContainerdsLogWithLevelsAndTheSandboxId()

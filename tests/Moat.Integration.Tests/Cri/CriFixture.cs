@@ -120,6 +120,15 @@ public sealed class CriFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Restarts containerd as an operator does (SIGTERM, then the same config): pods and their shims go on.</summary>
+    public async Task RestartAsync()
+    {
+        Moat.Linux.Interop.Libc.kill(_daemon!.Id, 15);
+        await _daemon.WaitForExitAsync();
+        _daemon.Dispose();
+        _daemon = await PrivateContainerd.StartAsync(ConfigPath, Log, args => Ctr(args));
+    }
+
     public Task<CmdResult> Ctr(params string[] args) =>
         Cmd.RunAsync("ctr", ["--address", Socket, "--namespace", "k8s.io", .. args]);
 

@@ -107,6 +107,27 @@ public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
 
     private static string Text(ByteString b) => b.ToStringUtf8();
 
+    /// <summary>containerd restarted under a running pod (issue 18): the pod, its VM and its container carry on and answer CRI as before.</summary>
+    [Fact]
+    public async Task APodCarriesOnThroughAContainerdRestart()
+    {
+        var (pod, podConfig) = await RunPod("restart");
+        var c = await StartContainer(pod, podConfig, "main", ["sleep", "300"]);
+        Assert.Equal(0, (await Exec(c, "true")).ExitCode);
+
+        await _cri.RestartAsync();
+
+        var status = await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod });
+        Assert.Equal(PodSandboxState.SandboxReady, status.Status.State);
+        var after = await Exec(c, "echo", "still here");
+        Assert.True(after.ExitCode == 0, Text(after.Stderr));
+        Assert.Equal("still here\n", Text(after.Stdout));
+        await Runtime.StopContainerAsync(new StopContainerRequest { ContainerId = c, Timeout = 2 });
+        var cs = await Runtime.ContainerStatusAsync(new ContainerStatusRequest { ContainerId = c });
+        Assert.Equal(ContainerState.ContainerExited, cs.Status.State);
+        // DisposeAsync stops and removes the pod and checks that nothing is left.
+    }
+
     [Fact]
     public async Task PodLifecycleAsKubeletDrivesIt()
     {
