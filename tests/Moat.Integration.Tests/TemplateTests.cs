@@ -38,6 +38,29 @@ public sealed partial class TemplateTests
         env.AssertNothingLeft();
     }
 
+    /// <summary>Issue 18's concurrency target: a burst of one shape on a cold cache waits for one template rather than making twenty.</summary>
+    [Fact]
+    public async Task TwentyParallelRunsOnAColdTemplateCacheMakeOneTemplateAndAllSucceed()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["echo", "ok"]);
+        // A data directory of its own: the installed guest image, copied, and no templates yet.
+        var image = Directory.ResolveLinkTarget("/var/lib/moat/guest/current", returnFinalTarget: true)!.FullName;
+        var data = Path.Combine(env.Dir, "data");
+        var copy = Directory.CreateDirectory(Path.Combine(data, "guest", Path.GetFileName(image))).FullName;
+        foreach (var f in Directory.GetFiles(image))
+        {
+            File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        }
+        File.CreateSymbolicLink(Path.Combine(data, "guest", "current"), Path.GetFileName(image));
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => env.RunAsync(bundle, MoatEnv.Id(), null, null, "--data-dir", data)));
+
+        Assert.All(results, r => Assert.True(r.ExitCode == 0 && r.Stdout == "ok\n", r.ToString()));
+        Assert.Single(Directory.GetDirectories(Path.Combine(data, "templates")));
+        env.AssertNothingLeft();
+    }
+
     [Fact]
     public async Task ATemplateThatCannotBeRestoredIsDroppedTheRunBootsAndTheNextRunMakesItAgain()
     {

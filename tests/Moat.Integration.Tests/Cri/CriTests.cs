@@ -77,7 +77,10 @@ public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
         edit?.Invoke(config);
         Directory.CreateDirectory(config.LogDirectory);
         var r = await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler });
-        _pods.Add(r.PodSandboxId);
+        lock (_pods)
+        {
+            _pods.Add(r.PodSandboxId); // pods may be started at once
+        }
         return (r.PodSandboxId, config);
     }
 
@@ -106,6 +109,18 @@ public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
     }
 
     private static string Text(ByteString b) => b.ToStringUtf8();
+
+    /// <summary>Issue 18's concurrency target: ten pods asked for at once all start.</summary>
+    [Fact]
+    public async Task TenPodsStartedAtOnceAllBecomeReady()
+    {
+        var pods = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => Task.Run(() => RunPod($"burst-{i}"))));
+        foreach (var (pod, _) in pods)
+        {
+            var status = await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod });
+            Assert.Equal(PodSandboxState.SandboxReady, status.Status.State);
+        }
+    }
 
     /// <summary>containerd restarted under a running pod (issue 18): the pod, its VM and its container carry on and answer CRI as before.</summary>
     [Fact]
