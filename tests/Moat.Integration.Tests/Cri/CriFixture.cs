@@ -127,6 +127,20 @@ public sealed class CriFixture : IAsyncLifetime
         await _daemon.WaitForExitAsync();
         _daemon.Dispose();
         _daemon = await PrivateContainerd.StartAsync(ConfigPath, Log, args => Ctr(args));
+        // containerd answers ctr before its CRI plugin has loaded its pods ("server is not initialized yet").
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            try
+            {
+                await Runtime.StatusAsync(new StatusRequest());
+                return;
+            }
+            catch (Grpc.Core.RpcException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(200);
+            }
+        }
     }
 
     public Task<CmdResult> Ctr(params string[] args) =>
