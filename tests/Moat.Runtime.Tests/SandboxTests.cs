@@ -6,7 +6,7 @@ namespace Moat.Runtime.Tests;
 /// The sandbox's own rules, in process: a fake VM (no QEMU) serving a scripted agent over a real
 /// ttrpc socket. No root, no KVM, a few milliseconds each.
 /// </summary>
-public sealed class SandboxTests : IDisposable
+public sealed partial class SandboxTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("moat-sandbox-").FullName;
     private readonly List<FakeHypervisor> _vms = [];

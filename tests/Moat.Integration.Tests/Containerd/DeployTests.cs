@@ -105,7 +105,7 @@ public sealed class DeployTests : IClassFixture<ContainerdFixture>, IAsyncLifeti
         "--restart-command", "echo restarted >> /host/restarts");
 
     [Fact]
-    public async Task TheInstallerInstallsTwiceOverChangingNothingTheSecondTimeAndUninstallsBackToTheOriginal()
+    public async Task TheInstallerInstallsChangingNothingTheSecondTimeAndUninstallsBackToTheOriginalTwiceOver()
     {
         var r = await Installer("install", "installer-1");
         Assert.True(r.ExitCode == 0, r.ToString());
@@ -139,14 +139,22 @@ public sealed class DeployTests : IClassFixture<ContainerdFixture>, IAsyncLifeti
         Assert.Empty(Directory.EnumerateFileSystemEntries(Path.Combine(_host, "usr/local/bin")));
         Assert.Equal(2, Restarts);
 
+        // And the whole round once more: an uninstalled node takes Moat again and gives it back.
+        r = await Installer("install", "installer-4");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(installed, File.ReadAllText(Config));
+        r = await Installer("uninstall", "installer-5");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Equal(Original.TrimEnd('\n') + "\n", File.ReadAllText(Config));
+        Assert.False(Directory.Exists(Path.Combine(_host, "opt/moat")));
+        Assert.Equal(4, Restarts);
+
         lock (_patches)
         {
             const string patch = "PATCH /api/v1/nodes/node-1 application/merge-patch+json; charset=utf-8 ";
-            Assert.Equal([
-                patch + "{\"metadata\":{\"labels\":{\"moat.io/runtime\":\"ready\"}}}",
-                patch + "{\"metadata\":{\"labels\":{\"moat.io/runtime\":\"ready\"}}}",
-                patch + "{\"metadata\":{\"labels\":{\"moat.io/runtime\":null}}}",
-            ], _patches);
+            const string ready = patch + "{\"metadata\":{\"labels\":{\"moat.io/runtime\":\"ready\"}}}";
+            const string removed = patch + "{\"metadata\":{\"labels\":{\"moat.io/runtime\":null}}}";
+            Assert.Equal([ready, ready, removed, ready, removed], _patches);
         }
     }
 

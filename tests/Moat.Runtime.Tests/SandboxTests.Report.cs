@@ -3,20 +3,9 @@ using Moat.Runtime.Tests.Fakes;
 
 namespace Moat.Runtime.Tests;
 
-/// <summary>What <c>moat monitor</c> learns of a sandbox, from a fake VM with a scripted agent.</summary>
-public sealed class SandboxReportTests : IDisposable
+/// <summary>What <c>moat monitor</c> learns of a sandbox (<see cref="Sandbox.ReportAsync"/>).</summary>
+public sealed partial class SandboxTests
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("moat-report-").FullName;
-    private readonly List<FakeHypervisor> _vms = [];
-
-    private Task<Sandbox> StartAsync(string id, ContainerLimits first = default) =>
-        Sandbox.StartAsync(id, FakeVmOptions.In(_dir), [], new PhaseLog(null), CancellationToken.None, first, vms: (_, _, _, _) =>
-        {
-            var vm = new FakeHypervisor();
-            _vms.Add(vm);
-            return vm;
-        });
-
     [Fact]
     public async Task AReportHasTheVmsSizeItsContainersTheGuestsFiguresAndTheAgentCalls()
     {
@@ -71,6 +60,4 @@ public sealed class SandboxReportTests : IDisposable
         Assert.Equal(2UL, boot.BucketCounts.Aggregate(0UL, (a, b) => a + b)); // both fell in some bucket below a minute
         Assert.False(starts.ContainsKey(NodeStarts.TemplatePath));
     }
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
