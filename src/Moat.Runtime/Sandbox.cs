@@ -25,6 +25,7 @@ public sealed class Sandbox : IAsyncDisposable
     private int _bootMemoryMiB;
     private bool _restored;
     private TimeSpan _startTook;
+    private Task _startRecorded = Task.CompletedTask;
 
     /// <summary>This sandbox's agent calls: latency and errors by method (for <c>moat monitor</c>).</summary>
     private readonly RpcLatencies _rpc = new();
@@ -84,8 +85,9 @@ public sealed class Sandbox : IAsyncDisposable
             sandbox._sizing.Record(id, first);
             await sandbox.BootAsync(kernel, initrd, binds, first, ct).ConfigureAwait(false);
             sandbox._startTook = clock.Elapsed;
-            await new NodeStarts(options.NodeDir).RecordAsync(sandbox._restored ? NodeStarts.TemplatePath : NodeStarts.BootPath,
-                sandbox._startTook, ct).ConfigureAwait(false);
+            // Off the start's path (its lock may wait on other starts); tear-down waits for it.
+            sandbox._startRecorded = new NodeStarts(options.NodeDir).RecordAsync(sandbox._restored ? NodeStarts.TemplatePath : NodeStarts.BootPath,
+                sandbox._startTook, CancellationToken.None);
             return sandbox;
         }
         catch (Exception e)
@@ -522,6 +524,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
         _log.Phase("VM stopped");
         State.Remove();
+        await _startRecorded.ConfigureAwait(false); // never fails: see NodeStarts.RecordAsync
         return log is null ? null : LogKeeper.Keep(_options.LogDir, Id, log);
     }
 

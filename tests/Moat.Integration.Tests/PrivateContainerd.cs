@@ -22,6 +22,19 @@ public static class PrivateContainerd
         return daemon;
     }
 
+    /// <summary>
+    /// Stops containerd as an operator's restart does (SIGTERM: its shims and their tasks go on)
+    /// and starts it again on the same config, state and sockets after <paramref name="away"/>.
+    /// </summary>
+    public static async Task<Process> RestartAsync(Process daemon, TimeSpan away, string config, string logPath, Func<string[], Task<CmdResult>> ctr)
+    {
+        Moat.Linux.Interop.Libc.kill(daemon.Id, 15);
+        await daemon.WaitForExitAsync();
+        daemon.Dispose();
+        await Task.Delay(away);
+        return await StartAsync(config, logPath, ctr);
+    }
+
     /// <summary>Starts a daemon whose stdout and stderr go to <paramref name="logPath"/>.</summary>
     public static Process StartLogged(string file, IEnumerable<string> args, string logPath)
     {

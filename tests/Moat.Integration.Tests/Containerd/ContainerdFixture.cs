@@ -42,18 +42,9 @@ public sealed class ContainerdFixture : IAsyncLifetime
         Assert.True(r.ExitCode == 0, r.ToString());
     }
 
-    /// <summary>
-    /// Stops containerd as an operator's restart does (SIGTERM: its shims and their tasks go on)
-    /// and starts it again on the same config, state and sockets, after <paramref name="away"/>.
-    /// </summary>
-    public async Task RestartAsync(TimeSpan away)
-    {
-        Moat.Linux.Interop.Libc.kill(_daemon!.Id, 15);
-        await _daemon.WaitForExitAsync();
-        _daemon.Dispose();
-        await Task.Delay(away);
-        _daemon = await PrivateContainerd.StartAsync(Config, Log, args => Ctr(args));
-    }
+    /// <summary>Restarts containerd (<see cref="PrivateContainerd.RestartAsync"/>), away for <paramref name="away"/>.</summary>
+    public async Task RestartAsync(TimeSpan away) =>
+        _daemon = await PrivateContainerd.RestartAsync(_daemon!, away, Config, Log, args => Ctr(args));
 
     public Task<CmdResult> Ctr(params string[] args) =>
         Cmd.RunAsync("ctr", ["--address", Socket, "--namespace", Namespace, .. args]);

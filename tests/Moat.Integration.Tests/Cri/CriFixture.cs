@@ -123,10 +123,7 @@ public sealed class CriFixture : IAsyncLifetime
     /// <summary>Restarts containerd as an operator does (SIGTERM, then the same config): pods and their shims go on.</summary>
     public async Task RestartAsync()
     {
-        Moat.Linux.Interop.Libc.kill(_daemon!.Id, 15);
-        await _daemon.WaitForExitAsync();
-        _daemon.Dispose();
-        _daemon = await PrivateContainerd.StartAsync(ConfigPath, Log, args => Ctr(args));
+        _daemon = await PrivateContainerd.RestartAsync(_daemon!, TimeSpan.Zero, ConfigPath, Log, args => Ctr(args));
         // containerd answers ctr before its CRI plugin has loaded its pods ("server is not initialized yet").
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         while (true)
