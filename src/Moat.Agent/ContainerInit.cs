@@ -57,6 +57,10 @@ internal static unsafe partial class ContainerInit
                     FreshThread.Enter(path, type is "ipc" or "uts" ? ProcessLauncher.CloneFlag(type) : throw new InvalidDataException($"a standby helper cannot join a {type} namespace"));
                 }
                 RootfsSetup.Prepare(spec.Spec!, spec.Rootfs, Mark);
+                // As runc's init: a program that is not there fails create, not start, so callers
+                // clean up a failed create (Docker, containerd's runc shim) and never hold a task
+                // whose start cannot work. Whether it may be exec'd is still execve's answer.
+                CheckExists(spec.Process);
             }
             if (spec.Process.Terminal)
             {
@@ -288,6 +292,21 @@ internal static unsafe partial class ContainerInit
         catch (IOException e)
         {
             throw new IOException($"linux.seccomp: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The process's program, looked up in the container's root, exists (relative paths from its cwd).</summary>
+    private static void CheckExists(Moat.Oci.Process p)
+    {
+        var file = p.Args is [var first, ..] ? first : throw new InvalidDataException("process.args is empty");
+        var path = ResolveExecutable(file, p.Env ?? []);
+        if (!Path.IsPathRooted(path))
+        {
+            path = Path.Combine(string.IsNullOrEmpty(p.Cwd) ? "/" : p.Cwd, path);
+        }
+        if (!File.Exists(path) && !Directory.Exists(path))
+        {
+            throw new FileNotFoundException($"exec \"{file}\": No such file or directory");
         }
     }
 

@@ -74,8 +74,10 @@ public sealed class MonitorTests : IAsyncDisposable
         await ShimAsync("b", null);
         File.WriteAllText(Path.Combine(Options.ShimSocketDir, "c.sock"), ""); // a dead shim's leftover: nobody listens
 
-        var scrape = new NodeScraper(Options, TimeSpan.FromMilliseconds(500)).ScrapeAsync(CancellationToken.None);
-        Assert.Same(scrape, await Task.WhenAny(scrape, Task.Delay(TimeSpan.FromSeconds(5)))); // bounded by the deadline, not by the wedged shim
+        // The deadline leaves a loaded machine (CI runs test projects side by side) time for the
+        // first ttrpc call's start-up; the wedged shim must still not hold the scrape past it.
+        var scrape = new NodeScraper(Options, TimeSpan.FromSeconds(3)).ScrapeAsync(CancellationToken.None);
+        Assert.Same(scrape, await Task.WhenAny(scrape, Task.Delay(TimeSpan.FromSeconds(15)))); // bounded by the deadline, not by the wedged shim
         var node = await scrape;
 
         Assert.Equal(["pod-a"], node.Sandboxes.Select(s => s.Metrics.Id));

@@ -100,7 +100,7 @@ internal static class DeleteCommand
             // The daemon is gone without its clean-up (SIGKILL, a crash): do what containerd does for a dead shim.
             await ShimConnection.CleanUpAfterDaemonAsync(rec, ct);
         }
-        StopRelay(rec.Pid);
+        await RelayProcess.StopAsync(rec.Pid, ct);
         await Lifecycle.WarnOnFailureAsync(() => HookRunner.RunAsync("poststop", Lifecycle.SpecOf(rec)?.Hooks?.Poststop, Lifecycle.StateOf(rec, ContainerStatus.Stopped), ct));
         Directory.Delete(CliStore.Dir(root, rec.Id), recursive: true);
     }
@@ -145,30 +145,5 @@ internal static class DeleteCommand
             await Task.Delay(20, ct);
         }
         return true;
-    }
-
-    /// <summary>The relay exits by itself once the shim reports the exit; one whose shim died is killed.</summary>
-    private static void StopRelay(int pid)
-    {
-        for (var i = 0; i < 50 && IsRelay(pid); i++)
-        {
-            Thread.Sleep(20);
-        }
-        if (IsRelay(pid))
-        {
-            Moat.Linux.Interop.Libc.kill(pid, Signals.SIGKILL);
-        }
-    }
-
-    private static bool IsRelay(int pid)
-    {
-        try
-        {
-            return ProcessIdentity.Of(pid) is not null && File.ReadAllText($"/proc/{pid}/cmdline").Contains(Relay.Verb, StringComparison.Ordinal);
-        }
-        catch (IOException)
-        {
-            return false;
-        }
     }
 }

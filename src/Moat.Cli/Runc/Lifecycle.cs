@@ -96,6 +96,15 @@ internal static class Lifecycle
             }
             catch (Moat.Ttrpc.TtrpcException e)
             {
+                // A workload that could not be exec'd leaves the container stopped: its relay (the
+                // pid containerd's runc shim waits for) exits with the status, and it must be gone
+                // before the error returns. The runc shim marks its task stopped only on that exit,
+                // and Docker deletes the task right after the failed start, which it refuses while
+                // the task is not stopped: a shim daemon and a VM would be left behind.
+                if (await ShimConnection.StatusAsync(r, ct).ConfigureAwait(false) == ContainerStatus.Stopped)
+                {
+                    await RelayProcess.WaitGoneAsync(r.Pid, TimeSpan.FromSeconds(5), ct).ConfigureAwait(false);
+                }
                 throw ShimConnection.Translate(e, id);
             }
         }

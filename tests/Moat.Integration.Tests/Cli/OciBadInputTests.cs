@@ -63,15 +63,34 @@ public sealed class OciBadInputTests
     }
 
     [Fact]
+    public async Task AMissingProgramFailsCreateAndLeavesNothing()
+    {
+        // As runc's init: the program is looked up before create returns, so a caller cleans up a
+        // failed create instead of holding a task whose start cannot work.
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["/nonexistent/program"]);
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"), "exec \"/nonexistent/program\": No such file or directory");
+        AssertOneLineError(await env.MoatAsync("state", "missing"), "does not exist");
+        bundle = await env.BundleAsync("p", ["no-such-command"]);
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"), "executable file not found in $PATH");
+        // CliEnv's disposal finds no shim, relay, VM or state left by either
+    }
+
+    [Fact]
     public async Task AProgramThatCannotBeExecedFailsStartAndLeavesTheContainerStoppedForDelete()
     {
         await using var env = new CliEnv();
-        var bundle = await env.BundleAsync("b", ["/nonexistent/program"]);
+        var bundle = await env.BundleAsync("b", ["/not-executable"]);
+        File.WriteAllText(Path.Combine(bundle, "rootfs", "not-executable"), "#!/bin/sh\necho hi\n"); // 0644: there, but not executable
         Assert.Equal(0, (await env.MoatAsync("create", "--bundle", bundle, "noexec")).ExitCode);
-        AssertOneLineError(await env.MoatAsync("start", "noexec"), "exec \"/nonexistent/program\": No such file or directory");
-        // As runc: the init is gone, the container stopped, a plain delete takes it (Docker deletes only stopped tasks).
-        var state = await env.MoatAsync("state", "noexec");
-        Assert.Equal("stopped", System.Text.Json.Nodes.JsonNode.Parse(state.Stdout)!["status"]!.GetValue<string>());
+        var relay = System.Text.Json.Nodes.JsonNode.Parse((await env.MoatAsync("state", "noexec")).Stdout)!["pid"]!.GetValue<int>();
+        AssertOneLineError(await env.MoatAsync("start", "noexec"), "exec \"/not-executable\": Permission denied");
+        Assert.Null(global::Moat.Runtime.ProcessIdentity.Of(relay)); // exited (a zombie at most) before start returned
+        // As runc: the init is gone, the container stopped with a shell's status, and its relay
+        // (the pid a caller waits for) already gone when start returns; a plain delete takes it
+        // (Docker deletes only stopped tasks, right after the failed start).
+        var state = System.Text.Json.Nodes.JsonNode.Parse((await env.MoatAsync("state", "noexec")).Stdout)!;
+        Assert.Equal("stopped", state["status"]!.GetValue<string>());
         AssertOneLineError(await env.MoatAsync("start", "noexec"), "stopped");
         var delete = await env.MoatAsync("delete", "noexec");
         Assert.True(delete.ExitCode == 0, delete.ToString());
