@@ -5,13 +5,14 @@ try
 {
     if (args.Length == 0)
     {
-        throw new BenchException("usage: moat-bench cri-start|density|network|workload|hyperfine|phases|report --option value ...");
+        throw new BenchException("usage: moat-bench cri-start|cri-cycle|density|network|workload|hyperfine|phases|report --option value ...");
     }
 
     var options = new Args(args[1..]);
     return args[0] switch
     {
         "cri-start" => await CriStartCommand.RunAsync(options),
+        "cri-cycle" => await CriCycleCommand.RunAsync(options),
         "density" => await DensityCommand.RunAsync(options),
         "network" => await NetworkCommand.RunAsync(options),
         "workload" => await ContainerWorkloadCommand.RunAsync(options),
@@ -25,5 +26,10 @@ try
 catch (BenchException e)
 {
     Console.Error.WriteLine($"moat-bench: {e.Message}");
+    return 1;
+}
+catch (Grpc.Core.RpcException e)
+{
+    Console.Error.WriteLine($"moat-bench: {e.Status.StatusCode}: {e.Status.Detail}");
     return 1;
 }

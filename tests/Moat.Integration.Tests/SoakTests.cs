@@ -2,14 +2,14 @@ namespace Moat.Integration.Tests;
 
 /// <summary>
 /// The short version of bench/soak.sh (issue 18): tens of create/start/exec/kill/delete cycles
-/// through the CLI and through containerd, with concurrent workers and reused ids; after every
+/// through the CLI, containerd and its CRI, with concurrent workers and reused ids; after every
 /// round nothing may be left but the one resident container, whose shim must not grow.
 /// </summary>
 [Collection("vm")]
 public sealed class SoakTests
 {
     [Fact]
-    public async Task ShortSoakThroughTheCliAndContainerdFailsNothingAndLeavesNothing()
+    public async Task ShortSoakThroughTheCliContainerdAndCriFailsNothingAndLeavesNothing()
     {
         var repo = Moat.Tests.Shared.TestHost.RepoRoot;
         var outDir = Directory.CreateTempSubdirectory("moat-soak-out-").FullName;
@@ -19,7 +19,7 @@ public sealed class SoakTests
                 env: new Dictionary<string, string> { ["SOAK_OUT"] = outDir }, timeout: TimeSpan.FromMinutes(15));
             Assert.True(r.ExitCode == 0, r.ToString());
             var rows = File.ReadAllLines(Path.Combine(outDir, "soak.csv")).Skip(1).Select(l => l.Split(',')).ToList();
-            Assert.Equal(4, rows.Count); // two rounds per path
+            Assert.Equal(6, rows.Count); // two rounds per path: the CLI, ctr and CRI
             Assert.All(rows, row => Assert.Equal("0", row[2]));
             // The resident container's shim: fds flat, RSS within a few MiB of where it started.
             var rss = rows.Select(row => long.Parse(row[12], System.Globalization.CultureInfo.InvariantCulture)).ToList();
