@@ -91,7 +91,7 @@ public sealed class GuestFailureTests
             using var p = Cmd.Start(Cmd.Moat, ["--root", env.Root, "run", "--bundle", bundle, MoatEnv.Id()]);
             p.StandardInput.Close();
             Assert.Equal("running", await p.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
-            KillQemuNaming(env.Root);
+            Leftovers.KillQemuNaming(env.Root);
             var stderr = await p.StandardError.ReadToEndAsync().WaitAsync(TimeSpan.FromMinutes(1));
             await p.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
             Assert.True(p.ExitCode == 137, stderr);
@@ -111,29 +111,10 @@ public sealed class GuestFailureTests
             {
                 await Task.Delay(100);
             }
-            KillQemuNaming(id); // its state directory is named after the id
+            Leftovers.KillQemuNaming(id); // its state directory is named after the id
             var r = await run.WaitAsync(TimeSpan.FromMinutes(1));
             Assert.True(r.ExitCode == 137, File.ReadAllText(Path.Combine(env.Dir, "err")));
         }
-    }
-
-    /// <summary>SIGKILLs the one QEMU whose command line names <paramref name="marker"/>.</summary>
-    private static void KillQemuNaming(string marker)
-    {
-        var qemu = Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(d => int.TryParse(d, out _)).Select(d => int.Parse(d!, System.Globalization.CultureInfo.InvariantCulture)).Where(pid =>
-        {
-            try
-            {
-                var cmdline = File.ReadAllText($"/proc/{pid}/cmdline");
-                return cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains(marker, StringComparison.Ordinal);
-            }
-            catch (IOException)
-            {
-                return false;
-            }
-        }).ToList();
-        Assert.True(qemu.Count == 1, $"expected one QEMU under {marker}, found {qemu.Count}");
-        System.Diagnostics.Process.GetProcessById(qemu[0]).Kill();
     }
 
     [Fact]

@@ -181,6 +181,14 @@ public static class Leftovers
         System.Diagnostics.Process.GetProcessById(int.Parse(shims[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture)).Kill();
     }
 
+    /// <summary>SIGKILLs the one QEMU whose command line names <paramref name="marker"/> (a fault the tests inject); there must be exactly one.</summary>
+    public static void KillQemuNaming(string marker)
+    {
+        var qemu = Processes("qemu", c => c.Contains("qemu-system", StringComparison.Ordinal) && c.Contains(marker, StringComparison.Ordinal)).ToList();
+        Assert.True(qemu.Count == 1, $"expected one QEMU naming {marker}: " + string.Join("; ", qemu));
+        System.Diagnostics.Process.GetProcessById(int.Parse(qemu[0].Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture)).Kill();
+    }
+
     /// <summary>Running relays of moat's runc-compatible verbs (the pid-file processes), as "relay /proc/PID".</summary>
     public static IEnumerable<string> RelayProcesses() => Processes("relay", cmdline => cmdline.Contains("__relay", StringComparison.Ordinal));
 

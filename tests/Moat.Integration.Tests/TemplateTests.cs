@@ -44,15 +44,7 @@ public sealed partial class TemplateTests
     {
         await using var env = new MoatEnv();
         var bundle = await env.BundleAsync("b", ["echo", "ok"]);
-        // A data directory of its own: the installed guest image, copied, and no templates yet.
-        var image = Directory.ResolveLinkTarget("/var/lib/moat/guest/current", returnFinalTarget: true)!.FullName;
-        var data = Path.Combine(env.Dir, "data");
-        var copy = Directory.CreateDirectory(Path.Combine(data, "guest", Path.GetFileName(image))).FullName;
-        foreach (var f in Directory.GetFiles(image))
-        {
-            File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
-        }
-        File.CreateSymbolicLink(Path.Combine(data, "guest", "current"), Path.GetFileName(image));
+        var data = ColdDataDir(env, "data");
 
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => env.RunAsync(bundle, MoatEnv.Id(), null, null, "--data-dir", data)));
 
@@ -121,6 +113,92 @@ public sealed partial class TemplateTests
         Assert.Equal("0\nchurned\n", clone.Stdout); // no balloon device, and the churn ran
         Assert.Equal(before, Hash(memory));
         env.AssertNothingLeft();
+    }
+
+    /// <summary>A data directory of its own: the installed guest image, copied, and no templates yet.</summary>
+    private static string ColdDataDir(MoatEnv env, string name)
+    {
+        var image = Directory.ResolveLinkTarget("/var/lib/moat/guest/current", returnFinalTarget: true)!.FullName;
+        var data = Path.Combine(env.Dir, name);
+        var copy = Directory.CreateDirectory(Path.Combine(data, "guest", Path.GetFileName(image))).FullName;
+        foreach (var f in Directory.GetFiles(image))
+        {
+            File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+        }
+        File.CreateSymbolicLink(Path.Combine(data, "guest", "current"), Path.GetFileName(image));
+        return data;
+    }
+
+    /// <summary>
+    /// Issue 18's fault cases for templates: QEMU SIGKILLed while a template is made, and a clone's
+    /// QEMU SIGKILLed while it is restored. The run it hit fails with one line (or boots on its
+    /// own), no half-made template is left or used, and the next run works.
+    /// </summary>
+    [Fact]
+    public async Task AVmKilledWhileItsTemplateIsMadeOrRestoredFailsOneRunClearlyAndTheNextRunWorks()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["echo", "ok"]);
+
+        var data = ColdDataDir(env, "making");
+        var templates = Path.Combine(data, "templates");
+        var hit = env.RunAsync(bundle, MoatEnv.Id(), null, null, "--data-dir", data);
+        await KillFirstQemuAsync(c => c.Contains("moat-template-", StringComparison.Ordinal) && c.Contains(data, StringComparison.Ordinal), hit);
+        AssertOkOrOneLine(await hit);
+        Assert.Empty(Directory.GetDirectories(templates)); // neither a template nor the .new it was made in
+        var next = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--data-dir", data);
+        Assert.True(next.ExitCode == 0 && next.Stdout == "ok\n", next.ToString());
+
+        data = ColdDataDir(env, "restoring");
+        var made = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug", "--data-dir", data);
+        Assert.True(made.ExitCode == 0, made.ToString());
+        var key = TemplateKey().Match(made.Stderr).Groups[1].Value;
+        hit = env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug", "--data-dir", data);
+        await KillFirstQemuAsync(c => c.Contains(env.Root, StringComparison.Ordinal) && c.Contains(data, StringComparison.Ordinal), hit);
+        AssertOkOrOneLine(await hit, debug: true);
+        next = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug", "--data-dir", data);
+        Assert.True(next.ExitCode == 0 && next.Stdout == "ok\n", next.ToString());
+        Assert.Contains($"(VM restored from template {key})", next.Stderr); // killed from outside: the template itself is sound
+        foreach (var log in Directory.GetFiles("/var/log/moat", "it-*-console.log"))
+        {
+            File.Delete(log);
+        }
+        env.AssertNothingLeft();
+    }
+
+    private static void AssertOkOrOneLine(CmdResult r, bool debug = false)
+    {
+        if (r.ExitCode == 0)
+        {
+            Assert.Equal("ok\n", r.Stdout);
+            return;
+        }
+        var errors = r.Stderr.Trim().Split('\n').Where(l => !debug || !l.Contains(" ms ", StringComparison.Ordinal)).ToList();
+        Assert.True(errors.Count == 1 && errors[0].Contains("QEMU", StringComparison.Ordinal), r.ToString());
+    }
+
+    /// <summary>SIGKILLs the first QEMU whose command line matches, as soon as it runs (while <paramref name="run"/> has not ended).</summary>
+    private static async Task KillFirstQemuAsync(Func<string, bool> match, Task run)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
+        while (!run.IsCompleted && DateTime.UtcNow < deadline)
+        {
+            var qemu = Leftovers.Processes("qemu", c => c.Contains("qemu-system", StringComparison.Ordinal) && match(c)).FirstOrDefault();
+            if (qemu is not null)
+            {
+                try
+                {
+                    System.Diagnostics.Process.GetProcessById(int.Parse(qemu.Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture)).Kill();
+                    return;
+                }
+                catch (ArgumentException)
+                {
+                    // gone between the look and the kill
+                }
+            }
+            await Task.Delay(20);
+        }
+        Assert.Fail("no matching QEMU ran");
     }
 
     private static string Hash(string path)

@@ -4,7 +4,7 @@ namespace Moat.Integration.Tests.Containerd;
 
 /// <summary>containerd-shim-moat-v2 driven by a real containerd through ctr.</summary>
 [Collection("vm")]
-public sealed class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
+public sealed partial class ShimTests : IClassFixture<ContainerdFixture>, IAsyncLifetime
 {
     private const string Runtime = "io.containerd.moat.v2";
     private readonly ContainerdFixture _containerd;

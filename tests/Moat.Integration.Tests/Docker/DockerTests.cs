@@ -67,6 +67,80 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
         Assert.Contains("exec \"/etc/passwd\": Permission denied", r.Stderr);
     }
 
+    /// <summary>
+    /// Issue 18: restart, stop -t, kill and start again, repeated, then rm -f of a running
+    /// container, with and without a tty. Docker reuses the container's id for every new task, so
+    /// each start needs the last task's VM and shim gone by the time its delete returned.
+    /// </summary>
+    [Fact]
+    public async Task RestartStopKillAndRmForceRepeatedWithAndWithoutATty()
+    {
+        foreach (var tty in new[] { false, true })
+        {
+            var name = "moat-" + Guid.NewGuid().ToString("N")[..8];
+            string[] flags = tty ? ["-t"] : [];
+            var r = await _docker.Docker(["run", "-d", .. flags, "--name", name, "--runtime=moat", "--network", "none", "busybox",
+                "sh", "-c", "trap 'exit 0' TERM; echo up; while true; do sleep 0.2; done"]);
+            Assert.True(r.ExitCode == 0, r.ToString());
+            try
+            {
+                var starts = 1;
+                for (var i = 0; i < 2; i++)
+                {
+                    await Ok("restart", "-t", "5", name);
+                    await WaitUp(name, ++starts);
+                    await Ok("stop", "-t", "5", name);
+                    Assert.Equal("0", await Inspect(name, "{{.State.ExitCode}}")); // its TERM trap ran
+                    await Ok("start", name);
+                    await WaitUp(name, ++starts);
+                    await Ok("kill", name);
+                    await WaitExited(name);
+                    Assert.Equal("137", await Inspect(name, "{{.State.ExitCode}}"));
+                    await Ok("start", name);
+                    await WaitUp(name, ++starts);
+                }
+                await Ok("rm", "-f", name);
+                Assert.NotEqual(0, (await _docker.Docker("inspect", name)).ExitCode);
+            }
+            finally
+            {
+                await _docker.Docker("rm", "-f", name);
+            }
+        }
+    }
+
+    private async Task Ok(params string[] args)
+    {
+        var r = await _docker.Docker(args);
+        Assert.True(r.ExitCode == 0, $"docker {string.Join(' ', args)}: {r}");
+    }
+
+    private async Task<string> Inspect(string name, string format) => (await _docker.Docker("inspect", "-f", format, name)).Stdout.Trim();
+
+    /// <summary>Running, and its log says "up" once per start so far.</summary>
+    private async Task WaitUp(string name, int starts)
+    {
+        var ups = 0;
+        for (var i = 0; i < 300; i++)
+        {
+            ups = (await _docker.Docker("logs", name)).Stdout.Split('\n').Count(l => l.TrimEnd('\r') == "up");
+            if (ups >= starts && await Inspect(name, "{{.State.Running}}") == "true")
+            {
+                return;
+            }
+            await Task.Delay(200);
+        }
+        Assert.Fail($"{name}: {ups} starts logged, {starts} expected");
+    }
+
+    private async Task WaitExited(string name)
+    {
+        for (var i = 0; i < 300 && await Inspect(name, "{{.State.Status}}") != "exited"; i++)
+        {
+            await Task.Delay(100);
+        }
+    }
+
     [Fact]
     public async Task CpuLimitAddsVcpusToTheVm()
     {
