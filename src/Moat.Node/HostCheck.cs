@@ -37,6 +37,7 @@ public static class HostCheck
     {
         var items = new List<CheckItem>();
         var errors = new List<string>();
+        var sweep = Sweep(options); // first: what the canaries below make is live, what gone processes left is not
 
         var (vendor, flags) = ReadCpu(cpuinfoPath);
         items.Add(new("info", "CPU vendor", vendor));
@@ -158,6 +159,8 @@ public static class HostCheck
             ? $"on: {saved} saved under {options.TemplateDir} (the first VM of a new shape makes one)"
             : "off (hypervisor.template = false): every VM boots its kernel"));
 
+        items.Add(sweep);
+
         var usesKvm = accelerator == "kvm";
         var booted = usesKvm ? kvmCanary?.Works == true : tcgCanary?.Works == true;
         var capable = !errors.Contains("the CPU lacks lm") && !errors.Contains("the CPU lacks sse4_1");
@@ -167,6 +170,21 @@ public static class HostCheck
                       : "System is capable of running Moat (with software emulation)\nSystem can currently create Moat VMs (with software emulation: slow)"
             : $"System cannot currently create Moat VMs: {(errors.Count > 0 ? string.Join("; ", errors) : reason)}";
         return new CheckReport(items, capable, canCreate, usesKvm, verdict, device, creation, kvmCanary, likelyCause, accelerator, reason, tcgCanary, booted);
+    }
+
+    private static CheckItem Sweep(RuntimeOptions options)
+    {
+        try
+        {
+            var swept = NodeSweep.Run(options);
+            return swept.Count == 0
+                ? new("info", "stale state", "none: nothing left by processes that are gone")
+                : new("warning", "stale state", $"swept {swept.Count} left by processes that are gone (killed, or a host reboot): {string.Join(", ", swept)}");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return new("warning", "stale state", $"not swept: {e.Message} (run moat check as root)");
+        }
     }
 
     private static CanaryReport Report(AcceleratorVerdict v) => new(v.Works, v.Reason, v.Milliseconds, v.Source, v.CheckedAt);

@@ -89,12 +89,14 @@ public sealed class StateDir
     /// a sandbox whose owner was killed and whose state root was then removed by someone else
     /// (so <see cref="SweepStale"/> never met it) would otherwise leave them forever.
     /// </summary>
-    public static void SweepOrphanSocketDirs(string nodeDir)
+    /// <returns>The directories it removed.</returns>
+    public static IReadOnlyList<string> SweepOrphanSocketDirs(string nodeDir)
     {
+        var swept = new List<string>();
         var vm = System.IO.Path.Combine(nodeDir, "vm");
         if (!Directory.Exists(vm))
         {
-            return;
+            return swept;
         }
         foreach (var dir in Directory.EnumerateDirectories(vm))
         {
@@ -103,6 +105,7 @@ public sealed class StateDir
                 try
                 {
                     Directory.Delete(dir, recursive: true);
+                    swept.Add(dir);
                 }
                 catch (IOException)
                 {
@@ -110,6 +113,7 @@ public sealed class StateDir
                 }
             }
         }
+        return swept;
     }
 
     private static void DeleteIfExists(string dir)
@@ -180,13 +184,14 @@ public sealed class StateDir
         }
     }
 
-    /// <summary>Removes the state of sandboxes whose owning process died without cleaning up (SIGKILL).</summary>
-    public static void SweepStale(string stateRoot, string nodeDir)
+    /// <summary>Removes the state of sandboxes whose owning process died without cleaning up (SIGKILL, a reboot).</summary>
+    /// <returns>The directories it removed.</returns>
+    public static IReadOnlyList<string> SweepStale(string stateRoot, string nodeDir)
     {
-        SweepOrphanSocketDirs(nodeDir);
+        var swept = new List<string>(SweepOrphanSocketDirs(nodeDir));
         if (!Directory.Exists(stateRoot))
         {
-            return;
+            return swept;
         }
         foreach (var dir in Directory.EnumerateDirectories(stateRoot))
         {
@@ -196,6 +201,7 @@ public sealed class StateDir
                 {
                     DeleteIfExists(SocketDirOf(nodeDir, dir));
                     Directory.Delete(dir, recursive: true);
+                    swept.Add(dir);
                 }
                 catch (IOException)
                 {
@@ -203,6 +209,7 @@ public sealed class StateDir
                 }
             }
         }
+        return swept;
     }
 
     private static bool OwnerAlive(string dir) =>

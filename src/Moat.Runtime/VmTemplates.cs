@@ -18,6 +18,8 @@ public sealed class VmTemplates
     private const string StateFileName = "state";
     private const string StreamFileName = "stream-id";
     private const string FailedSuffix = ".failed";
+    private const string NewSuffix = ".new";
+    private const string LockSuffix = ".lock";
 
     /// <summary>How long a failed creation keeps further runs from trying again.</summary>
     private static readonly TimeSpan RetryAfterFailure = TimeSpan.FromMinutes(10);
@@ -112,6 +114,35 @@ public sealed class VmTemplates
         ? new DirectoryInfo(_root).EnumerateDirectories().Where(d => d.Name.Length == KeyLength && d.Name.All(char.IsAsciiHexDigitLower))
         : [];
 
+    /// <summary>
+    /// Removes the work directories of templates whose maker is gone (killed, or the host
+    /// rebooted while it ran): a maker holds its key's lock for as long as it works.
+    /// </summary>
+    /// <returns>The directories it removed.</returns>
+    public IReadOnlyList<string> SweepUnfinished()
+    {
+        var swept = new List<string>();
+        if (!Directory.Exists(_root))
+        {
+            return swept;
+        }
+        foreach (var tmp in Directory.EnumerateDirectories(_root, "*" + NewSuffix))
+        {
+            var key = Path.GetFileName(tmp)[..^NewSuffix.Length];
+            try
+            {
+                using var held = new FileStream(Path.Combine(_root, key + LockSuffix), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+                Directory.Delete(tmp, recursive: true);
+                swept.Add(tmp);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // its maker is at work (the lock is held), or it is not ours to remove
+            }
+        }
+        return swept;
+    }
+
     /// <summary>Deletes the template for <paramref name="key"/> (it failed to restore).</summary>
     public void Remove(string key)
     {
@@ -163,7 +194,7 @@ public sealed class VmTemplates
         }
         try
         {
-            lockFile = new FileStream(Path.Combine(_root, key + ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            lockFile = new FileStream(Path.Combine(_root, key + LockSuffix), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
         }
         catch (IOException)
         {
@@ -180,7 +211,7 @@ public sealed class VmTemplates
         {
             return made;
         }
-        var tmp = Path.Combine(_root, key + ".new");
+        var tmp = Path.Combine(_root, key + NewSuffix);
         try
         {
             if (Directory.Exists(tmp))

@@ -11,6 +11,36 @@ public sealed class CheckTests
         return (vendor, flags);
     }
 
+    /// <summary>
+    /// After a host reboot or a SIGKILL: what gone processes left under a node directory and a data
+    /// directory that outlived them is swept by <c>moat check</c>, which says what it removed.
+    /// </summary>
+    [Fact]
+    public async Task CheckSweepsWhatGoneProcessesLeftAndSaysWhat()
+    {
+        var dir = Directory.CreateTempSubdirectory("moat-check-sweep-").FullName;
+        try
+        {
+            var node = Path.Combine(dir, "node");
+            var data = Path.Combine(dir, "data");
+            var sandbox = Directory.CreateDirectory(Path.Combine(node, "containerd", "k8s.io", "pod1")).FullName;
+            File.WriteAllText(Path.Combine(sandbox, "owner"), "4194305 12345"); // a pid beyond pid_max: nobody
+            var unfinished = Directory.CreateDirectory(Path.Combine(data, "templates", "0123456789abcdef01234567.new")).FullName;
+            var env = new Dictionary<string, string> { ["MOAT_NODE_DIR"] = node };
+
+            var r = await Cmd.RunAsync(Cmd.Moat, ["--data-dir", data, "check"], env: env);
+            Assert.Contains($"WARNING: stale state: swept 2 left by processes that are gone (killed, or a host reboot): {sandbox}, {unfinished}", r.Stdout);
+            Assert.False(Directory.Exists(sandbox));
+            Assert.False(Directory.Exists(unfinished));
+            r = await Cmd.RunAsync(Cmd.Moat, ["--data-dir", data, "check", "--verbose"], env: env);
+            Assert.Contains("INFO: stale state: none: nothing left by processes that are gone", r.Stdout);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task OutputIsExactForThisMachine()
     {
