@@ -44,7 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-moat image busybox "$work/bundle" sleep 3600 >/dev/null
+# sh loops forever (busybox sleep takes no "infinity"): the resident lives as long as the soak, however long
+moat image busybox "$work/bundle" sh -c "while :; do sleep 3600; done" >/dev/null
 if has_path ctr || has_path cri; then
   cat > "$work/config.toml" <<TOML
 version = 2
