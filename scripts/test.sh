@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 # What only the tests need: the real components they drive (a private containerd with its CRI plugin,
 # runc as the baseline, the CNI plugins for pod networks, dockerd for docker run --runtime=moat,
-# Prometheus to scrape moat monitor, Node.js and npm to check deploy/'s manifests against the
-# Kubernetes schemas).
-test_packages=(containerd runc crun containernetworking-plugins docker.io python3 prometheus)
+# podman with conmon for podman run --runtime moat, Prometheus to scrape moat monitor, Node.js and
+# npm to check deploy/'s manifests against the Kubernetes schemas).
+test_packages=(containerd runc crun containernetworking-plugins docker.io podman conmon python3 prometheus)
 missing=()
 for p in "${test_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -56,6 +56,11 @@ internal static unsafe partial class ContainerInit
                 {
                     FreshThread.Enter(path, type is "ipc" or "uts" ? ProcessLauncher.CloneFlag(type) : throw new InvalidDataException($"a standby helper cannot join a {type} namespace"));
                 }
+                // The guest is a cgroup v2 host, and runc there gives each container a cgroup
+                // namespace rooted at its own cgroup (which the agent put this helper in before
+                // it sent the spec): /proc/self/cgroup reads "0::/" and the cgroup2 mount below
+                // shows the container's own files (memory.max, cpu.max), not the guest's root.
+                ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
                 RootfsSetup.Prepare(spec.Spec!, spec.Rootfs, Mark);
                 // As runc's init: a program that is not there fails create, not start, so callers
                 // clean up a failed create (Docker, containerd's runc shim) and never hold a task
@@ -174,11 +179,11 @@ internal static unsafe partial class ContainerInit
         return ms.ToArray();
     }
 
-    /// <summary>Enters the mount, UTS and IPC namespaces of a running container (the PID namespace was set by the agent).</summary>
+    /// <summary>Enters the cgroup, mount, UTS and IPC namespaces of a running container (the PID namespace was set by the agent).</summary>
     private static void JoinContainer(int initPid)
     {
-        string[] kinds = ["ipc", "uts", "mnt"];
-        int[] types = [Libc.CLONE_NEWIPC, Libc.CLONE_NEWUTS, Libc.CLONE_NEWNS];
+        string[] kinds = ["cgroup", "ipc", "uts", "mnt"];
+        int[] types = [Libc.CLONE_NEWCGROUP, Libc.CLONE_NEWIPC, Libc.CLONE_NEWUTS, Libc.CLONE_NEWNS];
         var fds = kinds.Select(k => ErrnoException.Check(
             Libc.open($"/proc/{initPid}/ns/{k}", Libc.O_RDONLY | Libc.O_CLOEXEC, 0), "open", $"/proc/{initPid}/ns/{k}")).ToArray();
         ErrnoException.Check(Libc.unshare(Libc.CLONE_FS), "unshare(CLONE_FS)");

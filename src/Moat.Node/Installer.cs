@@ -13,7 +13,7 @@ namespace Moat.Node;
 /// containerd's config.toml is edited by appending tables (its comments and layout are kept);
 /// Docker's daemon.json by setting one key.
 /// </summary>
-public static class Installer
+public static partial class Installer
 {
     private const string CriContainerd = "plugins.\"io.containerd.grpc.v1.cri\".containerd";
 

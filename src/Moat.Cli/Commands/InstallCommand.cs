@@ -5,8 +5,9 @@ using Moat.Runtime;
 namespace Moat.Cli.Commands;
 
 /// <summary>
-/// <c>moat install containerd|docker</c>: registers Moat in containerd's CRI configuration or in
-/// Docker's daemon.json. Idempotent; the original file is kept once as FILE.moat-backup.
+/// <c>moat install containerd|docker|podman</c>: registers Moat in containerd's CRI configuration,
+/// Docker's daemon.json or Podman's containers.conf. Idempotent; the original file is kept once as
+/// FILE.moat-backup.
 /// </summary>
 internal static class InstallCommand
 {
@@ -65,7 +66,27 @@ internal static class InstallCommand
             }
             return Task.FromResult(0);
         }));
-        return new Command("install", "register Moat with containerd or Docker") { containerd, docker };
+        var podmanConfig = new Option<string>("--config-file") { Description = "Podman's containers.conf", DefaultValueFactory = _ => "/etc/containers/containers.conf" };
+        var podmanName = new Option<string>("--name") { Description = "the runtime's name in 'podman run --runtime NAME'", DefaultValueFactory = _ => "moat" };
+        var podman = new Command("podman", "add the 'moat' runtime to Podman's containers.conf") { podmanConfig, podmanName };
+        podman.SetAction(r => ErrorReporter.Guard(() =>
+        {
+            var path = r.GetValue(podmanConfig)!;
+            var runtimeName = r.GetValue(podmanName)!;
+            if (runtimeName.Length == 0 || !runtimeName.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+            {
+                throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"--name '{runtimeName}' must be letters, digits, '-' and '_'");
+            }
+            var moat = Environment.ProcessPath ?? "/usr/local/bin/moat";
+            var (text, changes) = Installer.EditPodmanConfig(File.Exists(path) ? File.ReadAllText(path) : null, path, runtimeName, moat);
+            Write(path, text, changes);
+            if (changes.Count > 0)
+            {
+                Console.WriteLine($"podman reads it on its next command: podman run --runtime {runtimeName} ...");
+            }
+            return Task.FromResult(0);
+        }));
+        return new Command("install", "register Moat with containerd, Docker or Podman") { containerd, docker, podman };
     }
 
     private static void Write(string path, string text, IReadOnlyList<string> changes) =>

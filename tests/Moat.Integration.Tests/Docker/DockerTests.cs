@@ -142,12 +142,15 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
     }
 
     [Fact]
-    public async Task CpuLimitAddsVcpusToTheVm()
+    public async Task CpuLimitAddsVcpusToTheVmAndShowsInTheContainersOwnCgroup()
     {
         // --cpus 1.5 rounds up to two vCPUs on top of the configured one, capped at the host's CPUs.
-        var r = await _docker.Docker("run", "--rm", "--runtime=moat", "--network", "none", "--cpus", "1.5", "busybox", "nproc");
+        // The container sees its own cgroup (a cgroup namespace, as on a cgroup v2 host) with the limit.
+        var r = await _docker.Docker("run", "--rm", "--runtime=moat", "--network", "none", "--cpus", "1.5", "busybox",
+            "sh", "-c", "nproc; cat /proc/self/cgroup /sys/fs/cgroup/cpu.max");
         Assert.True(r.ExitCode == 0, r.ToString());
-        Assert.Equal(Math.Min(1 + 2, Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture), r.Stdout.Trim());
+        Assert.Equal([Math.Min(1 + 2, Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture), "0::/", "150000 100000"],
+            r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Fact]
