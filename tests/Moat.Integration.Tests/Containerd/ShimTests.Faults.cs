@@ -4,7 +4,8 @@ namespace Moat.Integration.Tests.Containerd;
 
 /// <summary>
 /// Faults injected mid-operation through a real containerd (issue 18): QEMU SIGKILLed during an
-/// exec and during a CPU hotplug, the shim daemon SIGKILLed during a delete. Each time the caller
+/// exec and during a CPU or memory hotplug, a guest kernel panic during an exec, the shim daemon
+/// SIGKILLed during a delete. Each time the caller
 /// gets an exit status and containerd's /tasks/exit event, the next call on the id gets a clear
 /// answer, and the census after the test (<see cref="DisposeAsync"/>) finds nothing left.
 /// </summary>
@@ -56,6 +57,51 @@ public sealed partial class ShimTests
     }
 
     [Fact]
+    public async Task AGuestPanicDuringAnExecEndsTheExecAndTheTaskWithTheirExits()
+    {
+        var id = Id("fault-panic");
+        using var events = TaskEvents.Start(_containerd);
+        await StartSleeper(id, "--privileged"); // /proc/sysrq-trigger is writable only there
+        using var exec = CtrProcess("task", "exec", "--exec-id", "long", id, "sh", "-c", "echo exec-up; sleep 600");
+        Assert.Equal("exec-up", await exec.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(1)));
+
+        // A container that escaped to guest root crashes the guest kernel (QEMU pauses it on the panic).
+        var panic = await _containerd.Ctr("task", "exec", "--exec-id", "panic", id, "sh", "-c", "echo c > /proc/sysrq-trigger");
+        Assert.NotEqual(0, panic.ExitCode);
+
+        await exec.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.Equal(137, exec.ExitCode);
+        await WaitForStatus(id, "STOPPED");
+        var next = await _containerd.Ctr("task", "exec", "--exec-id", "after", id, "true");
+        Assert.True(next.ExitCode != 0, next.ToString());
+        await DeleteStopped(id);
+        await events.AssertExitAsync(id, "long", 137);
+        await events.AssertExitAsync(id, id, 137);
+    }
+
+    [Fact]
+    public async Task AVmKilledDuringAMemoryHotplugStopsTheTaskAndTheUpdateSaysSo()
+    {
+        var id = Id("fault-memplug");
+        using var events = TaskEvents.Start(_containerd);
+        await StartSleeper(id);
+        // A memory limit on a running task grows its VM (QMP object-add and device_add of a DIMM,
+        // then onlining in the guest); QEMU is killed while that runs.
+        var update = UpdateAsync(id, "{\"memory\":{\"limit\":536870912}}");
+        global::Moat.Integration.Tests.Leftovers.KillQemuNaming(id);
+        var error = await update.WaitAsync(TimeSpan.FromMinutes(1));
+        await WaitForStatus(id, "STOPPED");
+        if (error is not null)
+        {
+            Assert.DoesNotContain('\n', error.Trim());
+        }
+        await events.AssertExitAsync(id, id, 137);
+        var again = await UpdateAsync(id, "{\"memory\":{\"limit\":268435456}}");
+        Assert.NotNull(again);
+        await DeleteStopped(id);
+    }
+
+    [Fact]
     public async Task AShimKilledDuringADeleteLeavesNothingAndTheIdRunsAgain()
     {
         // Wherever in the delete the kill lands (before the shim is reached, mid-teardown, after
@@ -95,9 +141,9 @@ public sealed partial class ShimTests
         }
     }
 
-    private async Task StartSleeper(string id)
+    private async Task StartSleeper(string id, params string[] flags)
     {
-        var d = await _containerd.Ctr("run", "-d", "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300");
+        var d = await _containerd.Ctr(["run", "-d", .. flags, "--runtime", Runtime, ContainerdFixture.Image, id, "sleep", "300"]);
         Assert.True(d.ExitCode == 0, d.ToString());
         await WaitForStatus(id, "RUNNING");
     }
