@@ -1,17 +1,21 @@
 namespace Moat.Integration.Tests.Cli;
 
 /// <summary>
-/// Faults a runc caller meets between its own calls (issue 18): the VM SIGKILLed after create and
-/// before start. The container's process (what --pid-file names) ends, the status says stopped,
-/// start refuses in one line, delete works without --force and the census finds nothing left.
+/// Faults a runc caller meets between its own calls (issue 18): after create and before start,
+/// QEMU, the shim daemon or the pid-file process (the relay) SIGKILLed. The container's process
+/// ends, the status says stopped, start refuses in one line, delete works without --force, the id
+/// runs again at once and the census finds nothing left.
 /// </summary>
 [Collection("vm")]
 public sealed class CliFaultTests
 {
     private static string Id() => "cli-" + Guid.NewGuid().ToString("N")[..10];
 
-    [Fact]
-    public async Task AVmKilledBetweenCreateAndStartLeavesAStoppedContainerThatDeletes()
+    [Theory]
+    [InlineData("qemu")]
+    [InlineData("shim")]
+    [InlineData("relay")]
+    public async Task AKillBetweenCreateAndStartLeavesAStoppedContainerThatDeletes(string victim)
     {
         await using var env = new CliEnv();
         var bundle = await env.BundleAsync("b", ["echo", "never"]);
@@ -21,7 +25,18 @@ public sealed class CliFaultTests
         Assert.True(r.ExitCode == 0, r.ToString());
         var pid = int.Parse(File.ReadAllText(pidFile), System.Globalization.CultureInfo.InvariantCulture);
 
-        Leftovers.KillQemuNaming(id);
+        switch (victim)
+        {
+            case "qemu":
+                Leftovers.KillQemuNaming(id);
+                break;
+            case "shim":
+                Leftovers.KillTheOnlyShim();
+                break;
+            default:
+                System.Diagnostics.Process.GetProcessById(pid).Kill();
+                break;
+        }
 
         for (var i = 0; i < 300 && Directory.Exists($"/proc/{pid}"); i++)
         {
