@@ -313,6 +313,13 @@ internal static unsafe partial class ContainerInit
         {
             throw new FileNotFoundException($"exec \"{file}\": No such file or directory");
         }
+        // execve says the same "No such file or directory" when the program's loader or a script's
+        // interpreter is missing (a dynamically linked binary copied into a static image).
+        if (ExecInterpreter.Of(path) is { } interpreter && Path.IsPathRooted(interpreter) && !File.Exists(interpreter))
+        {
+            throw new FileNotFoundException(
+                $"exec \"{file}\": No such file or directory: it needs {interpreter}, which is not in the container's root (link it statically or add {interpreter} and its libraries to the image)");
+        }
     }
 
     /// <summary>PATH lookup the way runc does it, with the container's own PATH.</summary>

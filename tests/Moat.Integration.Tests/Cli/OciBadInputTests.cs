@@ -73,7 +73,18 @@ public sealed class OciBadInputTests
         AssertOneLineError(await env.MoatAsync("state", "missing"), "does not exist");
         bundle = await env.BundleAsync("p", ["no-such-command"]);
         AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"), "executable file not found in $PATH");
-        // CliEnv's disposal finds no shim, relay, VM or state left by either
+        // Issue 16 item 10: a binary copied into the bundle just before create that execve cannot
+        // find although it is there: it is dynamically linked, and the image has no loader. The
+        // error names the loader (or a script's interpreter) instead of the program.
+        bundle = await env.BundleAsync("d", ["/runtimetest"]);
+        File.Copy("/bin/ls", Path.Combine(bundle, "rootfs", "runtimetest"));
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"),
+            "exec \"/runtimetest\": No such file or directory: it needs /lib64/ld-linux-x86-64.so.2, which is not in the container's root");
+        bundle = await env.BundleAsync("s", ["/script"]);
+        File.WriteAllText(Path.Combine(bundle, "rootfs", "script"), "#!/bin/bash\necho hi\n");
+        File.SetUnixFileMode(Path.Combine(bundle, "rootfs", "script"), (UnixFileMode)0x1ed);
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"), "it needs /bin/bash, which is not in the container's root");
+        // CliEnv's disposal finds no shim, relay, VM or state left by any
     }
 
     [Fact]
