@@ -54,7 +54,7 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
             var io = new ProcessIo(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
             var c = await _core.CreateAsync(new CreateRequest(request.Id, request.Bundle, spec, io,
                 () => SandboxOptions(request.Options, cli), string.IsNullOrEmpty(netns) ? null : netns,
-                () => MountRootfs(request), () => RootfsMounter.Unmount(request.Bundle)), context.CancellationToken);
+                () => MountRootfs(request), () => RootfsMounter.Unmount(request.Bundle), cli?.StandInPid ?? 0), context.CancellationToken);
             if (cli is { StandInPid: > 0 } && ProcessIdentity.Of(cli.StandInPid) is { } standIn)
             {
                 _ = KillWhenGoneAsync(request.Id, standIn);

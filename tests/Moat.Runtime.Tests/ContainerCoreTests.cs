@@ -148,6 +148,34 @@ public sealed class ContainerCoreTests : IDisposable, ICoreEvents
         Assert.Contains("dispose", vm.Calls);
     }
 
+    /// <summary>
+    /// Through containerd's runc shim the pid reported for the pause container is Moat's CLI relay
+    /// (its stand-in), so members name that pid's namespaces; any other host pid stays refused.
+    /// </summary>
+    [Fact]
+    public async Task MembersNamingThePauseContainersStandInJoinItsNamespaces()
+    {
+        const int relay = 4242;
+        await _core.CreateAsync(Bundle("pause", s => Pod(s, "sandbox")) with { StandInPid = relay }, CancellationToken.None);
+        var vm = _vms.Single();
+        await _core.CreateAsync(Bundle("app", s =>
+        {
+            Pod(s, "container");
+            s.Linux!.Namespaces = [.. s.Linux.Namespaces!.Where(n => n.Type != "ipc"),
+                new LinuxNamespace { Type = "ipc", Path = $"/proc/{relay}/ns/ipc" },
+                new LinuxNamespace { Type = "uts", Path = $"/proc/{relay}/ns/uts" }];
+        }) with { StandInPid = relay + 1 }, CancellationToken.None);
+        var create = vm.Calls.Single(c => c.StartsWith("agent CreateContainer", StringComparison.Ordinal) && c.Contains("\"app\"", StringComparison.Ordinal));
+        Assert.Contains("\"joinNamespaces\": [ { \"type\": \"ipc\", \"containerId\": \"pause\" }, { \"type\": \"uts\", \"containerId\": \"pause\" } ]", create);
+
+        var stranger = await Assert.ThrowsAnyAsync<Moat.Oci.OciException>(() => _core.CreateAsync(Bundle("other", s =>
+        {
+            Pod(s, "container");
+            s.Linux!.Namespaces = [.. s.Linux.Namespaces!.Where(n => n.Type != "ipc"), new LinuxNamespace { Type = "ipc", Path = "/proc/1/ns/ipc" }];
+        }), CancellationToken.None));
+        Assert.Contains("/proc/1/ns/ipc", stranger.Message);
+    }
+
     [Fact]
     public async Task APodAskingForTheHostsNetworkOrIpcIsRefusedBeforeAnyVm()
     {

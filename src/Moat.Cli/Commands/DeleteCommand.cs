@@ -45,8 +45,9 @@ internal static class DeleteCommand
 
     /// <summary>
     /// Deletes the container and returns only once its shim daemon (and with it the VM, the mounts
-    /// and the sockets) is gone, so the id can be used again at once (runc's guarantee). The
-    /// record goes last: while anything of the container may still run, it stays findable.
+    /// and the sockets) is gone, so the id can be used again at once (runc's guarantee); a pod
+    /// member's daemon goes on serving the rest of its pod. The record goes last: while anything
+    /// of the container may still run, it stays findable.
     /// </summary>
     public static async Task DeleteAsync(string root, CliRecord rec, bool force, CancellationToken ct)
     {
@@ -88,7 +89,10 @@ internal static class DeleteCommand
                 catch (Exception e) when (e is TtrpcException or IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
                 {
                 }
-                if (daemon is not null && !await WaitGoneAsync(daemon, DaemonExit, ct))
+                // A daemon that serves other containers of the pod (created through containerd's
+                // runc shim in their sandbox's VM) stays for them: there is nothing to wait for.
+                var shared = CliStore.All(root).Any(r => r.Id != rec.Id && r.ShimSocket == rec.ShimSocket);
+                if (daemon is not null && !shared && !await WaitGoneAsync(daemon, DaemonExit, ct))
                 {
                     throw new RuntimeException(RuntimeErrorKind.Timeout,
                         $"container {rec.Id}: its shim daemon (pid {daemon.Split(' ')[0]}) did not exit within {DaemonExit.TotalSeconds:0} s of the delete: run moat delete --force {rec.Id} again");

@@ -19,6 +19,9 @@ internal static class Lifecycle
             throw new RuntimeException(RuntimeErrorKind.InvalidArgument, $"bundle {bundle} does not exist: pass --bundle with the directory that holds config.json");
         }
         var spec = SpecLoader.LoadBundle(bundle);
+        // A CRI pod's app container under containerd's runc shim runs in its sandbox's VM, served
+        // by that sandbox's shim daemon.
+        var pod = PodMembership.Find(root, spec);
         SpecValidator.Validate(spec).ThrowIfInvalid(Path.Combine(bundle, SpecLoader.ConfigFileName));
         if (spec.Process is null)
         {
@@ -39,7 +42,7 @@ internal static class Lifecycle
         {
             var netns = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
             var ns = CliStore.Namespace(root);
-            var job = new RelayJob(Path.GetFullPath(root), id, bundle, ns, ShimSocket: null, ExecId: null, ProcessJson: null, terminal, consoleSocket,
+            var job = new RelayJob(Path.GetFullPath(root), id, bundle, ns, ShimSocket: pod?.ShimSocket, ExecId: null, ProcessJson: null, terminal, consoleSocket,
                 ForegroundTty: terminal && consoleSocket is null, NewNetworkNamespace: netns is not null && string.IsNullOrEmpty(netns.Path),
                 NetworkNamespacePath: string.IsNullOrEmpty(netns?.Path) ? null : netns.Path, configPath);
             // The hooks run once the create operation is done (runtime.md, lifecycle steps 3 and 4,

@@ -8,6 +8,7 @@ namespace Moat.Runtime.Core;
 /// <param name="NetworkNamespace">The network namespace the VM becomes the endpoint of (a pod's, set up by CNI); null for none.</param>
 /// <param name="MountRootfs">Prepares the rootfs in the bundle (containerd's mounts); true when there is something to undo.</param>
 /// <param name="UnmountRootfs">Undoes <paramref name="MountRootfs"/>.</param>
+/// <param name="StandInPid">The host process that stands for the container's process (Moat's CLI relay, the pid runc callers see); 0 for none.</param>
 public sealed record CreateRequest(
     string Id,
     string Bundle,
@@ -16,7 +17,8 @@ public sealed record CreateRequest(
     Func<RuntimeOptions> SandboxOptions,
     string? NetworkNamespace,
     Func<bool>? MountRootfs = null,
-    Action? UnmountRootfs = null);
+    Action? UnmountRootfs = null,
+    int StandInPid = 0);
 
 public sealed partial class ContainerCore
 {
@@ -94,6 +96,7 @@ public sealed partial class ContainerCore
                 Sandbox = sandbox,
                 Init = init,
                 IsPodSandbox = isPodSandbox,
+                StandInPid = r.StandInPid,
                 Pod = Metrics.PodIdentity.Of(spec.Annotations),
                 Cleanup = mounted ? r.UnmountRootfs : null,
             };
@@ -137,9 +140,10 @@ public sealed partial class ContainerCore
     }
 
     /// <summary>
-    /// A pod member names its sandbox's namespaces by host path (/proc/PID/ns/TYPE, PID being the
-    /// VM's, which is what front doors report as the sandbox's pid). Inside the VM that means the
-    /// sandbox container's namespaces: the path is dropped and the agent is told to join them.
+    /// A pod member names its sandbox's namespaces by host path (/proc/PID/ns/TYPE, PID being what
+    /// the front door reported as the sandbox's pid: the VM's through the shim, the relay's through
+    /// the CLI under containerd's runc shim). Inside the VM that means the sandbox container's
+    /// namespaces: the path is dropped and the agent is told to join them.
     /// </summary>
     private List<NamespaceJoin> MapPodNamespaces(Spec spec)
     {
@@ -148,10 +152,12 @@ public sealed partial class ContainerCore
         {
             return joins;
         }
-        var podContainer = _containers.Values.FirstOrDefault(c => c.Sandbox == sandbox && c.IsPodSandbox)?.Id ?? sandbox.Id;
+        var pause = _containers.Values.FirstOrDefault(c => c.Sandbox == sandbox && c.IsPodSandbox);
+        var podContainer = pause?.Id ?? sandbox.Id;
+        int[] podPids = pause is { StandInPid: > 0 } ? [sandbox.VmmPid, pause.StandInPid] : [sandbox.VmmPid];
         foreach (var ns in namespaces)
         {
-            if (ns.Type is "pid" or "ipc" or "uts" && ns.Path == $"/proc/{sandbox.VmmPid}/ns/{ns.Type}")
+            if (ns.Type is "pid" or "ipc" or "uts" && podPids.Any(pid => ns.Path == $"/proc/{pid}/ns/{ns.Type}"))
             {
                 ns.Path = null;
                 joins.Add(new NamespaceJoin(ns.Type, podContainer));

@@ -12,6 +12,9 @@ public sealed class CoreContainer
     /// <summary>The CRI sandbox (pause) container, whose namespaces the pod's other containers join.</summary>
     public bool IsPodSandbox { get; init; }
 
+    /// <summary>The host process that stands for its process (Moat's CLI relay); 0 when there is none.</summary>
+    public int StandInPid { get; init; }
+
     /// <summary>The pod it belongs to, from its CRI annotations (<see cref="PodIdentity.None"/> outside Kubernetes).</summary>
     public Metrics.PodIdentity Pod { get; init; } = Metrics.PodIdentity.None;
 

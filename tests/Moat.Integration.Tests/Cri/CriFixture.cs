@@ -6,7 +6,7 @@ namespace Moat.Integration.Tests.Cri;
 
 /// <summary>
 /// A private containerd with its CRI plugin (Debian's package): runtimes <c>runc</c> (default),
-/// <c>moat</c> and the untrusted-workload runtime, a bridge CNI network of its own, the local
+/// <c>moat</c>, the untrusted-workload runtime and <c>moat-runc</c> (the runc shim running moat), a bridge CNI network of its own, the local
 /// busybox and pause images imported into <c>k8s.io</c>. Tests talk CRI gRPC to its socket,
 /// as kubelet does.
 /// </summary>
@@ -16,6 +16,9 @@ public sealed class CriFixture : IAsyncLifetime
     public const string Pause = "moat.local/pause:3.6";
     public const string Bridge = "moattest0";
     public const string Subnet = "10.88.77.0/24";
+
+    /// <summary>containerd's runc shim with moat as its binary (Kata 1.x's katacli set-up).</summary>
+    public const string RuncShimHandler = "moat-runc";
 
     private Process? _daemon;
     private GrpcChannel? _channel;
@@ -30,6 +33,9 @@ public sealed class CriFixture : IAsyncLifetime
     public string InstalledConfig { get; private set; } = "";
 
     public string ConfigPath => Path.Combine(Dir, "config.toml");
+
+    /// <summary>The --root the runc shim gives moat for <see cref="RuncShimHandler"/>'s containers.</summary>
+    public string RuncShimRoot => Path.Combine(Dir, "moat-runc");
 
     public async Task InitializeAsync()
     {
@@ -67,6 +73,11 @@ public sealed class CriFixture : IAsyncLifetime
                 default_runtime_name = "runc"
                 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
                   runtime_type = "io.containerd.runc.v2"
+                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{RuncShimHandler}]
+                  runtime_type = "io.containerd.runc.v2"
+                  [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{RuncShimHandler}.options]
+                    BinaryName = "{Cmd.Moat}"
+                    Root = "{RuncShimRoot}"
               [plugins."io.containerd.grpc.v1.cri".cni]
                 bin_dir = "/usr/lib/cni"
                 conf_dir = "{cniDir}"

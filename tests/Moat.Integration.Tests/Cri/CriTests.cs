@@ -54,6 +54,8 @@ public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
     {
         var found = Leftovers.Find(StateRoot, _socketsBefore);
         found.AddRange(Leftovers.ShimProcesses());
+        found.AddRange(Leftovers.RelayProcesses());
+        found.AddRange(Leftovers.Find(Path.Combine(_cri.RuncShimRoot, "k8s.io"), _socketsBefore)); // moat's own state (--root) under the runc shim
         return found;
     }
 
