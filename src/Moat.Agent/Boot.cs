@@ -79,21 +79,41 @@ internal static class Boot
                 continue;
             }
             var path = rel.StartsWith('/') ? rel : $"/lib/modules/{release}/{rel}";
-            var fd = Libc.open(path, Libc.O_RDONLY | Libc.O_CLOEXEC, 0);
-            if (fd < 0)
-            {
-                Log.Info($"module {path}: cannot open");
-                continue;
-            }
-            var empty = System.Runtime.InteropServices.Marshal.StringToCoTaskMemUTF8("");
-            var rc = Libc.syscall(Libc.SYS_finit_module, fd, empty, 0, 0, 0);
-            var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
-            System.Runtime.InteropServices.Marshal.FreeCoTaskMem(empty);
-            Libc.close(fd);
-            if (rc < 0 && errno != Libc.EEXIST)
+            var errno = Modprobe.Load(path);
+            if (errno is not 0 and not Libc.EEXIST)
             {
                 Log.Info(new ErrnoException("finit_module", errno, path).Message);
             }
+        }
+        MountModulesDisk(release);
+    }
+
+    /// <summary>The virtio-blk disk's serial that names the read-only image of every module of the guest kernel.</summary>
+    public const string ModulesDiskSerial = "moat-modules";
+
+    /// <summary>
+    /// Mounts the modules disk (an ext4 image of the kernel package's /lib/modules tree, read-only)
+    /// over /lib/modules/RELEASE, so /sbin/modprobe can load any module on demand. The boot
+    /// modules are loaded by then; a VM without the disk keeps the initrd's few.
+    /// </summary>
+    private static void MountModulesDisk(string release)
+    {
+        const string blocks = "/sys/block";
+        if (!Directory.Exists(blocks))
+        {
+            return;
+        }
+        foreach (var dev in Directory.GetDirectories(blocks))
+        {
+            var serial = Path.Combine(dev, "serial");
+            if (!File.Exists(serial) || File.ReadAllText(serial).Trim() != ModulesDiskSerial)
+            {
+                continue;
+            }
+            var target = $"/lib/modules/{release}";
+            Directory.CreateDirectory(target);
+            Mount($"/dev/{Path.GetFileName(dev)}", target, "ext4", Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, "noload");
+            return;
         }
     }
 

@@ -1,5 +1,10 @@
 using Moat.Agent;
 
+if (Modprobe.Invoked(args))
+{
+    return Modprobe.Run(args); // the kernel's request_module, through the /sbin/modprobe link
+}
+
 // Reads of the virtio port and of pipes block pool threads; with one vCPU the pool would start
 // with a single worker and add more only every ~0.5 s of starvation (measured: the first ttrpc
 // request took 1.05 s under TCG). Start with enough workers instead.

@@ -93,6 +93,12 @@ public static class QemuCommandLine
             Add("-device", Invariant($"virtio-9p-pci,fsdev=fs{i},mount_tag={QemuOpts.Escape(share.Tag)}"));
         }
 
+        if (cfg.ModulesDisk is { } modules)
+        {
+            Add("-drive", Invariant($"file={QemuOpts.Escape(modules)},if=none,id=modules,format=raw,readonly=on"));
+            Add("-device", Invariant($"{(cfg.Machine == MachineType.Microvm ? "virtio-blk-device" : "virtio-blk-pci")},drive=modules,serial={VmConfig.ModulesDiskSerial}"));
+        }
+
         for (int i = 0; i < cfg.Nics.Count; i++)
         {
             var nic = cfg.Nics[i];

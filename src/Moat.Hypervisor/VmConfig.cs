@@ -72,6 +72,16 @@ public sealed record VmConfig
 
     public IReadOnlyList<SharedDirectory> Shares { get; init; } = [];
 
+    /// <summary>
+    /// A raw disk image attached read-only as a virtio-blk disk with the serial
+    /// <see cref="ModulesDiskSerial"/>: the guest kernel's modules, which the agent mounts so the
+    /// kernel can load any module on demand. Null for none.
+    /// </summary>
+    public string? ModulesDisk { get; init; }
+
+    /// <summary>The serial the guest finds the modules disk by.</summary>
+    public const string ModulesDiskSerial = "moat-modules";
+
     /// <summary>Host TSC frequency passed to the guest as <c>tsc_early_khz</c> (microvm under TCG only).</summary>
     public long? TscKhz { get; init; }
 

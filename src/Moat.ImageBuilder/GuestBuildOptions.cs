@@ -5,10 +5,11 @@ public sealed record GuestBuildOptions
 {
     /// <summary>
     /// Modules the agent loads at boot (their dependencies are added automatically). pvpanic_pci
-    /// tells QEMU when the guest kernel panics (QMP GUEST_PANICKED), so the host fails fast.
+    /// tells QEMU when the guest kernel panics (QMP GUEST_PANICKED), so the host fails fast; ext4
+    /// mounts the modules disk (it needs a crc32c driver), from which every other module is loaded on demand.
     /// </summary>
     public static IReadOnlyList<string> DefaultModules { get; } =
-        ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net", "virtio_blk", "virtio_balloon", "pvpanic_pci"];
+        ["virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net", "virtio_blk", "virtio_balloon", "pvpanic_pci", "crc32c_generic", "ext4"];
 
     /// <summary>Root of Moat's state; the kernel cache goes to DataDir/cache, images to DataDir/guest.</summary>
     public string DataDir { get; init; } = "/var/lib/moat";

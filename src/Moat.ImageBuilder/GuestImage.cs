@@ -8,6 +8,9 @@ namespace Moat.ImageBuilder;
 /// <param name="Rebuilt">False when an existing image with the same inputs was reused.</param>
 public sealed record GuestImage(string Directory, string KernelPath, string InitrdPath, string KernelVersion, bool Rebuilt)
 {
+    /// <summary>The read-only ext4 image of all the kernel's modules (<see cref="ModulesDisk"/>), or null when the image has none.</summary>
+    public string? ModulesDiskPath { get; init; }
+
     /// <summary>The image DataDir/guest/current points to, or null when there is none or it is incomplete. Cheap: one small read.</summary>
     public static GuestImage? TryLoadCurrent(string dataDir = "/var/lib/moat") => GuestImageStore.TryLoadCurrent(dataDir);
 

@@ -134,6 +134,8 @@ public sealed class GuestImageBuilder
             // 5. Modules in load order.
             Report(5, "Resolve kernel modules", string.Join(' ', modules));
             var moduleFiles = await ResolveModulesAsync(unpackDir, kernelVersion, modulesDir, modules, ct).ConfigureAwait(false);
+            var modulesDisk = ModulesDisk.RelativePath(deb.FileName);
+            await ModulesDisk.EnsureAsync(_runner, modulesDir, Path.Combine(guestRoot, modulesDisk), ct).ConfigureAwait(false);
 
             // 6. Libraries the agent needs (resolved above, for the key).
             Report(6, "Resolve agent libraries", string.Join(' ', libraries.Select(l => Path.GetFileName(l.GuestPath))));
@@ -145,7 +147,7 @@ public sealed class GuestImageBuilder
 
             var manifest = new GuestManifest(
                 key, kernelVersion, deb.FileName, agentSha256, modules, DateTime.UtcNow,
-                GuestImageStore.VmlinuxFileName, GuestImageStore.InitrdFileName);
+                GuestImageStore.VmlinuxFileName, GuestImageStore.InitrdFileName, Path.Combine("..", modulesDisk));
             GuestImageStore.WriteManifest(temp, manifest);
 
             // 8. Into place, then switch "current".
@@ -205,6 +207,9 @@ public sealed class GuestImageBuilder
         layout.AddCharDevice("dev/console", 0x180 /* 0600 */, 5, 1);
 
         layout.AddHostFile("init", agentPath, 0x1ED);
+        // The kernel runs /sbin/modprobe for a module it needs: the agent, as modprobe (Modprobe.cs).
+        layout.AddDirectory("sbin", 0x1ED);
+        layout.AddSymlink("sbin/modprobe", "/init");
         foreach (var module in moduleFiles)
         {
             layout.AddHostFile($"lib/modules/{kernelVersion}/{module}", Path.Combine(modulesDir, module));

@@ -89,7 +89,10 @@ internal static class GuestImageStore
     }
 
     public static GuestImage ToImage(string directory, GuestManifest manifest, bool rebuilt) =>
-        new(directory, Path.Combine(directory, manifest.Vmlinux), Path.Combine(directory, manifest.Initrd), manifest.KernelVersion, rebuilt);
+        new(directory, Path.Combine(directory, manifest.Vmlinux), Path.Combine(directory, manifest.Initrd), manifest.KernelVersion, rebuilt)
+        {
+            ModulesDiskPath = manifest.ModulesDisk is { } disk && File.Exists(Path.Combine(directory, disk)) ? Path.GetFullPath(Path.Combine(directory, disk)) : null,
+        };
 
     private static GuestImage? TryToImage(string directory, GuestManifest manifest, bool rebuilt)
     {

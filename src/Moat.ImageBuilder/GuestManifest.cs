@@ -11,7 +11,8 @@ internal sealed record GuestManifest(
     IReadOnlyList<string> Modules,
     DateTime CreatedUtc,
     string Vmlinux,
-    string Initrd);
+    string Initrd,
+    string? ModulesDisk = null);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,

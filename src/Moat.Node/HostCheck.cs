@@ -84,12 +84,15 @@ public static class HostCheck
             errors.Add("QEMU is missing");
         }
 
-        (string Kernel, string Initrd)? image = null;
+        (string Kernel, string Initrd, string? ModulesDisk)? image = null;
         try
         {
             image = GuestImagePaths.Resolve(options);
             items.Add(new("info", "guest kernel", image.Value.Kernel));
             items.Add(new("info", "guest initrd", image.Value.Initrd));
+            items.Add(image.Value.ModulesDisk is { } modules
+                ? new("info", "guest modules", $"{modules} (loaded on demand)")
+                : new("warning", "guest modules", "no modules disk: only the image's boot modules are there; run 'moat image build' to build one"));
         }
         catch (RuntimeException e) when (e.Kind == RuntimeErrorKind.MissingDependency && !e.Message.StartsWith("QEMU", StringComparison.Ordinal))
         {

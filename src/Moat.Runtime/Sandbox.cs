@@ -32,6 +32,7 @@ public sealed class Sandbox : IAsyncDisposable
 
     /// <summary>A pod's VM: containers that join it later may add vCPUs (see <see cref="EnsureVcpusAsync"/>).</summary>
     private bool _growsCpus;
+    private string? _modulesDisk;
     private PodNetwork? _network;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log, VmFactory vms)
@@ -70,8 +71,8 @@ public sealed class Sandbox : IAsyncDisposable
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
         ContainerLimits first = default, string? networkNamespace = null, bool growsCpus = false, VmFactory? vms = null)
     {
-        var (kernel, initrd) = GuestImagePaths.Resolve(options);
-        var sandbox = new Sandbox(id, options, log, vms ?? Qemu) { _growsCpus = growsCpus };
+        var (kernel, initrd, modulesDisk) = GuestImagePaths.Resolve(options);
+        var sandbox = new Sandbox(id, options, log, vms ?? Qemu) { _growsCpus = growsCpus, _modulesDisk = modulesDisk };
         if (networkNamespace is not null)
         {
             sandbox._network = await PodNetwork.PrepareAsync(networkNamespace, ct).ConfigureAwait(false);
@@ -140,6 +141,7 @@ public sealed class Sandbox : IAsyncDisposable
             State.QmpSocket, State.AgentSocket, "moat-" + Id, cpusPresentFromBoot: _growsCpus) with
         {
             Shares = [new SharedDirectory(SharePlan.Tag, State.ShareDir, ReadOnly: false)],
+            ModulesDisk = _modulesDisk,
             Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
         };
         var helper = GuestVmConfig.HelperCommand(_options);

@@ -74,7 +74,7 @@ public sealed class VmTemplates
             parts.Add(File.ReadAllText("/proc/sys/kernel/osrelease").Trim());
             parts.Add(AcceleratorVerdicts.CpuModel());
         }
-        foreach (var file in new[] { config.QemuBinary, config.KernelPath, config.InitrdPath, config.FirmwarePath })
+        foreach (var file in new[] { config.QemuBinary, config.KernelPath, config.InitrdPath, config.FirmwarePath, config.ModulesDisk })
         {
             parts.Add(file is null ? "-" : FileIdentity(file));
         }

@@ -86,8 +86,12 @@ public sealed class QemuCommandLineTests
             AgentSocket = "@agent,1",
             PidFile = "/run/x,y/pid",
             Shares = [new SharedDirectory("t,1", "/srv/a,b", ReadOnly: false)],
+            ModulesDisk = "/var/lib/moat/guest/modules/a,b.ext4",
         };
         var argv = QemuCommandLine.Build(cfg);
+        // The modules disk: read-only, found in the guest by its serial.
+        Assert.Contains("file=/var/lib/moat/guest/modules/a,,b.ext4,if=none,id=modules,format=raw,readonly=on", argv);
+        Assert.Contains("virtio-blk-pci,drive=modules,serial=moat-modules", argv);
         Assert.Equal("guest=a,,b,debug-threads=on", After(argv, "-name"));
         Assert.Contains("socket,id=qmp,path=/run/x,,y/qmp.sock,server=on,wait=off", argv);
         Assert.Contains("socket,id=agent,path=agent,,1,server=on,wait=off,abstract=on", argv);

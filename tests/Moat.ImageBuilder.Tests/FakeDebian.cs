@@ -30,6 +30,11 @@ internal sealed class FakeDebian
         kernel/drivers/hid/hid.ko:
         kernel/drivers/misc/pvpanic/pvpanic.ko:
         kernel/drivers/misc/pvpanic/pvpanic-pci.ko: kernel/drivers/misc/pvpanic/pvpanic.ko
+        kernel/fs/ext4/ext4.ko: kernel/lib/crc16.ko kernel/fs/mbcache.ko kernel/fs/jbd2/jbd2.ko
+        kernel/lib/crc16.ko:
+        kernel/fs/mbcache.ko:
+        kernel/fs/jbd2/jbd2.ko:
+        kernel/crypto/crc32c_generic.ko:
 
         """;
 

@@ -83,6 +83,13 @@ public sealed class GuestImageBuilderTests : IDisposable
         Assert.Empty(Directory.GetDirectories(Path.Combine(_dataDir, "guest"), ".*"));
     }
 
+    private static async Task<string> Cmd(string file, params string[] args)
+    {
+        var r = await ProcessCommandRunner.Instance.RunAsync(file, args, null, CancellationToken.None);
+        Assert.True(r.ExitCode == 0, r.StandardError);
+        return r.StandardOutput;
+    }
+
     [Fact]
     public async Task Initrd_holds_init_modules_in_load_order_libraries_and_mount_points_only()
     {
@@ -94,7 +101,7 @@ public sealed class GuestImageBuilderTests : IDisposable
         var libraries = (await resolver.ResolveAsync(_agent, CancellationToken.None)).ToList();
         libraries.AddRange(await resolver.ResolveRuntimeAsync("libseccomp.so.2", GuestBuildOptions.DefaultLibraryDirectories, CancellationToken.None));
 
-        var files = new List<string> { "init", "etc/moat/modules", "dev/console" };
+        var files = new List<string> { "init", "etc/moat/modules", "dev/console", "sbin/modprobe" };
         files.AddRange(modules.Select(m => $"lib/modules/{FakeDebian.KernelVersion}/{m}"));
         files.AddRange(libraries.Select(l => l.GuestPath.TrimStart('/')));
         var expected = new HashSet<string>(["proc", "sys", "dev", "tmp", "run", "mnt", "etc"], StringComparer.Ordinal);
@@ -109,6 +116,13 @@ public sealed class GuestImageBuilderTests : IDisposable
 
         Assert.Equal(expected.Order(StringComparer.Ordinal), entries.Keys.Order(StringComparer.Ordinal));
         Assert.Equal(await File.ReadAllBytesAsync(_agent), entries["init"].Data);
+        Assert.Equal("/init", System.Text.Encoding.UTF8.GetString(entries["sbin/modprobe"].Data)); // the kernel's modprobe is the agent
+
+        // Every module of the kernel, with its modules.dep, on the read-only modules disk.
+        Assert.NotNull(image.ModulesDiskPath);
+        var dep = await Cmd("debugfs", "-R", "cat /modules.dep", image.ModulesDiskPath);
+        Assert.Equal(FakeDebian.ModulesDep.Trim(), dep.Trim());
+        Assert.Contains("jbd2.ko", await Cmd("debugfs", "-R", "ls -l /kernel/fs/jbd2", image.ModulesDiskPath));
         Assert.Equal(0x81EDu, entries["init"].Mode);
         Assert.Equal(string.Concat(modules.Select(m => m + "\n")), Encoding.UTF8.GetString(entries["etc/moat/modules"].Data));
         Assert.DoesNotContain("hid", Encoding.UTF8.GetString(entries["etc/moat/modules"].Data), StringComparison.Ordinal);

@@ -90,7 +90,7 @@ internal static class ImageCommand
         var options = GlobalOptions.RuntimeOptions(r);
         try
         {
-            var (kernel, initrd) = Moat.Runtime.GuestImagePaths.Resolve(options);
+            var (kernel, initrd, _) = Moat.Runtime.GuestImagePaths.Resolve(options);
             var log = new Moat.Runtime.PhaseLog(Console.Error.WriteLine);
             var decision = await Moat.Runtime.QemuAcceleratorHost.Selection(options, kernel, initrd, log).DecideAsync(ct);
             Console.WriteLine($"accelerator: {decision.Accel.ToString().ToUpperInvariant()} ({decision.Reason})");

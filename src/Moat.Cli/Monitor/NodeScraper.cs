@@ -54,7 +54,7 @@ internal sealed class NodeScraper(RuntimeOptions options, TimeSpan deadline)
     {
         try
         {
-            var (kernel, initrd) = GuestImagePaths.Resolve(options);
+            var (kernel, initrd, _) = GuestImagePaths.Resolve(options);
             var key = AcceleratorVerdicts.Key(options, kernel, initrd);
             var verdicts = new AcceleratorVerdicts(options.AcceleratorDir);
             return new[] { Accel.Kvm, Accel.Tcg }.Select(a => verdicts.Read(a, key)).OfType<AcceleratorVerdict>().ToList();
