@@ -62,3 +62,43 @@ hugetlb_return() {
 umount_under() {
   { grep -o " $1[^ ]*" /proc/self/mountinfo || true; } | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
 }
+
+# A private containerd for the bench scripts: DIR/config.toml (its root, state and sockets under
+# DIR, CRI with runc as the default runtime) and a bridge CNI network of its own in DIR/cni
+# (never an address outside this machine). The caller appends further runtime tables and runs
+# `moat install containerd` on it.
+write_cri_config() {
+  local dir=$1 name=$2 bridge=$3 subnet=$4
+  mkdir -p "$dir/cni"
+  cat > "$dir/cni/10-$name.conflist" <<JSON
+{ "cniVersion": "0.4.0", "name": "moat-$name", "plugins": [ { "type": "bridge", "bridge": "$bridge", "isGateway": true,
+  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "$subnet" }]], "routes": [{ "dst": "0.0.0.0/0" }], "dataDir": "$dir/ipam" } } ] }
+JSON
+  write_containerd_config "$dir"
+  cat >> "$dir/config.toml" <<TOML
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "moat.local/pause:3.6"
+  restrict_oom_score_adj = true
+  disable_apparmor = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$dir/cni"
+TOML
+}
+
+# DIR/config.toml of a private containerd without any plugin section: its root, state and sockets under DIR.
+write_containerd_config() {
+  cat > "$1/config.toml" <<TOML
+version = 2
+root = "$1/croot"
+state = "$1/cstate"
+[grpc]
+  address = "$1/c.sock"
+[ttrpc]
+  address = "$1/c.sock.ttrpc"
+TOML
+}

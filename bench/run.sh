@@ -61,27 +61,8 @@ trap cleanup EXIT
 step 2 "starting a private containerd (CRI, bridge CNI) with runtimes runc, crun, runsc, moat"
 hugetlb_lend
 printf '#!/bin/sh\nexec /usr/bin/runsc --platform=ptrace --network=none "$@"\n' > "$work/runsc" && chmod +x "$work/runsc"
-mkdir -p "$work/cni"
-cat > "$work/cni/10-bench.conflist" <<JSON
-{ "cniVersion": "0.4.0", "name": "moat-bench", "plugins": [ { "type": "bridge", "bridge": "moatbench0", "isGateway": true,
-  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.88.0.0/16" }]], "routes": [{ "dst": "0.0.0.0/0" }], "dataDir": "$work/ipam" } } ] }
-JSON
-cat > "$work/config.toml" <<TOML
-version = 2
-root = "$work/root"
-state = "$work/state"
-[grpc]
-  address = "$work/c.sock"
-[ttrpc]
-  address = "$work/c.sock.ttrpc"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "moat.local/pause:3.6"
-  restrict_oom_score_adj = true
-  disable_apparmor = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
+write_cri_config "$work" bench moatbench0 10.88.0.0/16
+cat >> "$work/config.toml" <<TOML
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun]
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun.options]
@@ -90,9 +71,6 @@ state = "$work/state"
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runsc.options]
         BinaryName = "$work/runsc"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$work/cni"
 TOML
 echo "" > "$work/moat.toml"
 moat --config "$work/moat.toml" install containerd --config-file "$work/config.toml" >/dev/null

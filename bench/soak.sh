@@ -47,38 +47,13 @@ trap cleanup EXIT
 # sh loops forever (busybox sleep takes no "infinity"): the resident lives as long as the soak, however long
 moat image busybox "$work/bundle" sh -c "while :; do sleep 3600; done" >/dev/null
 if has_path ctr || has_path cri; then
-  cat > "$work/config.toml" <<TOML
-version = 2
-root = "$work/croot"
-state = "$work/cstate"
-[grpc]
-  address = "$work/c.sock"
-[ttrpc]
-  address = "$work/c.sock.ttrpc"
-TOML
   if has_path cri; then
-    # Pods get a bridge network of their own (never an address outside this machine).
-    mkdir -p "$work/cni"
-    cat > "$work/cni/10-soak.conflist" <<JSON
-{ "cniVersion": "0.4.0", "name": "moat-soak", "plugins": [ { "type": "bridge", "bridge": "moatsoak0", "isGateway": true,
-  "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.77.0.0/16" }]], "dataDir": "$work/ipam" } } ] }
-JSON
-    cat >> "$work/config.toml" <<TOML
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "moat.local/pause:3.6"
-  restrict_oom_score_adj = true
-  disable_apparmor = true
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
-    conf_dir = "$work/cni"
-TOML
+    # Pods get a bridge network of their own.
+    write_cri_config "$work" soak moatsoak0 10.77.0.0/16
     echo "" > "$work/moat.toml"
     moat --config "$work/moat.toml" install containerd --config-file "$work/config.toml" >/dev/null
   else
+    write_containerd_config "$work"
     echo 'disabled_plugins = ["io.containerd.grpc.v1.cri"]' >> "$work/config.toml"
   fi
   containerd --config "$work/config.toml" > "$work/containerd.log" 2>&1 &
