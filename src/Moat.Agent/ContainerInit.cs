@@ -38,6 +38,11 @@ internal static unsafe partial class ContainerInit
             var spec = InitSpec.FromJson(json);
             Libc.close(SpecFd);
             Mark("parsed");
+            // As runc: the process's OOM rank, set here (the guest's /proc) and inherited through execve.
+            if (spec.Process.OomScoreAdj is { } oom)
+            {
+                File.WriteAllText("/proc/self/oom_score_adj", oom.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
             // Built while this helper still sees the guest's own root, where libseccomp is: the
             // container's rootfs need not have it. Loaded in Finish.
             var seccomp = exec ? spec.Seccomp : spec.Spec?.Linux?.Seccomp;

@@ -33,6 +33,7 @@ public sealed class Sandbox : IAsyncDisposable
     /// <summary>A pod's VM: containers that join it later may add vCPUs (see <see cref="EnsureVcpusAsync"/>).</summary>
     private bool _growsCpus;
     private string? _modulesDisk;
+    private HostCgroup? _hostCgroup;
     private PodNetwork? _network;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log, VmFactory vms)
@@ -68,8 +69,10 @@ public sealed class Sandbox : IAsyncDisposable
     /// <param name="first">The limits of the first container (id <paramref name="id"/>): they add to the configured size.</param>
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
     /// <param name="vms">Makes the VM (QEMU unless given: tests pass a fake).</param>
+    /// <param name="host">Where the caller put the container on the host: its cgroup (QEMU, this process and the stand-in go there) and QEMU's oom_score_adj.</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
-        ContainerLimits first = default, string? networkNamespace = null, bool growsCpus = false, VmFactory? vms = null)
+        ContainerLimits first = default, string? networkNamespace = null, bool growsCpus = false, VmFactory? vms = null,
+        HostPlacement? host = null)
     {
         var (kernel, initrd, modulesDisk) = GuestImagePaths.Resolve(options);
         var sandbox = new Sandbox(id, options, log, vms ?? Qemu) { _growsCpus = growsCpus, _modulesDisk = modulesDisk };
@@ -86,6 +89,10 @@ public sealed class Sandbox : IAsyncDisposable
             sandbox._sizing.Record(id, first);
             await sandbox.BootAsync(kernel, initrd, binds, first, ct).ConfigureAwait(false);
             sandbox._startTook = clock.Elapsed;
+            if (host is not null)
+            {
+                sandbox.PlaceOnHost(host);
+            }
             // Off the start's path (its lock may wait on other starts); tear-down waits for it.
             sandbox._startRecorded = new NodeStarts(options.NodeDir).RecordAsync(sandbox._restored ? NodeStarts.TemplatePath : NodeStarts.BootPath,
                 sandbox._startTook, CancellationToken.None);
@@ -494,6 +501,45 @@ public sealed class Sandbox : IAsyncDisposable
     }
 
     /// <summary>Stops the containers (the agent syncs before it answers), stops QEMU, removes the state directory.</summary>
+    /// <summary>
+    /// Puts the VM's host processes in the caller's cgroup: QEMU, this process (the shim daemon, or
+    /// a foreground moat run) and the CLI's relay. A host that cannot (no such hierarchy, a
+    /// refused write) leaves the VM where it was, with a warning in the phase log.
+    /// </summary>
+    private void PlaceOnHost(HostPlacement host)
+    {
+        try
+        {
+            _hostCgroup = HostCgroup.Create(host.CgroupsPath);
+            if (_hostCgroup is not null)
+            {
+                foreach (var pid in new[] { VmmPid, Environment.ProcessId, host.StandInPid }.Where(p => p > 0).Distinct())
+                {
+                    _hostCgroup.Join(pid);
+                }
+                _hostCgroup.Apply(host.Resources, (long)_memoryMiB << 20);
+                _log.Phase($"host cgroup {_hostCgroup.Relative}");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or RuntimeException)
+        {
+            _log.Phase($"warning: host cgroup {host.CgroupsPath}: {e.Message}");
+        }
+        if (host.OomScoreAdj is { } adj && VmmPid > 0)
+        {
+            // The host's OOM killer ranks the VM as the caller ranked the container (kubelet: by QoS
+            // class). Lowering it needs CAP_SYS_RESOURCE; without it QEMU keeps its own.
+            try
+            {
+                File.WriteAllText($"/proc/{VmmPid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.Phase($"warning: oom_score_adj {adj} for QEMU: {e.Message}");
+            }
+        }
+    }
+
     public async Task<string?> TearDownAsync(bool keepLog)
     {
         if (_agent is not null && _agentAnswered && _vm is not null && !_vm.Fault.IsCompleted)
@@ -525,6 +571,7 @@ public sealed class Sandbox : IAsyncDisposable
             await _network.RemoveAsync().ConfigureAwait(false);
         }
         _log.Phase("VM stopped");
+        _hostCgroup?.Remove();
         State.Remove();
         await _startRecorded.ConfigureAwait(false); // never fails: see NodeStarts.RecordAsync
         return log is null ? null : LogKeeper.Keep(_options.LogDir, Id, log);

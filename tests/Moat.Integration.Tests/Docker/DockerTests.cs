@@ -5,37 +5,25 @@ namespace Moat.Integration.Tests.Docker;
 public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
 {
     private readonly DockerFixture _docker;
+    private readonly EngineCli _cli;
 
-    public DockerTests(DockerFixture docker) => _docker = docker;
+    public DockerTests(DockerFixture docker)
+    {
+        _docker = docker;
+        _cli = new EngineCli("docker", args => docker.Docker(args));
+    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     /// <summary>After each test: no moat shim, relay or QEMU is left.</summary>
-    public async Task DisposeAsync()
+    public Task DisposeAsync() => EngineCli.AssertNothingLeftAsync(EngineCli.CliSandboxProcesses, async () =>
     {
-        List<string> left = [];
-        for (var i = 0; i < 100 && (left = Remaining()).Count > 0; i++)
+        foreach (var c in (await _docker.Docker("ps", "-aq")).Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            await Task.Delay(200);
+            await _docker.Docker("rm", "-f", c);
         }
-        if (left.Count > 0)
-        {
-            var all = await _docker.Docker("ps", "-aq");
-            foreach (var c in all.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-            {
-                await _docker.Docker("rm", "-f", c);
-            }
-            await Leftovers.ReapAsync(Path.Combine(_docker.Dir, "none"));
-        }
-        Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
-    }
+    }, _docker.Dir);
 
-    private static List<string> Remaining()
-    {
-        var left = Leftovers.ShimProcesses().Concat(Leftovers.RelayProcesses()).ToList();
-        left.AddRange(Leftovers.Processes("qemu", cmdline => cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains("moat-cli-", StringComparison.Ordinal)));
-        return left;
-    }
 
     private Task<CmdResult> Run(params string[] args) =>
         _docker.Docker(["run", "--rm", "--runtime=moat", "--network", "none", "busybox", .. args]);
@@ -67,79 +55,9 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
         Assert.Contains("exec \"/etc/passwd\": Permission denied", r.Stderr);
     }
 
-    /// <summary>
-    /// Issue 18: restart, stop -t, kill and start again, repeated, then rm -f of a running
-    /// container, with and without a tty. Docker reuses the container's id for every new task, so
-    /// each start needs the last task's VM and shim gone by the time its delete returned.
-    /// </summary>
+    /// <summary>Issue 18 through Docker (<see cref="EngineCli.RestartStopKillAndRmForceRepeated"/>).</summary>
     [Fact]
-    public async Task RestartStopKillAndRmForceRepeatedWithAndWithoutATty()
-    {
-        foreach (var tty in new[] { false, true })
-        {
-            var name = "moat-" + Guid.NewGuid().ToString("N")[..8];
-            string[] flags = tty ? ["-t"] : [];
-            var r = await _docker.Docker(["run", "-d", .. flags, "--name", name, "--runtime=moat", "--network", "none", "busybox",
-                "sh", "-c", "trap 'exit 0' TERM; echo up; while true; do sleep 0.2; done"]);
-            Assert.True(r.ExitCode == 0, r.ToString());
-            try
-            {
-                var starts = 1;
-                for (var i = 0; i < 2; i++)
-                {
-                    await Ok("restart", "-t", "5", name);
-                    await WaitUp(name, ++starts);
-                    await Ok("stop", "-t", "5", name);
-                    Assert.Equal("0", await Inspect(name, "{{.State.ExitCode}}")); // its TERM trap ran
-                    await Ok("start", name);
-                    await WaitUp(name, ++starts);
-                    await Ok("kill", name);
-                    await WaitExited(name);
-                    Assert.Equal("137", await Inspect(name, "{{.State.ExitCode}}"));
-                    await Ok("start", name);
-                    await WaitUp(name, ++starts);
-                }
-                await Ok("rm", "-f", name);
-                Assert.NotEqual(0, (await _docker.Docker("inspect", name)).ExitCode);
-            }
-            finally
-            {
-                await _docker.Docker("rm", "-f", name);
-            }
-        }
-    }
-
-    private async Task Ok(params string[] args)
-    {
-        var r = await _docker.Docker(args);
-        Assert.True(r.ExitCode == 0, $"docker {string.Join(' ', args)}: {r}");
-    }
-
-    private async Task<string> Inspect(string name, string format) => (await _docker.Docker("inspect", "-f", format, name)).Stdout.Trim();
-
-    /// <summary>Running, and its log says "up" once per start so far.</summary>
-    private async Task WaitUp(string name, int starts)
-    {
-        var ups = 0;
-        for (var i = 0; i < 300; i++)
-        {
-            ups = (await _docker.Docker("logs", name)).Stdout.Split('\n').Count(l => l.TrimEnd('\r') == "up");
-            if (ups >= starts && await Inspect(name, "{{.State.Running}}") == "true")
-            {
-                return;
-            }
-            await Task.Delay(200);
-        }
-        Assert.Fail($"{name}: {ups} starts logged, {starts} expected");
-    }
-
-    private async Task WaitExited(string name)
-    {
-        for (var i = 0; i < 300 && await Inspect(name, "{{.State.Status}}") != "exited"; i++)
-        {
-            await Task.Delay(100);
-        }
-    }
+    public Task RestartStopKillAndRmForceRepeatedWithAndWithoutATty() => _cli.RestartStopKillAndRmForceRepeated("moat");
 
     [Fact]
     public async Task CpuLimitAddsVcpusToTheVmAndShowsInTheContainersOwnCgroup()
@@ -151,6 +69,42 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Equal([Math.Min(1 + 2, Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture), "0::/", "150000 100000"],
             r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    /// <summary>
+    /// Issue 16 item 5: Docker names the container's cgroup (/docker/ID); the VM's QEMU, its shim
+    /// daemon and the relay Docker knows as the container's pid live there, with the memory limit
+    /// plus the VM's overhead, so docker stats reads the VM's cost; the cgroup goes with the container.
+    /// </summary>
+    [Fact]
+    public async Task TheContainersCgroupHoldsItsVmAndDockerStatsReadIt()
+    {
+        var name = "moat-" + Guid.NewGuid().ToString("N")[..8];
+        await _cli.Ok("run", "-d", "--name", name, "--runtime=moat", "--network", "none", "--memory", "256m", "--oom-score-adj", "300", "busybox",
+            "sh", "-c", "cat /proc/self/oom_score_adj; sleep 600");
+        try
+        {
+            var id = await _cli.Inspect(name, "{{.Id}}");
+            var relay = int.Parse(await _cli.Inspect(name, "{{.State.Pid}}"), System.Globalization.CultureInfo.InvariantCulture);
+            var memory = Directory.Exists("/sys/fs/cgroup/memory") ? $"/sys/fs/cgroup/memory/docker/{id}" : $"/sys/fs/cgroup/docker/{id}";
+            var procs = File.ReadAllLines(Path.Combine(memory, "cgroup.procs"));
+            Assert.Contains(relay.ToString(System.Globalization.CultureInfo.InvariantCulture), procs);
+            var qemu = procs.Single(p => File.ReadAllText($"/proc/{p}/cmdline").StartsWith("/usr/bin/qemu-system", StringComparison.Ordinal));
+            // The OOM rank the caller gave: the container's process in the guest, and its VM on the host.
+            Assert.Equal("300", File.ReadAllText($"/proc/{qemu}/oom_score_adj").Trim());
+            await _cli.WaitUp(name, "300", 1);
+            var limit = long.Parse(File.ReadAllText(Path.Combine(memory, File.Exists(Path.Combine(memory, "memory.max")) ? "memory.max" : "memory.limit_in_bytes")), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.True(limit >= (256L << 20) + global::Moat.Runtime.HostCgroup.VmOverheadBytes, $"limit {limit}");
+            var stats = await _docker.Docker("stats", "--no-stream", "--format", "{{.MemUsage}}", name);
+            Assert.True(stats.ExitCode == 0, stats.ToString());
+            Assert.Matches(@"^[1-9][0-9.]*MiB / ", stats.Stdout.Trim()); // QEMU's resident memory, not 0B
+            await _cli.Ok("rm", "-f", name);
+            Assert.False(Directory.Exists(memory), "the container's cgroup must go with it");
+        }
+        finally
+        {
+            await _docker.Docker("rm", "-f", name);
+        }
     }
 
     [Fact]

@@ -8,31 +8,23 @@ namespace Moat.Integration.Tests.Podman;
 public sealed class PodmanTests : IClassFixture<PodmanFixture>, IAsyncLifetime
 {
     private readonly PodmanFixture _podman;
+    private readonly EngineCli _cli;
 
-    public PodmanTests(PodmanFixture podman) => _podman = podman;
+    public PodmanTests(PodmanFixture podman)
+    {
+        _podman = podman;
+        _cli = new EngineCli("podman", args => podman.Podman(args));
+    }
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     /// <summary>After each test: no moat shim, relay or QEMU is left, and no conmon.</summary>
-    public async Task DisposeAsync()
-    {
-        List<string> left = [];
-        for (var i = 0; i < 100 && (left = Remaining()).Count > 0; i++)
-        {
-            await Task.Delay(200);
-        }
-        if (left.Count > 0)
-        {
-            await _podman.Podman("rm", "--all", "--force", "--time", "0");
-            await Leftovers.ReapAsync(Path.Combine(_podman.Dir, "none"));
-        }
-        Assert.True(left.Count == 0, "left behind: " + string.Join("; ", left));
-    }
+    public Task DisposeAsync() => EngineCli.AssertNothingLeftAsync(Remaining,
+        () => _podman.Podman("rm", "--all", "--force", "--time", "0"), _podman.Dir);
 
     private List<string> Remaining()
     {
-        var left = Leftovers.ShimProcesses().Concat(Leftovers.RelayProcesses()).ToList();
-        left.AddRange(Leftovers.Processes("qemu", cmdline => cmdline.Contains("qemu-system", StringComparison.Ordinal) && cmdline.Contains("moat-cli-", StringComparison.Ordinal)));
+        var left = EngineCli.CliSandboxProcesses();
         left.AddRange(Leftovers.Processes("conmon", cmdline => cmdline.StartsWith("/usr/bin/conmon", StringComparison.Ordinal) && cmdline.Contains(_podman.Dir, StringComparison.Ordinal)));
         return left;
     }
@@ -70,15 +62,15 @@ public sealed class PodmanTests : IClassFixture<PodmanFixture>, IAsyncLifetime
         Assert.True(r.ExitCode == 0, r.ToString());
         try
         {
-            await WaitUp(name, "hello-logs", 1);
+            await _cli.WaitUp(name, "hello-logs", 1);
             r = await _podman.Podman("exec", name, "sh", "-c", "echo in-exec; exit 3");
             Assert.Equal(3, r.ExitCode);
             Assert.Equal("in-exec\n", r.Stdout);
-            Assert.Equal("moat", await Inspect(name, "{{.OCIRuntime}}"));
-            await Ok("stop", "-t", "10", name);
+            Assert.Equal("moat", await _cli.Inspect(name, "{{.OCIRuntime}}"));
+            await _cli.Ok("stop", "-t", "10", name);
             Assert.Contains("got-term", (await _podman.Podman("logs", name)).Stdout);
-            Assert.Equal("0", await Inspect(name, "{{.State.ExitCode}}"));
-            await Ok("rm", name);
+            Assert.Equal("0", await _cli.Inspect(name, "{{.State.ExitCode}}"));
+            await _cli.Ok("rm", name);
             Assert.NotEqual(0, (await _podman.Podman("inspect", name)).ExitCode);
         }
         finally
@@ -117,7 +109,7 @@ public sealed class PodmanTests : IClassFixture<PodmanFixture>, IAsyncLifetime
         Assert.Equal(Math.Min(1 + 2, Environment.ProcessorCount).ToString(System.Globalization.CultureInfo.InvariantCulture), lines[3]);
         // An exec joins the same cgroup namespace.
         var name = "moat-" + Guid.NewGuid().ToString("N")[..8];
-        await Ok("run", "-d", "--name", name, "--runtime", "moat", "--network", "none", "--memory", "128m", "busybox", "sleep", "600");
+        await _cli.Ok("run", "-d", "--name", name, "--runtime", "moat", "--network", "none", "--memory", "128m", "busybox", "sleep", "600");
         try
         {
             r = await _podman.Podman("exec", name, "sh", "-c", "cat /proc/self/cgroup /sys/fs/cgroup/memory.max");
@@ -130,69 +122,7 @@ public sealed class PodmanTests : IClassFixture<PodmanFixture>, IAsyncLifetime
         }
     }
 
-    /// <summary>
-    /// Issue 18 through Podman: restart, stop -t, kill and start again, repeated, then rm -f of a
-    /// running container, with and without a tty. Podman reuses the container's id for every
-    /// start, so each one needs the last VM and shim gone when moat delete returned.
-    /// </summary>
+    /// <summary>Issue 18 through Podman (<see cref="EngineCli.RestartStopKillAndRmForceRepeated"/>).</summary>
     [Fact]
-    public async Task RestartStopKillAndRmForceRepeatedWithAndWithoutATty()
-    {
-        foreach (var tty in new[] { false, true })
-        {
-            var name = "moat-" + Guid.NewGuid().ToString("N")[..8];
-            string[] flags = tty ? ["-t"] : [];
-            await Ok(["run", "-d", .. flags, "--name", name, "--runtime", "moat", "--network", "none", "busybox",
-                "sh", "-c", "trap 'exit 0' TERM; echo up; while true; do sleep 0.2; done"]);
-            try
-            {
-                var starts = 1;
-                await WaitUp(name, "up", starts);
-                for (var i = 0; i < 2; i++)
-                {
-                    await Ok("restart", "-t", "10", name);
-                    await WaitUp(name, "up", ++starts);
-                    await Ok("stop", "-t", "10", name);
-                    Assert.Equal("0", await Inspect(name, "{{.State.ExitCode}}")); // its TERM trap ran
-                    await Ok("start", name);
-                    await WaitUp(name, "up", ++starts);
-                    await Ok("kill", name);
-                    await Ok("wait", name);
-                    Assert.Equal("137", await Inspect(name, "{{.State.ExitCode}}"));
-                    await Ok("start", name);
-                    await WaitUp(name, "up", ++starts);
-                }
-                await Ok("rm", "-f", name);
-                Assert.NotEqual(0, (await _podman.Podman("inspect", name)).ExitCode);
-            }
-            finally
-            {
-                await _podman.Podman("rm", "-f", "-t", "0", name);
-            }
-        }
-    }
-
-    private async Task Ok(params string[] args)
-    {
-        var r = await _podman.Podman(args);
-        Assert.True(r.ExitCode == 0, $"podman {string.Join(' ', args)}: {r}");
-    }
-
-    private async Task<string> Inspect(string name, string format) => (await _podman.Podman("inspect", "-f", format, name)).Stdout.Trim();
-
-    /// <summary>Running, and its log has <paramref name="line"/> once per start so far.</summary>
-    private async Task WaitUp(string name, string line, int starts)
-    {
-        var seen = 0;
-        for (var i = 0; i < 300; i++)
-        {
-            seen = (await _podman.Podman("logs", name)).Stdout.Split('\n').Count(l => l.TrimEnd('\r') == line);
-            if (seen >= starts && await Inspect(name, "{{.State.Running}}") == "true")
-            {
-                return;
-            }
-            await Task.Delay(200);
-        }
-        Assert.Fail($"{name}: {seen} starts logged, {starts} expected");
-    }
+    public Task RestartStopKillAndRmForceRepeatedWithAndWithoutATty() => _cli.RestartStopKillAndRmForceRepeated("moat");
 }
