@@ -170,6 +170,52 @@ public sealed class HostCgroup
         {
             Write("pids", "pids.max", resources.Pids.Limit.ToString(CultureInfo.InvariantCulture));
         }
+        // Where the host has the controller and the knob (a v1 blkio without a proportional
+        // scheduler has no weight, net_cls and net_prio exist only in v1).
+        if (resources.Cpu?.Cpus is { Length: > 0 } cpus)
+        {
+            WriteIfPresent("cpuset", "cpuset.cpus", cpus);
+        }
+        if (resources.Cpu?.Mems is { Length: > 0 } mems)
+        {
+            WriteIfPresent("cpuset", "cpuset.mems", mems);
+        }
+        if (resources.BlockIO?.Weight is > 0 and var weight)
+        {
+            if (_unified)
+            {
+                WriteIfPresent("io", "io.weight", (1 + ((Math.Clamp((int)weight, 10, 1000) - 10) * 9999 / 990)).ToString(CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                WriteIfPresent("blkio", "blkio.weight", weight.ToString(CultureInfo.InvariantCulture));
+            }
+        }
+        foreach (var h in resources.HugepageLimits ?? [])
+        {
+            WriteIfPresent("hugetlb", _unified ? $"hugetlb.{h.PageSize}.max" : $"hugetlb.{h.PageSize}.limit_in_bytes", h.Limit.ToString(CultureInfo.InvariantCulture));
+        }
+        if (resources.Network?.ClassId is { } classId)
+        {
+            WriteIfPresent("net_cls", "net_cls.classid", classId.ToString(CultureInfo.InvariantCulture));
+        }
+        foreach (var p in resources.Network?.Priorities ?? [])
+        {
+            WriteIfPresent("net_prio", "net_prio.ifpriomap", FormattableString.Invariant($"{p.Name} {p.Priority}"));
+        }
+    }
+
+    /// <summary>Like <see cref="Write"/>, for knobs a host may lack: written only where the file exists.</summary>
+    private void WriteIfPresent(string controller, string file, string value)
+    {
+        for (var i = 0; i < Hierarchies.Count; i++)
+        {
+            var path = Path.Combine(_dirs[i], file);
+            if ((_unified || Hierarchies[i].Controllers.Split(',').Contains(controller)) && File.Exists(path))
+            {
+                File.WriteAllText(path, value);
+            }
+        }
     }
 
     /// <summary>
@@ -278,7 +324,7 @@ public sealed class HostCgroup
         var dir = mount;
         foreach (var segment in Relative.Split('/'))
         {
-            foreach (var c in new[] { "cpu", "memory", "pids" })
+            foreach (var c in new[] { "cpu", "cpuset", "io", "memory", "pids", "hugetlb" })
             {
                 try
                 {

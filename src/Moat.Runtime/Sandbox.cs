@@ -525,17 +525,22 @@ public sealed class Sandbox : IAsyncDisposable
         {
             _log.Phase($"warning: host cgroup {host.CgroupsPath}: {e.Message}");
         }
-        if (host.OomScoreAdj is { } adj && VmmPid > 0)
+        // The host's OOM killer ranks the VM and the stand-in the caller knows as the container's
+        // process as the caller ranked the container (kubelet: by QoS class). Lowering it needs
+        // CAP_SYS_RESOURCE; without it they keep their own.
+        foreach (var pid in new[] { VmmPid, host.StandInPid }.Where(p => p > 0))
         {
-            // The host's OOM killer ranks the VM as the caller ranked the container (kubelet: by QoS
-            // class). Lowering it needs CAP_SYS_RESOURCE; without it QEMU keeps its own.
+            if (host.OomScoreAdj is not { } adj)
+            {
+                break;
+            }
             try
             {
-                File.WriteAllText($"/proc/{VmmPid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                File.WriteAllText($"/proc/{pid}/oom_score_adj", adj.ToString(System.Globalization.CultureInfo.InvariantCulture));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                _log.Phase($"warning: oom_score_adj {adj} for QEMU: {e.Message}");
+                _log.Phase($"warning: oom_score_adj {adj} for pid {pid}: {e.Message}");
             }
         }
     }

@@ -87,6 +87,27 @@ public sealed class HostCgroupTests : IDisposable
     }
 
     [Fact]
+    public void OptionalKnobsAreWrittenWhereTheHostHasThem()
+    {
+        var mountinfo = FakeTree(("cpuset", "cgroup"), ("blkio", "cgroup"), ("net_cls", "cgroup"));
+        File.WriteAllText(Path.Combine(_dir, "cpuset", "cpuset.cpus"), "0-3");
+        File.WriteAllText(Path.Combine(_dir, "cpuset", "cpuset.mems"), "0");
+        var cg = HostCgroup.Create("/c1", mountinfo)!;
+        File.WriteAllText(Path.Combine(_dir, "blkio", "c1", "blkio.weight"), "500"); // the kernel's file, with its default
+        cg.Apply(new LinuxResources
+        {
+            Cpu = new LinuxCpu { Cpus = "1", Mems = "0" },
+            BlockIO = new LinuxBlockIO { Weight = 300 },
+            Network = new LinuxNetwork { ClassId = 0x100001 },
+            HugepageLimits = [new LinuxHugepageLimit { PageSize = "2MB", Limit = 1 << 21 }],
+        }, vmMemoryBytes: 0);
+        Assert.Equal("1", File.ReadAllText(Path.Combine(_dir, "cpuset", "c1", "cpuset.cpus")));
+        Assert.Equal("300", File.ReadAllText(Path.Combine(_dir, "blkio", "c1", "blkio.weight")));
+        Assert.False(File.Exists(Path.Combine(_dir, "net_cls", "c1", "net_cls.classid"))); // no such knob on this stand-in: skipped
+        Assert.Empty(Directory.GetFiles(_dir, "hugetlb*", SearchOption.AllDirectories)); // no hugetlb hierarchy: nothing written
+    }
+
+    [Fact]
     public void OnV2LimitsUseTheUnifiedFilesAndWeight()
     {
         var mountinfo = FakeTree(("unified", "cgroup2"));
@@ -96,7 +117,8 @@ public sealed class HostCgroupTests : IDisposable
         Assert.Equal(((1L << 30) + HostCgroup.VmOverheadBytes).ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(dir, "memory.max")));
         Assert.Equal("50000 100000", File.ReadAllText(Path.Combine(dir, "cpu.max")));
         Assert.Equal("39", File.ReadAllText(Path.Combine(dir, "cpu.weight"))); // runc's 1024 shares
-        Assert.Equal("+pids", File.ReadAllText(Path.Combine(_dir, "unified", "system.slice", "cgroup.subtree_control")));
+        // Each controller is enabled down to the group (the stand-in file keeps only the last write).
+        Assert.Equal("+hugetlb", File.ReadAllText(Path.Combine(_dir, "unified", "system.slice", "cgroup.subtree_control")));
     }
 
     private string FakeTree(params (string Name, string Type)[] hierarchies)

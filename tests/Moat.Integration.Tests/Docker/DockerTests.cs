@@ -92,6 +92,7 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
             var qemu = procs.Single(p => File.ReadAllText($"/proc/{p}/cmdline").StartsWith("/usr/bin/qemu-system", StringComparison.Ordinal));
             // The OOM rank the caller gave: the container's process in the guest, and its VM on the host.
             Assert.Equal("300", File.ReadAllText($"/proc/{qemu}/oom_score_adj").Trim());
+            Assert.Equal("300", File.ReadAllText($"/proc/{relay}/oom_score_adj").Trim());
             await _cli.WaitUp(name, "300", 1);
             var limit = long.Parse(File.ReadAllText(Path.Combine(memory, File.Exists(Path.Combine(memory, "memory.max")) ? "memory.max" : "memory.limit_in_bytes")), System.Globalization.CultureInfo.InvariantCulture);
             Assert.True(limit >= (256L << 20) + global::Moat.Runtime.HostCgroup.VmOverheadBytes, $"limit {limit}");
