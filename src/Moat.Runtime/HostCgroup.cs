@@ -16,9 +16,9 @@ public sealed record HostPlacement(string? CgroupsPath, LinuxResources? Resource
 public sealed class HostCgroup
 {
     /// <summary>
-    /// What a VM costs the host beyond its guest RAM: QEMU itself, its TCG translation cache
-    /// (32 MiB) and device buffers. Measured: a restored idle clone's QEMU RSS minus its guest's
-    /// touched RAM stays under 100 MiB; twice that leaves room for I/O bursts.
+    /// The allowance for what a VM costs the host beyond its guest RAM: QEMU's code and heap, its
+    /// TCG translation cache (32 MiB), device state and I/O buffers. An allowance with headroom,
+    /// not yet a measured bound (the bench's per-pod memory figures are where to measure it).
     /// </summary>
     public const long VmOverheadBytes = 256L << 20;
 
