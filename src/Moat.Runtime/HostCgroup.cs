@@ -250,6 +250,11 @@ public sealed class HostCgroup
         }
         foreach (var dir in _created.AsEnumerable().Reverse())
         {
+            // A parent Moat made that now holds another's group (a second pod's, runc's) stays.
+            if (!Directory.Exists(dir) || Directory.EnumerateDirectories(dir).Any())
+            {
+                continue;
+            }
             for (var attempt = 0; attempt < 50; attempt++)
             {
                 try

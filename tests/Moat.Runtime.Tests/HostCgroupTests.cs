@@ -80,8 +80,10 @@ public sealed class HostCgroupTests : IDisposable
         {
             File.Delete(f); // a real group's files go with it
         }
+        Directory.CreateDirectory(Path.Combine(_dir, "pids", "kubepods", "other")); // another's group, made meanwhile
         cg.Remove();
         Assert.False(Directory.Exists(Path.Combine(_dir, "cpu", "kubepods"))); // made by it: removed
+        Assert.True(Directory.Exists(Path.Combine(_dir, "pids", "kubepods", "other"))); // made by it, but holds another's: kept
         Assert.True(Directory.Exists(Path.Combine(_dir, "memory", "kubepods"))); // there before: kept
         Assert.False(Directory.Exists(Path.Combine(_dir, "memory", "kubepods", "pod1")));
     }
