@@ -318,6 +318,17 @@ internal static unsafe partial class ContainerInit
         {
             throw new FileNotFoundException($"exec \"{file}\": No such file or directory");
         }
+        // runc's LookPath also wants an execute bit: a directory or a file nobody may execute fails
+        // create, so callers never hold a created task whose start cannot work (Docker deletes a
+        // failed start's task at once, before containerd's runc shim may have seen it stop).
+        if (Directory.Exists(path))
+        {
+            throw new UnauthorizedAccessException($"exec \"{file}\": Is a directory");
+        }
+        if (!IsExecutable(path))
+        {
+            throw new UnauthorizedAccessException($"exec \"{file}\": Permission denied");
+        }
         // execve says the same "No such file or directory" when the program's loader or a script's
         // interpreter is missing (a dynamically linked binary copied into a static image).
         if (ExecInterpreter.Of(path) is { } interpreter && Path.IsPathRooted(interpreter) && !File.Exists(interpreter))
@@ -326,6 +337,10 @@ internal static unsafe partial class ContainerInit
                 $"exec \"{file}\": No such file or directory: it needs {interpreter}, which is not in the container's root (link it statically or add {interpreter} and its libraries to the image)");
         }
     }
+
+    private const UnixFileMode AnyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
+
+    private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & AnyExecute) != 0;
 
     /// <summary>PATH lookup the way runc does it, with the container's own PATH.</summary>
     private static string ResolveExecutable(string file, IEnumerable<string> env)
@@ -339,7 +354,7 @@ internal static unsafe partial class ContainerInit
         foreach (var dir in pathVar.Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = Path.Combine(dir, file);
-            if (File.Exists(candidate))
+            if (File.Exists(candidate) && IsExecutable(candidate))
             {
                 return candidate;
             }

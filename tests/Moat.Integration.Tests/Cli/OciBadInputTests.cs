@@ -84,6 +84,9 @@ public sealed class OciBadInputTests
         File.WriteAllText(Path.Combine(bundle, "rootfs", "script"), "#!/bin/bash\necho hi\n");
         File.SetUnixFileMode(Path.Combine(bundle, "rootfs", "script"), (UnixFileMode)0x1ed);
         AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"), "it needs /bin/bash, which is not in the container's root");
+        // There but not executable (runc's LookPath wants an execute bit): create fails too.
+        bundle = await env.BundleAsync("x", ["/etc/passwd"]);
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"), "exec \"/etc/passwd\": Permission denied");
         // CliEnv's disposal finds no shim, relay, VM or state left by any
     }
 
@@ -92,10 +95,12 @@ public sealed class OciBadInputTests
     {
         await using var env = new CliEnv();
         var bundle = await env.BundleAsync("b", ["/not-executable"]);
-        File.WriteAllText(Path.Combine(bundle, "rootfs", "not-executable"), "#!/bin/sh\necho hi\n"); // 0644: there, but not executable
+        // Executable, but no program: runc's look-up passes and execve refuses it at start.
+        File.WriteAllText(Path.Combine(bundle, "rootfs", "not-executable"), "just text\n");
+        File.SetUnixFileMode(Path.Combine(bundle, "rootfs", "not-executable"), (UnixFileMode)0x1ed);
         Assert.Equal(0, (await env.MoatAsync("create", "--bundle", bundle, "noexec")).ExitCode);
         var relay = System.Text.Json.Nodes.JsonNode.Parse((await env.MoatAsync("state", "noexec")).Stdout)!["pid"]!.GetValue<int>();
-        AssertOneLineError(await env.MoatAsync("start", "noexec"), "exec \"/not-executable\": Permission denied");
+        AssertOneLineError(await env.MoatAsync("start", "noexec"), "exec \"/not-executable\": Exec format error");
         Assert.Null(global::Moat.Runtime.ProcessIdentity.Of(relay)); // exited (a zombie at most) before start returned
         // As runc: the init is gone, the container stopped with a shell's status, and its relay
         // (the pid a caller waits for) already gone when start returns; a plain delete takes it

@@ -48,8 +48,7 @@ public sealed class DockerTests : IClassFixture<DockerFixture>, IAsyncLifetime
         Assert.Contains("/nonexistent/program", r.Stderr);
         Assert.Contains("No such file or directory", r.Stderr);
         Assert.DoesNotContain("exit status 1: unknown", r.Stderr); // the reason, not just runc's exit status
-        // There but not executable: create works and start fails; Docker deletes the task right
-        // after, which the runc shim allows only once the task's pid (moat's relay) has exited.
+        // There but not executable: as with runc, create fails (its look-up wants an execute bit).
         r = await Run("/etc/passwd");
         Assert.NotEqual(0, r.ExitCode);
         Assert.Contains("exec \"/etc/passwd\": Permission denied", r.Stderr);
