@@ -279,6 +279,48 @@ public sealed class HostCgroup
         _created.Clear();
     }
 
+    /// <summary>
+    /// The clean-up for a sandbox whose shim died (SIGKILL) before it could remove its group:
+    /// the group <paramref name="cgroupsPath"/> names, in every hierarchy, once it is empty and
+    /// holds no other group. Its parents are left, as runc leaves them.
+    /// </summary>
+    public static void RemoveLeft(string? cgroupsPath, string mountinfo = "/proc/self/mountinfo")
+    {
+        if (string.IsNullOrEmpty(cgroupsPath))
+        {
+            return;
+        }
+        var relative = ToRelativePath(cgroupsPath);
+        foreach (var (mount, _) in Hierarchies_(File.ReadAllLines(mountinfo)))
+        {
+            var dir = Path.Combine(mount, relative);
+            if (!Directory.Exists(dir) || Directory.EnumerateDirectories(dir).Any())
+            {
+                continue;
+            }
+            for (var attempt = 0; attempt < 25; attempt++)
+            {
+                try
+                {
+                    Directory.Delete(dir);
+                    break;
+                }
+                catch (DirectoryNotFoundException)
+                {
+                    break;
+                }
+                catch (IOException) when (attempt < 24)
+                {
+                    Thread.Sleep(20); // QEMU, killed with its shim, leaves the group a moment later
+                }
+                catch (IOException)
+                {
+                    // a process still lives in it: left
+                }
+            }
+        }
+    }
+
     /// <summary>runc's conversion of cgroup v1 shares (2..262144) to v2 weight (1..10000).</summary>
     internal static ulong SharesToWeight(ulong shares) => shares <= 2 ? 1 : 1 + ((Math.Min(shares, 262144) - 2) * 9999 / 262142);
 

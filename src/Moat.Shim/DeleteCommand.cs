@@ -1,3 +1,4 @@
+using Moat.Oci;
 using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Moat.Linux.Interop;
@@ -26,6 +27,15 @@ internal static class DeleteCommand
             Directory.Delete(state, recursive: true);
         }
         StateDir.SweepStale(ShimPaths.StateRoot(a.Namespace), ShimPaths.NodeDir);
+        // The host cgroup the dead daemon's sandbox was placed in (HostCgroup).
+        try
+        {
+            HostCgroup.RemoveLeft(SpecLoader.LoadBundle(a.Bundle).Linux?.CgroupsPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or RuntimeException or Moat.Oci.OciException)
+        {
+            // no readable spec left, or the group is busy: nothing more to clean
+        }
         var socket = ShimPaths.Socket(a.Namespace, a.Id);
         if (File.Exists(socket))
         {

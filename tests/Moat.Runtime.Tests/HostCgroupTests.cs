@@ -89,6 +89,19 @@ public sealed class HostCgroupTests : IDisposable
     }
 
     [Fact]
+    public void WhatADeadShimLeftIsRemovedButNotItsParentOrAGroupWithChildren()
+    {
+        var mountinfo = FakeTree(("cpu", "cgroup"), ("memory", "cgroup"));
+        Directory.CreateDirectory(Path.Combine(_dir, "cpu", "ns", "c1"));
+        Directory.CreateDirectory(Path.Combine(_dir, "memory", "ns", "c1", "child"));
+        HostCgroup.RemoveLeft("/ns/c1", mountinfo);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "cpu", "ns", "c1")));
+        Assert.True(Directory.Exists(Path.Combine(_dir, "cpu", "ns")));
+        Assert.True(Directory.Exists(Path.Combine(_dir, "memory", "ns", "c1", "child")));
+        HostCgroup.RemoveLeft(null, mountinfo); // nothing named: nothing done
+    }
+
+    [Fact]
     public void OptionalKnobsAreWrittenWhereTheHostHasThem()
     {
         var mountinfo = FakeTree(("cpuset", "cgroup"), ("blkio", "cgroup"), ("net_cls", "cgroup"));

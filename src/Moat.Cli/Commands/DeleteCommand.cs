@@ -105,6 +105,14 @@ internal static class DeleteCommand
             await ShimConnection.CleanUpAfterDaemonAsync(rec, ct);
         }
         await RelayProcess.StopAsync(rec.Pid, ct);
+        // A daemon that died could not remove the host cgroup its relay was in; with the relay gone it can go.
+        try
+        {
+            HostCgroup.RemoveLeft(Lifecycle.SpecOf(rec)?.Linux?.CgroupsPath);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or RuntimeException)
+        {
+        }
         await Lifecycle.WarnOnFailureAsync(() => HookRunner.RunAsync("poststop", Lifecycle.SpecOf(rec)?.Hooks?.Poststop, Lifecycle.StateOf(rec, ContainerStatus.Stopped), ct));
         Directory.Delete(CliStore.Dir(root, rec.Id), recursive: true);
     }

@@ -119,6 +119,8 @@ public sealed partial class ShimTests
                 Assert.True(second.ExitCode == 0, second.ToString());
             }
             Assert.Equal(0, (await _containerd.Ctr("container", "rm", id)).ExitCode);
+            // The host cgroup ctr named for it (/NAMESPACE/ID) went too, whoever removed it.
+            Assert.False(Directory.Exists($"/sys/fs/cgroup/memory/{ContainerdFixture.Namespace}/{id}"), "its host cgroup was left");
             var again = await Run(id, "echo", "again");
             Assert.True(again.ExitCode == 0 && again.Stdout == "again\n", again.ToString());
         }
