@@ -250,31 +250,7 @@ public sealed class HostCgroup
         }
         foreach (var dir in _created.AsEnumerable().Reverse())
         {
-            // A parent Moat made that now holds another's group (a second pod's, runc's) stays.
-            if (!Directory.Exists(dir) || Directory.EnumerateDirectories(dir).Any())
-            {
-                continue;
-            }
-            for (var attempt = 0; attempt < 50; attempt++)
-            {
-                try
-                {
-                    Directory.Delete(dir);
-                    break;
-                }
-                catch (DirectoryNotFoundException)
-                {
-                    break;
-                }
-                catch (IOException) when (attempt < 49)
-                {
-                    Thread.Sleep(20); // a process that just exited leaves the group a moment later
-                }
-                catch (IOException)
-                {
-                    // still busy (or not empty): it is left, as runc leaves a busy cgroup
-                }
-            }
+            TryRemoveEmptyGroup(dir, attempts: 50);
         }
         _created.Clear();
     }
@@ -293,30 +269,39 @@ public sealed class HostCgroup
         var relative = ToRelativePath(cgroupsPath);
         foreach (var (mount, _) in Hierarchies_(File.ReadAllLines(mountinfo)))
         {
-            var dir = Path.Combine(mount, relative);
-            if (!Directory.Exists(dir) || Directory.EnumerateDirectories(dir).Any())
+            TryRemoveEmptyGroup(Path.Combine(mount, relative), attempts: 25);
+        }
+    }
+
+    /// <summary>
+    /// Removes a group that holds no other group, retrying while a process that just exited (QEMU,
+    /// a relay) is still leaving it; a group that stays busy, or holds another's, is left, as runc
+    /// leaves a busy cgroup.
+    /// </summary>
+    private static void TryRemoveEmptyGroup(string dir, int attempts)
+    {
+        if (!Directory.Exists(dir) || Directory.EnumerateDirectories(dir).Any())
+        {
+            return;
+        }
+        for (var attempt = 1; attempt <= attempts; attempt++)
+        {
+            try
             {
-                continue;
+                Directory.Delete(dir);
+                return;
             }
-            for (var attempt = 0; attempt < 25; attempt++)
+            catch (DirectoryNotFoundException)
             {
-                try
-                {
-                    Directory.Delete(dir);
-                    break;
-                }
-                catch (DirectoryNotFoundException)
-                {
-                    break;
-                }
-                catch (IOException) when (attempt < 24)
-                {
-                    Thread.Sleep(20); // QEMU, killed with its shim, leaves the group a moment later
-                }
-                catch (IOException)
-                {
-                    // a process still lives in it: left
-                }
+                return;
+            }
+            catch (IOException) when (attempt < attempts)
+            {
+                Thread.Sleep(20);
+            }
+            catch (IOException)
+            {
+                // still busy: left
             }
         }
     }

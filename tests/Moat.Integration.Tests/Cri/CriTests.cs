@@ -10,6 +10,7 @@ public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
     private readonly CriFixture _cri;
     private readonly List<string> _pods = [];
     private HashSet<string> _socketsBefore = [];
+    private HashSet<string> _netnsBefore = [];
 
     public CriTests(CriFixture cri) => _cri = cri;
 
@@ -18,6 +19,7 @@ public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
     public Task InitializeAsync()
     {
         _socketsBefore = Leftovers.Sockets();
+        _netnsBefore = NetworkNamespaces();
         return Task.CompletedTask;
     }
 
@@ -50,9 +52,13 @@ public sealed partial class CriTests : IClassFixture<CriFixture>, IAsyncLifetime
 
     private static string StateRoot => "/run/moat-node/containerd/k8s.io";
 
+    private static HashSet<string> NetworkNamespaces() =>
+        Directory.Exists("/run/netns") ? Directory.EnumerateFiles("/run/netns").Select(Path.GetFileName).OfType<string>().ToHashSet() : [];
+
     private List<string> LeftBehind()
     {
         var found = Leftovers.Find(StateRoot, _socketsBefore);
+        found.AddRange(NetworkNamespaces().Where(n => !_netnsBefore.Contains(n)).Select(n => "netns " + n)); // CNI's, which StopPodSandbox removes
         found.AddRange(Leftovers.ShimProcesses());
         found.AddRange(Leftovers.RelayProcesses());
         found.AddRange(Leftovers.Find(Path.Combine(_cri.RuncShimRoot, "k8s.io"), _socketsBefore)); // moat's own state (--root) under the runc shim
