@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PREFIX="${MOAT_PREFIX:-/usr/local}"
-PACKAGES=(qemu-system-x86 busybox-static xz-utils kmod cpio dpkg clang zlib1g-dev iproute2 procps util-linux libseccomp2 ${MOAT_EXTRA_PACKAGES:-})
+PACKAGES=(qemu-system-x86 busybox-static xz-utils kmod cpio dpkg clang zlib1g-dev iproute2 iptables procps util-linux libseccomp2 ${MOAT_EXTRA_PACKAGES:-})
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

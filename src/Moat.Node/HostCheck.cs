@@ -162,6 +162,7 @@ public static class HostCheck
             ? $"on: {saved} saved under {options.TemplateDir} (the first VM of a new shape makes one)"
             : "off (hypervisor.template = false): every VM boots its kernel"));
 
+        items.Add(PortForwarding());
         items.Add(sweep);
 
         var usesKvm = accelerator == "kvm";
@@ -173,6 +174,16 @@ public static class HostCheck
                       : "System is capable of running Moat (with software emulation)\nSystem can currently create Moat VMs (with software emulation: slow)"
             : $"System cannot currently create Moat VMs: {(errors.Count > 0 ? string.Join("; ", errors) : reason)}";
         return new CheckReport(items, capable, canCreate, usesKvm, verdict, device, creation, kvmCanary, likelyCause, accelerator, reason, tcgCanary, booted);
+    }
+
+    /// <summary>Pods' port forwarding needs iptables (a NAT rule in each pod's network namespace); without it pods run, unforwarded.</summary>
+    private static CheckItem PortForwarding()
+    {
+        var found = (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':')
+            .Select(d => Path.Combine(d, "iptables")).FirstOrDefault(File.Exists);
+        return found is not null
+            ? new("info", "port forwarding", $"{found} (kubectl port-forward into pods)")
+            : new("warning", "port forwarding", "iptables is missing: pods run, but kubectl port-forward into them fails (apt-get install iptables)");
     }
 
     private static CheckItem Sweep(RuntimeOptions options)

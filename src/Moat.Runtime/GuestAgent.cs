@@ -10,7 +10,7 @@ namespace Moat.Runtime;
 /// file, and a status the agent answers with becomes an <see cref="AgentException"/> of that kind,
 /// its text escaped and cut short (the guest may be hostile).
 /// </summary>
-internal sealed class GuestAgent(AgentClient agent) : IGuestAgent
+internal sealed class GuestAgent(AgentClient agent) : IGuestAgent, IGuestPorts
 {
     /// <summary>The longest agent message passed on.</summary>
     private const int MaxMessageChars = 500;
@@ -78,6 +78,24 @@ internal sealed class GuestAgent(AgentClient agent) : IGuestAgent
 
     public async Task<int> OnlineCpusAsync(int count, CancellationToken ct) =>
         (int)(await Call(() => agent.OnlineCpusAsync(new OnlineCpusRequest { Count = (uint)count }, ct), ct).ConfigureAwait(false)).OnlineCpus;
+
+    public async Task<uint> OpenAsync(int port, CancellationToken ct) =>
+        (await Call(() => agent.PortForwardOpenAsync(new PortForwardOpenRequest { Port = (uint)port }, ct), ct).ConfigureAwait(false)).StreamId;
+
+    public Task WriteAsync(uint stream, ReadOnlyMemory<byte> data, CancellationToken ct) =>
+        Call(() => agent.PortForwardWriteAsync(new PortForwardWriteRequest { StreamId = stream, Data = ByteString.CopyFrom(data.Span) }, ct), ct);
+
+    public async Task<GuestOutput> ReadAsync(uint stream, int maxBytes, CancellationToken ct)
+    {
+        var r = await Call(() => agent.PortForwardReadAsync(new PortForwardReadRequest { StreamId = stream, Len = (uint)maxBytes }, ct), ct).ConfigureAwait(false);
+        // The guest may answer with more than asked: the caller's buffer is sized to the request.
+        return r.Data.Length <= maxBytes
+            ? new GuestOutput(r.Data.Memory, r.Eof)
+            : throw new AgentException(RuntimeErrorKind.GuestFailure, $"the agent sent {r.Data.Length} bytes of port-forward stream {stream}, more than the {maxBytes} asked");
+    }
+
+    public Task CloseAsync(uint stream, bool sendOnly, CancellationToken ct) =>
+        Call(() => agent.PortForwardCloseAsync(new PortForwardCloseRequest { StreamId = stream, SendOnly = sendOnly }, ct), ct);
 
     /// <summary>The one place an agent status becomes the runtime's error.</summary>
     public async Task<GuestUsage> UsageAsync(TimeSpan timeout, CancellationToken ct) =>

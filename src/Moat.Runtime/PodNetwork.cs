@@ -106,7 +106,7 @@ public sealed class PodNetwork
     }
 
     /// <summary>Runs <paramref name="command"/> in the namespace, with <paramref name="stdin"/> as its input (a batch) if given.</summary>
-    private static async Task<string> InNamespaceAsync(string netnsPath, string? stdin, CancellationToken ct, params string[] command)
+    internal static async Task<string> InNamespaceAsync(string netnsPath, string? stdin, CancellationToken ct, params string[] command)
     {
         var psi = new ProcessStartInfo("nsenter")
         {

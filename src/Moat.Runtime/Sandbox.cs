@@ -35,6 +35,7 @@ public sealed class Sandbox : IAsyncDisposable
     private string? _modulesDisk;
     private HostCgroup? _hostCgroup;
     private PodNetwork? _network;
+    private PortForwarder? _ports;
 
     private Sandbox(string id, RuntimeOptions options, PhaseLog log, VmFactory vms)
     {
@@ -70,9 +71,10 @@ public sealed class Sandbox : IAsyncDisposable
     /// <param name="networkNamespace">The pod's network namespace (from CNI): the VM becomes its endpoint.</param>
     /// <param name="vms">Makes the VM (QEMU unless given: tests pass a fake).</param>
     /// <param name="host">Where the caller put the container on the host: its cgroup (QEMU, this process and the stand-in go there) and QEMU's oom_score_adj.</param>
+    /// <param name="forwardsPorts">A pod's sandbox: forward connections to its network namespace's loopback into the guest (CRI PortForward).</param>
     public static async Task<Sandbox> StartAsync(string id, RuntimeOptions options, IReadOnlyList<ShareBind> binds, PhaseLog log, CancellationToken ct,
         ContainerLimits first = default, string? networkNamespace = null, bool growsCpus = false, VmFactory? vms = null,
-        HostPlacement? host = null)
+        HostPlacement? host = null, bool forwardsPorts = false)
     {
         var (kernel, initrd, modulesDisk) = GuestImagePaths.Resolve(options);
         var sandbox = new Sandbox(id, options, log, vms ?? Qemu) { _growsCpus = growsCpus, _modulesDisk = modulesDisk };
@@ -84,10 +86,21 @@ public sealed class Sandbox : IAsyncDisposable
         var clock = System.Diagnostics.Stopwatch.StartNew();
         sandbox.State.Create();
         log.Phase("state directory created");
+        // Beside the boot (its iptables run takes a core the boot mostly leaves idle).
+        var forwarding = networkNamespace is not null && forwardsPorts
+            ? Task.Run(() => PortForwarder.StartAsync(networkNamespace, () => (IGuestPorts)sandbox.Guest, log.Phase, ct), CancellationToken.None)
+            : null;
         try
         {
             sandbox._sizing.Record(id, first);
-            await sandbox.BootAsync(kernel, initrd, binds, first, ct).ConfigureAwait(false);
+            try
+            {
+                await sandbox.BootAsync(kernel, initrd, binds, first, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                await sandbox.TakePortForwarderAsync(forwarding).ConfigureAwait(false);
+            }
             sandbox._startTook = clock.Elapsed;
             if (host is not null)
             {
@@ -106,6 +119,24 @@ public sealed class Sandbox : IAsyncDisposable
                 throw new RuntimeException(re.Kind, $"{re.Message}; console log: {kept}", re);
             }
             throw;
+        }
+    }
+
+    /// <summary>Keeps the port forwarder once it is set up; one that could not be only warns (the pod runs without port forwarding).</summary>
+    private async Task TakePortForwarderAsync(Task<PortForwarder>? forwarding)
+    {
+        if (forwarding is null)
+        {
+            return;
+        }
+        try
+        {
+            _ports = await forwarding.ConfigureAwait(false);
+            _log.Phase($"port forwarding: the pod's loopback connections go to port {_ports.ListenPort}, then into the guest");
+        }
+        catch (Exception e) when (e is RuntimeException or Moat.Linux.ErrnoException or System.Net.Sockets.SocketException or OperationCanceledException)
+        {
+            _log.Phase($"warning: port forwarding is off for this pod: {e.Message}");
         }
     }
 
@@ -557,6 +588,18 @@ public sealed class Sandbox : IAsyncDisposable
             catch (Exception e) when (e is TtrpcException or OperationCanceledException)
             {
                 // QEMU is stopped below either way
+            }
+        }
+        if (Interlocked.Exchange(ref _ports, null) is { } ports)
+        {
+            try
+            {
+                await ports.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // Tear-down goes on whatever this left: the VM must go.
+                _log.Phase($"warning: port forwarding: {e.Message}");
             }
         }
         // The console lives in QEMU (a ring buffer): read it before QEMU goes.

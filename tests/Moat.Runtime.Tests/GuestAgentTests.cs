@@ -98,6 +98,18 @@ public sealed class GuestAgentTests : IAsyncDisposable
         Assert.Equal("4096", (await guest.StatsAsync("c1", CancellationToken.None))["memory.current"]);
     }
 
+    [Fact]
+    public async Task APortForwardReadLongerThanAskedIsRefused()
+    {
+        Answer<PortForwardReadRequest, ReadStreamResponse>("PortForwardRead", PortForwardReadRequest.Parser, r =>
+            new ReadStreamResponse { Data = Google.Protobuf.ByteString.CopyFrom(new byte[r.Len + (r.StreamId == 2 ? 1u : 0u)]) });
+        var guest = await ConnectAsync();
+        Assert.Equal(16, (await ((IGuestPorts)guest).ReadAsync(1, 16, CancellationToken.None)).Data.Length);
+        var e = await Assert.ThrowsAsync<AgentException>(() => ((IGuestPorts)guest).ReadAsync(2, 16, CancellationToken.None));
+        Assert.Equal(RuntimeErrorKind.GuestFailure, e.Kind);
+        Assert.Contains("17 bytes of port-forward stream 2", e.Message, StringComparison.Ordinal);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (_client is not null)

@@ -83,6 +83,18 @@ public sealed class AgentClient : IAsyncDisposable
     public Task<GuestMetricsResponse> GuestMetricsAsync(TimeSpan timeout, CancellationToken ct) =>
         Call("GuestMetrics", new GuestMetricsRequest(), GuestMetricsResponse.Parser, ct, timeout);
 
+    public Task<PortForwardOpenResponse> PortForwardOpenAsync(PortForwardOpenRequest request, CancellationToken ct) =>
+        Call("PortForwardOpen", request, PortForwardOpenResponse.Parser, ct);
+
+    public Task<Empty> PortForwardWriteAsync(PortForwardWriteRequest request, CancellationToken ct) =>
+        Call("PortForwardWrite", request, Empty.Parser, ct);
+
+    public Task<ReadStreamResponse> PortForwardReadAsync(PortForwardReadRequest request, CancellationToken ct) =>
+        Call("PortForwardRead", request, ReadStreamResponse.Parser, ct);
+
+    public Task<Empty> PortForwardCloseAsync(PortForwardCloseRequest request, CancellationToken ct) =>
+        Call("PortForwardClose", request, Empty.Parser, ct);
+
     /// <summary>
     /// Told of every call that has a deadline when it ends: the method, how long it took, whether
     /// it failed (the long polls, which wait for events by design, are not timed).
@@ -95,14 +107,14 @@ public sealed class AgentClient : IAsyncDisposable
     /// Deadlines of the calls that answer once their work is done; the agent is told the same
     /// deadline. Generous, as a guest under software emulation is slow (creating a container over
     /// 9p takes ~0.5 s there), but never unbounded: a wedged guest fails the call. The long polls
-    /// (WaitProcess, ReadStdout/ReadStderr, GetOOMEvent) wait for events that may take forever by
+    /// (WaitProcess, ReadStdout/ReadStderr, GetOOMEvent, PortForwardRead) wait for events that may take forever by
     /// design and have none; they end when the connection or the caller's token does.
     /// </summary>
     internal static TimeSpan? DefaultTimeout(string method) => method switch
     {
-        "WaitProcess" or "ReadStdout" or "ReadStderr" or "GetOOMEvent" => null,
+        "WaitProcess" or "ReadStdout" or "ReadStderr" or "GetOOMEvent" or "PortForwardRead" => null,
         "CreateContainer" or "CreateSandbox" or "ExecProcess" or "StartContainer" or "RemoveContainer" or "ConfigureNetwork"
-            or "OnlineCpus" or "WriteStdin" => TimeSpan.FromSeconds(60),
+            or "OnlineCpus" or "WriteStdin" or "PortForwardWrite" => TimeSpan.FromSeconds(60),
         "DestroySandbox" => TimeSpan.FromSeconds(5),
         _ => TimeSpan.FromSeconds(30),
     };

@@ -30,5 +30,9 @@ public static class AgentServiceBinder
         server.AddUnary<GetOOMEventRequest, OOMEvent>(n, "GetOOMEvent", GetOOMEventRequest.Parser, s.GetOOMEvent);
         server.AddUnary<OnlineCpusRequest, OnlineCpusResponse>(n, "OnlineCpus", OnlineCpusRequest.Parser, s.OnlineCpus);
         server.AddUnary<GuestMetricsRequest, GuestMetricsResponse>(n, "GuestMetrics", GuestMetricsRequest.Parser, s.GuestMetrics);
+        server.AddUnary<PortForwardOpenRequest, PortForwardOpenResponse>(n, "PortForwardOpen", PortForwardOpenRequest.Parser, s.PortForwardOpen);
+        server.AddUnary<PortForwardWriteRequest, Empty>(n, "PortForwardWrite", PortForwardWriteRequest.Parser, s.PortForwardWrite);
+        server.AddUnary<PortForwardReadRequest, ReadStreamResponse>(n, "PortForwardRead", PortForwardReadRequest.Parser, s.PortForwardRead);
+        server.AddUnary<PortForwardCloseRequest, Empty>(n, "PortForwardClose", PortForwardCloseRequest.Parser, s.PortForwardClose);
     }
 }

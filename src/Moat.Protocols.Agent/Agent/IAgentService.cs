@@ -31,4 +31,8 @@ public interface IAgentService
     Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context);
     Task<OnlineCpusResponse> OnlineCpus(OnlineCpusRequest request, TtrpcCallContext context);
     Task<GuestMetricsResponse> GuestMetrics(GuestMetricsRequest request, TtrpcCallContext context);
+    Task<PortForwardOpenResponse> PortForwardOpen(PortForwardOpenRequest request, TtrpcCallContext context);
+    Task<Empty> PortForwardWrite(PortForwardWriteRequest request, TtrpcCallContext context);
+    Task<ReadStreamResponse> PortForwardRead(PortForwardReadRequest request, TtrpcCallContext context);
+    Task<Empty> PortForwardClose(PortForwardCloseRequest request, TtrpcCallContext context);
 }

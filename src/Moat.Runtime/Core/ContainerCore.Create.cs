@@ -84,7 +84,8 @@ public sealed partial class ContainerCore
                 StateDir.SweepStale(options.StateRoot, options.NodeDir);
                 sandbox = booted = await Sandbox.StartAsync(r.Id, options, binds, settings.Phases, ct,
                     first: limits, networkNamespace: r.NetworkNamespace, growsCpus: isPodSandbox, vms: settings.Vms,
-                    host: new HostPlacement(spec.Linux?.CgroupsPath, spec.Linux?.Resources, r.StandInPid, spec.Process?.OomScoreAdj)).ConfigureAwait(false);
+                    host: new HostPlacement(spec.Linux?.CgroupsPath, spec.Linux?.Resources, r.StandInPid, spec.Process?.OomScoreAdj),
+                    forwardsPorts: isPodSandbox).ConfigureAwait(false);
                 _ = ForwardOomKillsAsync(sandbox);
             }
             await sandbox.CreateContainerAsync(r.Id, guestSpec, stdin: !string.IsNullOrEmpty(r.Io.Stdin), ct, r.Bundle, joins).ConfigureAwait(false);
