@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 
 namespace Moat.Linux;
@@ -22,7 +21,7 @@ public static class AtomicFile
     public static void Write(string path, ReadOnlySpan<byte> content, UnixFileMode mode = Readable)
     {
         var full = Path.GetFullPath(path);
-        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6))}.tmp");
+        var tmp = Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.{Convert.ToHexStringLower(KernelRandom.Bytes(6))}.tmp");
         try
         {
             CreateNew(tmp, content, mode);

@@ -93,6 +93,10 @@ public sealed class Sandbox : IAsyncDisposable
         try
         {
             sandbox._sizing.Record(id, first);
+            if (host is not null)
+            {
+                sandbox.EnterHostCgroup(host);
+            }
             try
             {
                 await sandbox.BootAsync(kernel, initrd, binds, first, ct).ConfigureAwait(false);
@@ -104,7 +108,7 @@ public sealed class Sandbox : IAsyncDisposable
             sandbox._startTook = clock.Elapsed;
             if (host is not null)
             {
-                sandbox.PlaceOnHost(host);
+                sandbox.FinishPlacement(host);
             }
             // Off the start's path (its lock may wait on other starts); tear-down waits for it.
             sandbox._startRecorded = new NodeStarts(options.NodeDir).RecordAsync(sandbox._restored ? NodeStarts.TemplatePath : NodeStarts.BootPath,
@@ -269,17 +273,8 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
-    /// <summary>
-    /// 32 bytes from the host's kernel generator. Not RandomNumberGenerator: on Linux it loads
-    /// libcrypto, ~4 MiB more resident memory in every shim (measured: shim RSS 14 -> 18 MiB).
-    /// </summary>
-    private static byte[] HostEntropy()
-    {
-        var bytes = new byte[32];
-        using var urandom = new FileStream("/dev/urandom", FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-        urandom.ReadExactly(bytes);
-        return bytes;
-    }
+    /// <summary>32 bytes from the host's kernel generator (see <see cref="Moat.Linux.KernelRandom"/>).</summary>
+    private static byte[] HostEntropy() => Moat.Linux.KernelRandom.Bytes(32);
 
     /// <summary>Syncs the guest with the host, mounts the share and configures the pod network.</summary>
     /// <param name="restored">The VM came from a template: its NICs still have the template's MACs.</param>
@@ -537,17 +532,39 @@ public sealed class Sandbox : IAsyncDisposable
     /// a foreground moat run) and the CLI's relay. A host that cannot (no such hierarchy, a
     /// refused write) leaves the VM where it was, with a warning in the phase log.
     /// </summary>
-    private void PlaceOnHost(HostPlacement host)
+    /// <summary>
+    /// Before the boot: this process (and the stand-in) join the cgroup the caller named, so QEMU
+    /// starts in it and every page the VM touches from its first is charged there (a cgroup keeps
+    /// the charges a process made before it moved in: placing QEMU after the boot left its boot
+    /// memory to the shim's old group, measured).
+    /// </summary>
+    private void EnterHostCgroup(HostPlacement host)
     {
         try
         {
             _hostCgroup = HostCgroup.Create(host.CgroupsPath);
             if (_hostCgroup is not null)
             {
-                foreach (var pid in new[] { VmmPid, Environment.ProcessId, host.StandInPid }.Where(p => p > 0).Distinct())
+                foreach (var pid in new[] { Environment.ProcessId, host.StandInPid }.Where(p => p > 0).Distinct())
                 {
                     _hostCgroup.Join(pid);
                 }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or RuntimeException)
+        {
+            _log.Phase($"warning: host cgroup {host.CgroupsPath}: {e.Message}");
+        }
+    }
+
+    /// <summary>After the boot: QEMU's membership checked, the limits written (the memory limit follows the VM's size), the OOM ranks set.</summary>
+    private void FinishPlacement(HostPlacement host)
+    {
+        try
+        {
+            if (_hostCgroup is not null)
+            {
+                _hostCgroup.Join(VmmPid);
                 _hostCgroup.Apply(host.Resources, (long)_memoryMiB << 20);
                 _log.Phase($"host cgroup {_hostCgroup.Relative}");
             }
