@@ -73,6 +73,10 @@ internal sealed class TtrpcServerTarget : FuzzTarget
         public Task<OOMEvent> GetOOMEvent(GetOOMEventRequest request, TtrpcCallContext context) => Task.FromResult(new OOMEvent());
         public Task<OnlineCpusResponse> OnlineCpus(OnlineCpusRequest request, TtrpcCallContext context) => Task.FromResult(new OnlineCpusResponse { OnlineCpus = request.Count });
         public Task<GuestMetricsResponse> GuestMetrics(GuestMetricsRequest request, TtrpcCallContext context) => Task.FromResult(new GuestMetricsResponse());
+        public Task<PortForwardOpenResponse> PortForwardOpen(PortForwardOpenRequest request, TtrpcCallContext context) => Task.FromResult(new PortForwardOpenResponse { StreamId = 1 });
+        public Task<Empty> PortForwardWrite(PortForwardWriteRequest request, TtrpcCallContext context) => Done;
+        public Task<ReadStreamResponse> PortForwardRead(PortForwardReadRequest request, TtrpcCallContext context) => Task.FromResult(new ReadStreamResponse { Eof = true });
+        public Task<Empty> PortForwardClose(PortForwardCloseRequest request, TtrpcCallContext context) => Done;
 
         private static Task<Empty> Done => Task.FromResult(new Empty());
     }
