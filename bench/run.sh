@@ -5,7 +5,7 @@
 #                  (Moat restores VMs from a template; the CLI row "template off" boots each);
 #                  CRI pod start; shim start; where Moat's start goes (`moat --debug run`)
 #   memory:        host PSS per idle pod with 1 and with MEMORY_AT idle pods; shim RSS; QEMU by mapping
-#   density:       idle pods up to 100, stopping before MemAvailable < 25% or at a failed start
+#   density:       idle pods up to 250, stopping before MemAvailable < 25% or at a failed start
 #   workload:      stdout throughput, rootfs sequential write/read and small files, pod<->host
 #                  network, a CPU loop; each as a ratio to runc
 # Writes bench/results/<date>/{report.md,*.png,samples.csv,summary.csv,results.json}.
@@ -15,11 +15,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-runs=10 pods=100 memory_at=20 stdout_mib=1024 rootfs_mib=256 net_mib=32 files=1000 loop=3000000
+runs=10 pods=250 memory_at=20 stdout_mib=1024 rootfs_mib=256 share_mib=128 net_mib=32 files=1000 loop=3000000
 mode="Full run: every start and workload figure repeated $runs times; density up to $pods pods."
 [ -n "${BENCH_STEPS:-}" ] && mode="Partial run (steps $BENCH_STEPS only): each figure repeated $runs times."
 if [ "${1:-}" = "--quick" ]; then
-  runs=1 pods=3 memory_at=2 stdout_mib=64 rootfs_mib=32 net_mib=8 files=200 loop=300000
+  runs=1 pods=3 memory_at=2 stdout_mib=64 rootfs_mib=32 share_mib=16 net_mib=8 files=200 loop=300000
   mode="Quick run (a smoke check): each measurement once, small sizes, density up to $pods pods. Indicative only."
 fi
 step() { echo; echo "==> [$1/9] $2"; }
@@ -158,12 +158,15 @@ done
 
 fi
 if want 8; then
-step 8 "workload: stdout ($stdout_mib MiB), rootfs ($rootfs_mib MiB, $files files), CPU loop, network ($net_mib MiB)"
+step 8 "workload: stdout ($stdout_mib MiB), rootfs ($rootfs_mib MiB, $files files), share ($share_mib MiB), CPU loop, network ($net_mib MiB)"
+# A file the host wrote, bind-mounted read-only: what a volume or an image layer is to the guest.
+mkdir -p "$work/share" && head -c "$((share_mib * 1048576))" /dev/urandom > "$work/share/f"
 for r in "${runtimes[@]}"; do
   bench workload --samples "$samples" --case "$r" --runs "$runs" --stdout-mib "$stdout_mib" -- \
     $C run --rm ${ctr_flags[$r]} $img "o-$r-{i}" dd if=/dev/zero bs=1M count="$stdout_mib" || note "stdout, $r: failed (see above)"
   bench workload --samples "$samples" --case "$r" --runs "$runs" -- \
-    $C run --rm ${ctr_flags[$r]} $img "w-$r-{i}" sh -c "$(cat bench/workload.sh)" workload "$rootfs_mib" "$files" "$loop" || note "rootfs and CPU, $r: failed (see above)"
+    $C run --rm ${ctr_flags[$r]} --mount "type=bind,src=$work/share,dst=/share,options=rbind:ro" $img "w-$r-{i}" \
+    sh -c "$(cat bench/workload.sh)" workload "$rootfs_mib" "$files" "$loop" "$stdout_mib" || note "rootfs and CPU, $r: failed (see above)"
   [ "$r" = runsc ] && continue # no CRI pods for runsc (see above)
   bench network --samples "$samples" --socket "$work/c.sock" --handler "$r" --runs "$runs" --mib "$net_mib" || note "network, $r: failed (see above)"
 done

@@ -38,6 +38,33 @@ internal static class Charts
         plt.SavePng(path, 900, 120 + 45 * rows.Count);
     }
 
+    /// <summary>A waterfall: one floating bar per step, from where it started to where it ended, in order from the top.</summary>
+    public static void Waterfall(string path, string title, string unit, IReadOnlyList<(string Label, double Start, double End)> steps)
+    {
+        var plt = new Plot();
+        var bars = steps.Select((s, i) => new Bar
+        {
+            Position = steps.Count - 1 - i,
+            ValueBase = s.Start,
+            Value = s.End,
+            FillColor = Palette[i % Palette.Length],
+            Orientation = Orientation.Horizontal,
+        }).ToList();
+        plt.Add.Bars(bars);
+        for (var i = 0; i < steps.Count; i++)
+        {
+            var text = plt.Add.Text($" +{Format(steps[i].End - steps[i].Start)}", steps[i].End, steps.Count - 1 - i);
+            text.LabelFontSize = 11;
+            text.LabelAlignment = Alignment.MiddleLeft;
+        }
+
+        plt.Axes.Left.SetTicks(steps.Select((_, i) => (double)(steps.Count - 1 - i)).ToArray(), steps.Select(s => s.Label).ToArray());
+        plt.Axes.Margins(left: 0, right: 0.15);
+        plt.Title(title);
+        plt.XLabel($"{unit} since the start (bar: the step, medians)");
+        plt.SavePng(path, 900, 120 + 40 * steps.Count);
+    }
+
     /// <summary>One line per series.</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel, IReadOnlyList<(string Name, double[] X, double[] Y)> series)
     {

@@ -79,6 +79,16 @@ internal sealed class Cri : IDisposable
     public async Task<string> PodIpAsync(string pod) =>
         (await Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = pod }, deadline: Deadline)).Status.Network.Ip;
 
+    /// <summary>Runs <paramref name="cmd"/> in the pod's first container (CRI ExecSync); its stdout, or an error naming its exit status.</summary>
+    public async Task<string> ExecAsync(string pod, params string[] cmd)
+    {
+        var containers = await Runtime.ListContainersAsync(new ListContainersRequest { Filter = new ContainerFilter { PodSandboxId = pod } }, deadline: Deadline);
+        var r = await Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = containers.Containers[0].Id, Cmd = { cmd }, Timeout = 170 }, deadline: Deadline);
+        return r.ExitCode == 0
+            ? r.Stdout.ToStringUtf8()
+            : throw new BenchException($"exec {string.Join(' ', cmd)} in pod {pod}: exit {r.ExitCode}: {r.Stderr.ToStringUtf8().Trim()}");
+    }
+
     public async Task RemovePodAsync(string pod)
     {
         await Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = pod }, deadline: Deadline);

@@ -6,13 +6,18 @@ namespace Moat.Bench;
 /// <summary>
 /// network: TCP throughput over the pod network, in a pod of HANDLER: pod to host (HTTP GET of a
 /// MIB-sized file the pod serves from tmpfs with busybox httpd) and host to pod (MIB sent to a
-/// busybox nc that discards it, timed until the pod closes the connection).
+/// busybox nc that discards it, timed until the pod closes the connection); and the ceiling the
+/// pod itself sets, the same HTTP GET over the pod's own loopback (busybox wget, timed in the pod).
 /// </summary>
 internal static class NetworkCommand
 {
     private const string Server =
         "mkdir -p /dev/shm/w && dd if=/dev/zero of=/dev/shm/w/blob bs=1M count=$0 2>/dev/null && httpd -p 8080 -h /dev/shm/w && " +
         "while true; do nc -l -p 9000 > /dev/null; done";
+
+    /// <summary>The blob fetched over the pod's loopback, in centiseconds of the pod's clock.</summary>
+    private const string Loopback =
+        "now() { awk '{ printf \"%d\", $1 * 100 }' /proc/uptime; }; a=$(now); wget -q -O /dev/null http://127.0.0.1:8080/blob; b=$(now); echo $((b - a))";
 
     public static async Task<int> RunAsync(Args args)
     {
@@ -39,12 +44,15 @@ internal static class NetworkCommand
                 }
 
                 var up = mib / await SendAsync(ip, mib);
+                var centiseconds = double.Parse((await cri.ExecAsync(pod, "sh", "-c", Loopback)).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+                var loopback = mib / (Math.Max(1, centiseconds) / 100);
                 SampleFile.Append(samples,
                 [
                     new Sample("workload", handler, "network pod to host", "MiB/s", 0, down),
                     new Sample("workload", handler, "network host to pod", "MiB/s", 0, up),
+                    new Sample("workload", handler, "network pod loopback", "MiB/s", 0, loopback),
                 ]);
-                Console.WriteLine($"  network {handler} {i + 1}/{runs}: pod to host {down:F1} MiB/s, host to pod {up:F1} MiB/s");
+                Console.WriteLine($"  network {handler} {i + 1}/{runs}: pod to host {down:F1} MiB/s, host to pod {up:F1} MiB/s, pod loopback {loopback:F1} MiB/s");
             }
         }
         finally
