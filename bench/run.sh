@@ -11,11 +11,12 @@
 # Writes bench/results/<date>/{report.md,*.png,samples.csv,summary.csv,results.json}.
 # Usage: bench/run.sh [--quick]   (root; --quick runs each measurement once with small sizes)
 #        BENCH_STEPS="4 6" bench/run.sh   runs only those steps (3-8), into bench/results/<date>-steps-4-6
+#        BENCH_RUNS=5 BENCH_PODS=100 bench/run.sh   fewer repetitions, a lower density ceiling
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 
-runs=10 pods=250 memory_at=20 stdout_mib=1024 rootfs_mib=256 share_mib=128 net_mib=32 files=1000 loop=3000000
+runs=${BENCH_RUNS:-10} pods=${BENCH_PODS:-250} memory_at=20 stdout_mib=1024 rootfs_mib=256 share_mib=128 net_mib=32 files=1000 loop=3000000
 mode="Full run: every start and workload figure repeated $runs times; density up to $pods pods."
 [ -n "${BENCH_STEPS:-}" ] && mode="Partial run (steps $BENCH_STEPS only): each figure repeated $runs times."
 if [ "${1:-}" = "--quick" ]; then
