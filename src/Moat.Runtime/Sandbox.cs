@@ -526,17 +526,13 @@ public sealed class Sandbox : IAsyncDisposable
             _vcpus, (long)_memoryMiB << 20, (long)(_memoryMiB - _bootMemoryMiB) << 20, containers, usage, error, _rpc.Snapshot());
     }
 
-    /// <summary>Stops the containers (the agent syncs before it answers), stops QEMU, removes the state directory.</summary>
     /// <summary>
     /// Puts the VM's host processes in the caller's cgroup: QEMU, this process (the shim daemon, or
     /// a foreground moat run) and the CLI's relay. A host that cannot (no such hierarchy, a
-    /// refused write) leaves the VM where it was, with a warning in the phase log.
-    /// </summary>
-    /// <summary>
-    /// Before the boot: this process (and the stand-in) join the cgroup the caller named, so QEMU
-    /// starts in it and every page the VM touches from its first is charged there (a cgroup keeps
-    /// the charges a process made before it moved in: placing QEMU after the boot left its boot
-    /// memory to the shim's old group, measured).
+    /// refused write) leaves the VM where it was, with a warning in the phase log. Before the boot,
+    /// this process and the stand-in join, so QEMU starts in the group and every page the VM
+    /// touches from its first is charged there (a cgroup keeps the charges a process made before it
+    /// moved in: placing QEMU after the boot left its boot memory to the shim's old group, measured).
     /// </summary>
     private void EnterHostCgroup(HostPlacement host)
     {
@@ -593,6 +589,7 @@ public sealed class Sandbox : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the containers (the agent syncs before it answers), stops QEMU, removes the state directory.</summary>
     public async Task<string?> TearDownAsync(bool keepLog)
     {
         if (_agent is not null && _agentAnswered && _vm is not null && !_vm.Fault.IsCompleted)
