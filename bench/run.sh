@@ -43,6 +43,9 @@ img=docker.io/library/busybox:latest
 C="ctr -a $work/c.sock -n bench"
 ctd=""
 cleanup() {
+  # Every step runs whatever the one before it returned (under set -e a failed wait, say, for a
+  # containerd killed by a signal, ended the clean-up there and left every pod's shim behind).
+  set +e
   if [ -n "$ctd" ]; then
     # After an interrupted run: pods through CRI (which also removes their network namespaces),
     # then ctr's containers, then any shim still serving this containerd, with its processes.

@@ -28,6 +28,9 @@ work=$(mktemp -d /tmp/moat-soak.XXXXXX)
 C="ctr -a $work/c.sock -n soak"
 ctd=""
 cleanup() {
+  # Every step runs whatever the one before it returned (under set -e a failed wait, say, for a
+  # containerd killed by a signal, ended the clean-up there and left every pod's shim behind).
+  set +e
   # What failed cycles said, and containerd's side of it, outlive the work directory.
   if grep -q FAILED "$work/cycles.log" 2>/dev/null; then cp "$work/cycles.log" "$out/soak-cycles.log"; cp "$work/containerd.log" "$out/soak-containerd.log" 2>/dev/null || true; fi
   moat --root "$work/root" delete --force resident >/dev/null 2>&1 || true
