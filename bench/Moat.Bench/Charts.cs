@@ -26,12 +26,10 @@ internal static class Charts
             Whisker(plt, s.Min, y, s.Max, y);
             Whisker(plt, s.Min, y - 0.15, s.Min, y + 0.15);
             Whisker(plt, s.Max, y - 0.15, s.Max, y + 0.15);
-            var text = plt.Add.Text($" {Format(s.Median)}", s.Max, y);
-            text.LabelFontSize = 11;
-            text.LabelAlignment = Alignment.MiddleLeft;
+            EndLabel(plt, $" {Format(s.Median)}", s.Max, y);
         }
 
-        plt.Axes.Left.SetTicks(rows.Select((_, i) => (double)(rows.Count - 1 - i)).ToArray(), rows.Select(r => r.Label).ToArray());
+        RowTicks(plt, rows.Select(r => r.Label).ToList());
         plt.Axes.Margins(left: 0, right: 0.2);
         plt.Title(title);
         plt.XLabel($"{unit} (bar: median; whisker: min to max)");
@@ -53,17 +51,27 @@ internal static class Charts
         plt.Add.Bars(bars);
         for (var i = 0; i < steps.Count; i++)
         {
-            var text = plt.Add.Text($" +{Format(steps[i].End - steps[i].Start)}", steps[i].End, steps.Count - 1 - i);
-            text.LabelFontSize = 11;
-            text.LabelAlignment = Alignment.MiddleLeft;
+            EndLabel(plt, $" +{Format(steps[i].End - steps[i].Start)}", steps[i].End, steps.Count - 1 - i);
         }
 
-        plt.Axes.Left.SetTicks(steps.Select((_, i) => (double)(steps.Count - 1 - i)).ToArray(), steps.Select(s => s.Label).ToArray());
+        RowTicks(plt, steps.Select(s => s.Label).ToList());
         plt.Axes.Margins(left: 0, right: 0.15);
         plt.Title(title);
         plt.XLabel($"{unit} since the start (bar: the step, medians)");
         plt.SavePng(path, 900, 120 + 40 * steps.Count);
     }
+
+    /// <summary>A figure written just right of a horizontal bar's end.</summary>
+    private static void EndLabel(Plot plt, string text, double x, double y)
+    {
+        var label = plt.Add.Text(text, x, y);
+        label.LabelFontSize = 11;
+        label.LabelAlignment = Alignment.MiddleLeft;
+    }
+
+    /// <summary>The rows' names on the left axis, the first at the top.</summary>
+    private static void RowTicks(Plot plt, IReadOnlyList<string> labels) =>
+        plt.Axes.Left.SetTicks(labels.Select((_, i) => (double)(labels.Count - 1 - i)).ToArray(), labels.ToArray());
 
     /// <summary>One line per series.</summary>
     public static void Lines(string path, string title, string xLabel, string yLabel, IReadOnlyList<(string Name, double[] X, double[] Y)> series)
