@@ -38,7 +38,7 @@ internal sealed partial class AgentService
     {
         var max = request.Len == 0 ? MaxRead : (int)Math.Min(request.Len, MaxRead);
         var (data, eof) = await s.ReadAsync(max, context.CancellationToken);
-        // The array is ours alone: wrap it instead of copying it once more.
+        // The memory is ours alone: wrap it instead of copying it once more.
         return new ReadStreamResponse { Data = Google.Protobuf.UnsafeByteOperations.UnsafeWrap(data), Eof = eof };
     }
 

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Google.Protobuf;
+using Moat.Ttrpc.Protocol;
 
 namespace Moat.Ttrpc;
 
@@ -35,10 +36,63 @@ internal sealed class FrameWriter
                 $"message length {size} exceeds the maximum message size of {FrameHeader.MaxDataLength}");
         }
 
-        var frame = new byte[FrameHeader.Size + size];
+        // Every byte is written below: no need to clear a buffer that may be a MiB of stdout.
+        var frame = GC.AllocateUninitializedArray<byte>(FrameHeader.Size + size);
         new FrameHeader((uint)size, streamId, type, flags).WriteTo(frame);
         message.WriteTo(frame.AsSpan(FrameHeader.Size));
         return frame;
+    }
+
+    /// <summary>The OK status of every successful response, encoded once.</summary>
+    private static readonly byte[] OkStatus = new Response { Status = new Status { Code = (int)StatusCode.OK } }.ToByteArray();
+
+    /// <summary>Response field 2 (payload), length-delimited.</summary>
+    private const byte PayloadTag = (2 << 3) | 2;
+
+    /// <summary>
+    /// Encodes a successful <see cref="Response"/> whose payload is <paramref name="payload"/>,
+    /// serializing the payload message straight into the frame: the bytes it carries (a MiB of a
+    /// container's stdout, in a guest whose every copy is emulated) are copied once, not three times.
+    /// The bytes equal those of <see cref="Encode"/> for the same response.
+    /// </summary>
+    public static byte[] EncodeOkResponse(uint streamId, IMessage payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        var payloadSize = payload.CalculateSize();
+        var lengthSize = CodedOutputStream.ComputeLengthSize(payloadSize);
+        // proto3 leaves an empty bytes field out, as Encode would.
+        var size = OkStatus.Length + (payloadSize == 0 ? 0 : 1L + lengthSize + payloadSize);
+        if (size > FrameHeader.MaxDataLength)
+        {
+            throw new TtrpcException(
+                StatusCode.ResourceExhausted,
+                $"message length {size} exceeds the maximum message size of {FrameHeader.MaxDataLength}");
+        }
+
+        var frame = GC.AllocateUninitializedArray<byte>(FrameHeader.Size + (int)size);
+        new FrameHeader((uint)size, streamId, MessageType.Response, FrameFlags.None).WriteTo(frame);
+        var body = frame.AsSpan(FrameHeader.Size);
+        OkStatus.CopyTo(body);
+        body = body[OkStatus.Length..];
+        if (payloadSize == 0)
+        {
+            return frame;
+        }
+        body[0] = PayloadTag;
+        WriteVarint(body[1..], (uint)payloadSize);
+        payload.WriteTo(body[(1 + lengthSize)..]);
+        return frame;
+    }
+
+    /// <summary>Protobuf's base-128 varint: seven bits a byte, low first, the high bit set on all but the last.</summary>
+    private static void WriteVarint(Span<byte> destination, uint value)
+    {
+        var i = 0;
+        for (; value >= 0x80; value >>= 7)
+        {
+            destination[i++] = (byte)(value | 0x80);
+        }
+        destination[i] = (byte)value;
     }
 
     /// <summary>Queues an encoded frame; false once the writer has been completed.</summary>

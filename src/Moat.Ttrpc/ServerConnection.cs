@@ -115,7 +115,11 @@ internal sealed class ServerConnection
         {
             var handler = _methods.Resolve(request.Service, request.Method);
             var payload = await handler(request.Payload, context).ConfigureAwait(false);
-            response = new Response { Status = new Status { Code = (int)StatusCode.OK }, Payload = payload };
+            if (TrySendOk(streamId, payload))
+            {
+                return;
+            }
+            response = Error(StatusCode.ResourceExhausted, $"{request.Service}.{request.Method}: the response exceeds the maximum message size of {FrameHeader.MaxDataLength}");
         }
         catch (TtrpcException e)
         {
@@ -142,6 +146,25 @@ internal sealed class ServerConnection
 
     private static Response Error(StatusCode code, string message) =>
         new() { Status = new Status { Code = (int)code, Message = message } };
+
+    /// <summary>Queues an OK response carrying <paramref name="payload"/>; false if it is too large for a frame.</summary>
+    private bool TrySendOk(uint streamId, IMessage payload)
+    {
+        byte[] frame;
+        try
+        {
+            frame = FrameWriter.EncodeOkResponse(streamId, payload);
+        }
+        catch (TtrpcException e)
+        {
+            _connection.Log($"response on stream {streamId} not sent: {e.Message}");
+            return false;
+        }
+
+        // False only when the connection is already closed; the response is then dropped.
+        _connection.Writer.TryEnqueue(frame);
+        return true;
+    }
 
     private void Send(uint streamId, Response response)
     {

@@ -59,7 +59,7 @@ public sealed class TtrpcServer
 
             var response = await handler(request, context).ConfigureAwait(false)
                 ?? throw new TtrpcException(StatusCode.Internal, $"{service}.{method}: handler returned null");
-            return response.ToByteString();
+            return (IMessage)response;
         });
     }
 

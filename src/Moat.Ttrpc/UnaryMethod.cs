@@ -2,5 +2,8 @@ using Google.Protobuf;
 
 namespace Moat.Ttrpc;
 
-/// <summary>A registered unary handler, type-erased to payload bytes in and out.</summary>
-internal delegate Task<ByteString> UnaryMethod(ByteString payload, TtrpcCallContext context);
+/// <summary>
+/// A registered unary handler, type-erased: payload bytes in, the response message out (encoded
+/// straight into its frame, with no payload copy in between).
+/// </summary>
+internal delegate Task<IMessage> UnaryMethod(ByteString payload, TtrpcCallContext context);
