@@ -11,6 +11,9 @@ namespace Moat.Agent;
 
 internal sealed partial class AgentService : IAgentService
 {
+    /// <summary>The CRI annotation that tells a pod's sandbox (pause) container from its members.</summary>
+    public const string CriContainerTypeAnnotation = "io.kubernetes.cri.container-type";
+
     public const string Version = "0.1.0";
 
     private readonly ConcurrentDictionary<string, Container> _containers = new();
@@ -142,7 +145,7 @@ internal sealed partial class AgentService : IAgentService
         {
             throw new AgentException(AgentErrorKind.AlreadyExists, $"container {request.ContainerId} already exists");
         }
-        if (spec.Annotations?.GetValueOrDefault("io.kubernetes.cri.container-type") == "sandbox" && !string.IsNullOrEmpty(spec.Hostname))
+        if (spec.Annotations?.GetValueOrDefault(CriContainerTypeAnnotation) == "sandbox" && !string.IsNullOrEmpty(spec.Hostname))
         {
             // The pod's containers share the guest's own UTS namespace (their spec names the
             // sandbox's, a host path): give it the pod's hostname.
@@ -151,7 +154,7 @@ internal sealed partial class AgentService : IAgentService
         try
         {
             var process = spec.Process ?? throw new AgentException(AgentErrorKind.InvalidArgument, "config.json has no process");
-            var init = new InitSpec { Spec = spec, Rootfs = spec.Root!.Path, Process = process };
+            var init = new InitSpec { Spec = spec, Rootfs = spec.Root!.Path, Process = process, Hold = PodHolder.Holds(spec) };
             try
             {
                 _cgroups.Create(request.ContainerId, spec.Linux?.Resources);
@@ -214,6 +217,12 @@ internal sealed partial class AgentService : IAgentService
         if (!c.Started || init.Exited)
         {
             throw new AgentException(AgentErrorKind.FailedPrecondition, $"container {c.Id} is not running");
+        }
+        if (PodHolder.Holds(c.Spec))
+        {
+            // Its mount namespace is the guest's own: there is no container filesystem to run a process in.
+            throw new AgentException(AgentErrorKind.FailedPrecondition,
+                $"container {c.Id} is the pod's sandbox, held without a program or filesystem: exec in one of the pod's containers");
         }
         Moat.Oci.Process process;
         try

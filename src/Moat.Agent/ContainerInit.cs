@@ -66,11 +66,18 @@ internal static unsafe partial class ContainerInit
                 // it sent the spec): /proc/self/cgroup reads "0::/" and the cgroup2 mount below
                 // shows the container's own files (memory.max, cpu.max), not the guest's root.
                 ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
-                RootfsSetup.Prepare(spec.Spec!, spec.Rootfs, Mark);
-                // As runc's init: a program that is not there fails create, not start, so callers
-                // clean up a failed create (Docker, containerd's runc shim) and never hold a task
-                // whose start cannot work. Whether it may be exec'd is still execve's answer.
-                CheckExists(spec.Process);
+                if (spec.Hold)
+                {
+                    PodHolder.Prepare(spec.Spec!);
+                }
+                else
+                {
+                    RootfsSetup.Prepare(spec.Spec!, spec.Rootfs, Mark);
+                    // As runc's init: a program that is not there fails create, not start, so callers
+                    // clean up a failed create (Docker, containerd's runc shim) and never hold a task
+                    // whose start cannot work. Whether it may be exec'd is still execve's answer.
+                    CheckExists(spec.Process);
+                }
             }
             if (spec.Process.Terminal)
             {
@@ -87,8 +94,16 @@ internal static unsafe partial class ContainerInit
                     return 0; // the agent gave up on this container before starting it
                 }
             }
+            if (spec.Hold)
+            {
+                BecomeProcess(spec.Process, terminal: false, filter, loadFilterLast: true);
+                // What execve's close-on-exec does for a run container: the agent reads EOF, "started".
+                Libc.close(StartFd);
+                Libc.close(SyncFd);
+                PodHolder.Hold();
+            }
             Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal, filter);
-            return 1; // not reached: Finish execs or throws
+            return 1; // not reached: Finish execs or throws, Hold never returns
         }
         catch (Exception e)
         {
@@ -208,6 +223,28 @@ internal static unsafe partial class ContainerInit
     /// </summary>
     private static void Finish(Moat.Oci.Process p, bool terminal, ISeccompFilter? filter)
     {
+        BecomeProcess(p, terminal, filter, loadFilterLast: false);
+        var env = p.Env ?? [];
+        var args = p.Args ?? throw new InvalidDataException("process.args is empty");
+        var path = ResolveExecutable(args[0], env);
+        using var argv = new NativeStringArray(args);
+        using var envp = new NativeStringArray(env);
+        if (filter is not null && p.NoNewPrivileges)
+        {
+            LoadFilter(filter);
+        }
+        Libc.execve(path, argv.Pointer, envp.Pointer);
+        var errno = Marshal.GetLastPInvokeError();
+        throw new IOException($"exec \"{args[0]}\": {Marshal.GetPInvokeErrorMessage(errno)}");
+    }
+
+    /// <summary>
+    /// Everything of <paramref name="p"/> but its program: limits, session, credentials,
+    /// capabilities, and the seccomp filter where runc loads it (see <see cref="Finish"/>; with
+    /// <paramref name="loadFilterLast"/> a no_new_privileges filter is loaded here, last, too).
+    /// </summary>
+    private static void BecomeProcess(Moat.Oci.Process p, bool terminal, ISeccompFilter? filter, bool loadFilterLast)
+    {
         foreach (var r in p.Rlimits ?? [])
         {
             if (!Rlimits.TryParse(r.Type, out var res))
@@ -248,19 +285,10 @@ internal static unsafe partial class ContainerInit
         ErrnoException.Check(Libc.setresuid(p.User.Uid, p.User.Uid, p.User.Uid), "setresuid", p.User.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Libc.prctl(Libc.PR_SET_KEEPCAPS, 0, 0, 0, 0);
         caps.ApplyProcessSets();
-
-        var env = p.Env ?? [];
-        var args = p.Args ?? throw new InvalidDataException("process.args is empty");
-        var path = ResolveExecutable(args[0], env);
-        using var argv = new NativeStringArray(args);
-        using var envp = new NativeStringArray(env);
-        if (filter is not null && p.NoNewPrivileges)
+        if (loadFilterLast && filter is not null && p.NoNewPrivileges)
         {
             LoadFilter(filter);
         }
-        Libc.execve(path, argv.Pointer, envp.Pointer);
-        var errno = Marshal.GetLastPInvokeError();
-        throw new IOException($"exec \"{args[0]}\": {Marshal.GetPInvokeErrorMessage(errno)}");
     }
 
     /// <summary>

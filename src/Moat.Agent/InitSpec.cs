@@ -42,6 +42,9 @@ internal sealed class InitSpec
     /// </summary>
     public List<(string Type, string Path)> Joins { get; set; } = [];
 
+    /// <summary>Init mode: the pod's sandbox container, held without its program (<see cref="PodHolder"/>).</summary>
+    public bool Hold { get; set; }
+
     public byte[] ToJson()
     {
         var buffer = new ArrayBufferWriter<byte>();
@@ -50,6 +53,7 @@ internal sealed class InitSpec
             w.WriteStartObject();
             w.WriteString("rootfs", Rootfs);
             w.WriteNumber("initPid", InitPid);
+            w.WriteBoolean("hold", Hold);
             w.WriteStartArray("joins");
             foreach (var (type, path) in Joins)
             {
@@ -81,6 +85,7 @@ internal sealed class InitSpec
         {
             Rootfs = root.GetProperty("rootfs").GetString() ?? "",
             InitPid = root.GetProperty("initPid").GetInt32(),
+            Hold = root.TryGetProperty("hold", out var hold) && hold.GetBoolean(),
             Joins = root.GetProperty("joins").EnumerateArray().Select(j => j.GetString()!).Select(j => (j[..j.IndexOf('=', StringComparison.Ordinal)], j[(j.IndexOf('=', StringComparison.Ordinal) + 1)..])).ToList(),
             Process = root.GetProperty("process").Deserialize(OciJsonContext.Default.Process) ?? throw new InvalidDataException("init spec without a process"),
             Spec = root.TryGetProperty("spec", out var spec) ? spec.Deserialize(OciJsonContext.Default.Spec) : null,

@@ -35,4 +35,23 @@ public sealed class InitSpecTests
         Assert.Null(back.Seccomp);
         Assert.Null(back.Spec!.Linux!.Seccomp);
     }
+
+    [Theory]
+    [InlineData("sandbox", false, true)]
+    [InlineData("sandbox", true, false)] // a terminal needs a pty in the container's own devpts: run it
+    [InlineData("container", false, false)]
+    [InlineData(null, false, false)]
+    public void OnlyAPodsSandboxContainerIsHeldAndTheHelperIsToldSo(string? type, bool terminal, bool held)
+    {
+        var spec = DefaultSpec.Create();
+        spec.Process!.Terminal = terminal;
+        if (type is not null)
+        {
+            spec.Annotations = new Dictionary<string, string> { [AgentService.CriContainerTypeAnnotation] = type };
+        }
+
+        Assert.Equal(held, PodHolder.Holds(spec));
+        var back = InitSpec.FromJson(new InitSpec { Spec = spec, Rootfs = "/r", Process = spec.Process, Hold = PodHolder.Holds(spec) }.ToJson());
+        Assert.Equal(held, back.Hold);
+    }
 }

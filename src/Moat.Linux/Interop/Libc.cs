@@ -121,7 +121,7 @@ public static unsafe partial class Libc
 
     public const int PR_SET_PDEATHSIG = 1, PR_SET_KEEPCAPS = 8, PR_CAPBSET_READ = 23, PR_CAPBSET_DROP = 24,
         PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47, PR_CAP_AMBIENT_RAISE = 2, PR_CAP_AMBIENT_CLEAR_ALL = 4,
-        PR_SET_CHILD_SUBREAPER = 36, PR_SET_NAME = 15;
+        PR_SET_CHILD_SUBREAPER = 36, PR_SET_NAME = 15, PR_SET_DUMPABLE = 4;
 
     /// <summary>capset(2) header version with two 32-bit words per set (linux/capability.h).</summary>
     public const uint _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
