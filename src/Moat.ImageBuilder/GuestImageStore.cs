@@ -61,12 +61,17 @@ internal static class GuestImageStore
         File.WriteAllBytes(Path.Combine(directory, ManifestFileName), bytes);
     }
 
-    /// <summary>Points GuestRoot/current at <paramref name="name"/> (a sibling directory) atomically: new symlink, then rename over the old one.</summary>
+    /// <summary>
+    /// Points GuestRoot/current at <paramref name="name"/> (a sibling directory) atomically: new
+    /// symlink, then rename over the old one. Then removes the images older than the one it
+    /// replaced (<see cref="PruneOlderImages"/>).
+    /// </summary>
     public static void PointCurrentAt(string guestRoot, string name)
     {
         var current = Path.Combine(guestRoot, CurrentLinkName);
         var existing = new FileInfo(current);
-        if (existing.LinkTarget == name)
+        var previous = existing.LinkTarget;
+        if (previous == name)
         {
             return;
         }
@@ -86,7 +91,46 @@ internal static class GuestImageStore
             File.Delete(temp);
             throw;
         }
+        if (previous is not null)
+        {
+            PruneOlderImages(guestRoot, name, previous, DateTime.UtcNow);
+        }
     }
+
+    /// <summary>An image directory younger than this may be one a concurrent build just made and is about to switch to.</summary>
+    private static readonly TimeSpan YoungImage = TimeSpan.FromHours(1);
+
+    /// <summary>
+    /// Removes every image directory but <paramref name="current"/> and <paramref name="previous"/>:
+    /// each build or upgrade adds one (40 MB), and nothing else ever removed them (64 had piled up
+    /// here). A VM still running on a removed image keeps its open files; the previous image stays
+    /// for a template or VM start that resolved it just before the switch, and an image made in
+    /// the last hour for a concurrent build about to switch to it. Only directories named as images
+    /// are (sixteen hex digits, with a manifest) are touched.
+    /// </summary>
+    internal static void PruneOlderImages(string guestRoot, string current, string previous, DateTime now)
+    {
+        foreach (var dir in Directory.EnumerateDirectories(guestRoot))
+        {
+            var name = Path.GetFileName(dir);
+            var info = new DirectoryInfo(dir);
+            if (name == current || name == previous || !IsImageName(name) || info.LinkTarget is not null
+                || !File.Exists(Path.Combine(dir, ManifestFileName)) || now - info.LastWriteTimeUtc < YoungImage)
+            {
+                continue;
+            }
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Left for the next switch; an image that cannot be removed must not fail the build.
+            }
+        }
+    }
+
+    private static bool IsImageName(string name) => name.Length == 16 && name.All(char.IsAsciiHexDigitLower);
 
     public static GuestImage ToImage(string directory, GuestManifest manifest, bool rebuilt) =>
         new(directory, Path.Combine(directory, manifest.Vmlinux), Path.Combine(directory, manifest.Initrd), manifest.KernelVersion, rebuilt)
