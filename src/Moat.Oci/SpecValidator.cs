@@ -450,6 +450,13 @@ public static partial class SpecValidator
         }
 
         ValidateStringMap(linux.Sysctl, "linux.sysctl", c);
+        foreach (var key in linux.Sysctl?.Keys ?? Enumerable.Empty<string>())
+        {
+            if (key.Length > 0 && !IsSysctlName(key))
+            {
+                c.Error(Key("linux.sysctl", key), "invalid sysctl name: names are letters, digits, '_' and '-' in parts joined by '.' or '/' (net.ipv4.ip_forward)");
+            }
+        }
 
         if (linux.Seccomp is not null)
         {
@@ -1003,6 +1010,10 @@ public static partial class SpecValidator
             }
         }
     }
+
+    /// <summary>A sysctl's name is a path under /proc/sys: no empty, "." or ".." part can walk out of it.</summary>
+    private static bool IsSysctlName(string key) =>
+        key.Split('.', '/').All(part => part.Length > 0 && part.All(ch => char.IsAsciiLetterOrDigit(ch) || ch is '_' or '-'));
 
     private static void ValidateStringMap(Dictionary<string, string>? map, string path, Collector c)
     {

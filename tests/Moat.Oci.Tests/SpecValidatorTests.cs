@@ -52,6 +52,8 @@ public class SpecValidatorTests
     [InlineData("linux.resources.rdma", "{\"mlx5_1\": {}}", "linux.resources.rdma.mlx5_1", "must specify hcaHandles or hcaObjects")]
     [InlineData("linux.resources.unified", "{\"../memory.max\": \"1\"}", "linux.resources.unified[\"../memory.max\"]", "invalid cgroup file name")]
     [InlineData("linux.sysctl", "{\"\": \"1\"}", "linux.sysctl", "keys must not be empty")]
+    [InlineData("linux.sysctl", "{\"net/../../init\": \"1\"}", "linux.sysctl[\"net/../../init\"]", "invalid sysctl name")]
+    [InlineData("linux.sysctl", "{\"kernel..shmmax\": \"1\"}", "linux.sysctl[\"kernel..shmmax\"]", "invalid sysctl name")]
     [InlineData("linux.seccomp", "{\"defaultAction\": \"SCMP_ACT_FOO\"}", "linux.seccomp.defaultAction", "unknown seccomp action \"SCMP_ACT_FOO\"")]
     [InlineData("linux.seccomp", "{\"architectures\": []}", "linux.seccomp.defaultAction", "is required")]
     [InlineData("linux.seccomp", "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"defaultErrnoRet\": 1}", "linux.seccomp.defaultErrnoRet", "is only valid with SCMP_ACT_ERRNO or SCMP_ACT_TRACE")]
