@@ -41,7 +41,7 @@ internal static class AgentMain
 
             var device = args.Length > 1 && args[0] == "--port" ? args[1] : Boot.FindVirtioPort(PortName, TimeSpan.FromSeconds(30));
             Log.Verbose($"serving on {device} at {Uptime.Milliseconds()} ms");
-            _ = Task.Run(launcher.PrepareStandby);
+            _ = Task.Run(() => launcher.PrepareStandby(ProcessLauncher.BootStandbys));
             while (true)
             {
                 // A virtio port opens once; the fd is duplicated so reads and writes never contend on

@@ -8,8 +8,11 @@ namespace Moat.Agent;
 /// Starts the container-init helper on a fresh thread that first enters the namespaces the
 /// helper must be born in (a new PID namespace for init, the container's for exec), since
 /// posix_spawn's child inherits the calling thread's namespaces.
-/// One init helper is kept on standby: starting a NativeAOT process costs ~450 ms under TCG
-/// (measured), so the next container's helper is started before it is asked for.
+/// Init helpers are kept on standby: starting a NativeAOT process costs ~450 ms under TCG
+/// (measured), so the next container's helper is started before it is asked for. A booting VM
+/// (a template's, so every clone) starts two, one for a pod's sandbox and one for its first
+/// container, which comes before a helper started after the sandbox's could be ready; once one is
+/// taken, one is kept (each idle helper is guest memory).
 /// </summary>
 internal sealed class ProcessLauncher
 {
@@ -17,8 +20,14 @@ internal sealed class ProcessLauncher
 
     private readonly Reaper _reaper;
     private readonly string _self;
+    /// <summary>Standby helpers a booting VM starts (<see cref="PrepareStandby"/>).</summary>
+    public const int BootStandbys = 2;
+
     private readonly object _standbyLock = new();
-    private Helper? _standby;
+    private readonly List<Helper> _standbys = [];
+
+    /// <summary>Standby helpers being started now (guarded by <see cref="_standbyLock"/>).</summary>
+    private int _starting;
 
     public ProcessLauncher(Reaper reaper)
     {
@@ -55,23 +64,28 @@ internal sealed class ProcessLauncher
     }
 
     /// <summary>
-    /// True once the standby helper has warmed up and waits for its spec: its main thread is
-    /// blocked in read(2) on the spec pipe (/proc/PID/syscall: "0 0x3 ...").
+    /// True once no standby helper is being started and each has warmed up and waits for its
+    /// spec: its main thread is blocked in read(2) on the spec pipe (/proc/PID/syscall: "0 0x3 ...").
     /// </summary>
     public bool StandbyWarm()
     {
-        Helper? s;
+        Helper[] standbys;
         lock (_standbyLock)
         {
-            s = _standby;
+            if (_starting > 0)
+            {
+                return false;
+            }
+            standbys = [.. _standbys];
         }
-        if (s is null || s.Exit.IsCompleted)
-        {
-            return false;
-        }
+        return standbys.Length > 0 && standbys.All(s => !s.Exit.IsCompleted && WaitsForSpec(s.Pid));
+    }
+
+    private static bool WaitsForSpec(int pid)
+    {
         try
         {
-            return File.ReadAllText($"/proc/{s.Pid}/syscall").StartsWith($"0 0x{ContainerInit.SpecFd:x} ", StringComparison.Ordinal);
+            return File.ReadAllText($"/proc/{pid}/syscall").StartsWith($"0 0x{ContainerInit.SpecFd:x} ", StringComparison.Ordinal);
         }
         catch (IOException)
         {
@@ -79,32 +93,44 @@ internal sealed class ProcessLauncher
         }
     }
 
-    /// <summary>Starts a standby init helper if there is none (call off the request path).</summary>
-    public void PrepareStandby()
+    /// <summary>Starts standby init helpers until there are <paramref name="count"/> (call off the request path).</summary>
+    public void PrepareStandby(int count)
     {
-        lock (_standbyLock)
+        while (true)
         {
-            if (_standby is not null)
+            lock (_standbyLock)
+            {
+                _standbys.RemoveAll(s => s.Exit.IsCompleted);
+                if (_standbys.Count + _starting >= count)
+                {
+                    return;
+                }
+                _starting++;
+            }
+            Helper? helper = null;
+            try
+            {
+                helper = SpawnHelper(exec: false, DefaultInitFlags, initPid: 0, terminal: false, stdin: true, standby: true);
+            }
+            catch (Exception e)
+            {
+                Log.Info($"standby helper: {e.Message}");
+            }
+            finally
+            {
+                lock (_standbyLock)
+                {
+                    _starting--;
+                    if (helper is not null)
+                    {
+                        _standbys.Add(helper);
+                    }
+                }
+            }
+            if (helper is null)
             {
                 return;
             }
-        }
-        try
-        {
-            var helper = SpawnHelper(exec: false, DefaultInitFlags, initPid: 0, terminal: false, stdin: true, standby: true);
-            lock (_standbyLock)
-            {
-                if (_standby is null)
-                {
-                    _standby = helper;
-                    return;
-                }
-            }
-            helper.Dispose(); // lost a race: its spec pipe closes and it exits
-        }
-        catch (Exception e)
-        {
-            Log.Info($"standby helper: {e.Message}");
         }
     }
 
@@ -123,17 +149,17 @@ internal sealed class ProcessLauncher
         {
             lock (_standbyLock)
             {
-                if (_standby is { } s && s.Flags == (flags | joinFlags) && !s.Exit.IsCompleted)
+                if (_standbys.FirstOrDefault(s => s.Flags == (flags | joinFlags) && !s.Exit.IsCompleted) is { } s)
                 {
                     helper = s;
-                    _standby = null;
+                    _standbys.Remove(s);
                     spec.Joins = joins.Select(j => (j.Type, $"/proc/{j.Pid}/ns/{j.Type}")).ToList();
                 }
             }
             if (helper is not null)
             {
                 Log.Verbose($"helper {helper.Pid} taken from standby{(joins.Count > 0 ? ", joining " + string.Join(' ', joins.Select(j => j.Type)) : "")}");
-                _ = Task.Run(PrepareStandby);
+                _ = Task.Run(() => PrepareStandby(1));
                 if (!stdin)
                 {
                     helper.InWrite?.Dispose(); // the process reads EOF, as from /dev/null

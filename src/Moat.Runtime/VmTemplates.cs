@@ -323,7 +323,7 @@ public sealed class VmTemplates
         Directory.Delete(share);
         var dir = Path.Combine(_root, key);
         Directory.Move(tmp, dir);
-        log.Phase($"VM template {key} saved{(check.StandbyReady ? "" : " (the standby helper was not ready)")}");
+        log.Phase($"VM template {key} saved{(check.StandbyReady ? "" : " (the standby helpers were not ready)")}");
         return new Template(key, dir, lastStreamId);
     }
 }
