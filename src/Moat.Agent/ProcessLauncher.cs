@@ -18,11 +18,11 @@ internal sealed class ProcessLauncher
 {
     private const int DefaultInitFlags = Libc.CLONE_NEWNS | Libc.CLONE_NEWPID | Libc.CLONE_NEWUTS | Libc.CLONE_NEWIPC;
 
-    private readonly Reaper _reaper;
-    private readonly string _self;
     /// <summary>Standby helpers a booting VM starts (<see cref="PrepareStandby"/>).</summary>
     public const int BootStandbys = 2;
 
+    private readonly Reaper _reaper;
+    private readonly string _self;
     private readonly object _standbyLock = new();
     private readonly List<Helper> _standbys = [];
 
@@ -100,7 +100,11 @@ internal sealed class ProcessLauncher
         {
             lock (_standbyLock)
             {
-                _standbys.RemoveAll(s => s.Exit.IsCompleted);
+                foreach (var gone in _standbys.Where(s => s.Exit.IsCompleted).ToList())
+                {
+                    gone.Dispose(); // its pipes: it exited before it was given a spec
+                    _standbys.Remove(gone);
+                }
                 if (_standbys.Count + _starting >= count)
                 {
                     return;
