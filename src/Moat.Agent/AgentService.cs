@@ -145,7 +145,7 @@ internal sealed partial class AgentService : IAgentService
         {
             throw new AgentException(AgentErrorKind.AlreadyExists, $"container {request.ContainerId} already exists");
         }
-        if (spec.Annotations?.GetValueOrDefault(CriContainerTypeAnnotation) == "sandbox" && !string.IsNullOrEmpty(spec.Hostname))
+        if (PodHolder.IsPodSandbox(spec) && !string.IsNullOrEmpty(spec.Hostname))
         {
             // The pod's containers share the guest's own UTS namespace (their spec names the
             // sandbox's, a host path): give it the pod's hostname.

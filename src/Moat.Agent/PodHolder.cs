@@ -19,26 +19,19 @@ namespace Moat.Agent;
 internal static unsafe class PodHolder
 {
     /// <summary>Whether a container is held rather than run: a pod's sandbox container without a terminal.</summary>
-    public static bool Holds(Spec spec) =>
-        spec.Annotations?.GetValueOrDefault(AgentService.CriContainerTypeAnnotation) == "sandbox" && spec.Process?.Terminal != true;
+    public static bool Holds(Spec spec) => IsPodSandbox(spec) && spec.Process?.Terminal != true;
+
+    /// <summary>A CRI pod's sandbox (pause) container, by its annotation.</summary>
+    public static bool IsPodSandbox(Spec spec) =>
+        spec.Annotations?.GetValueOrDefault(AgentService.CriContainerTypeAnnotation) == "sandbox";
 
     /// <summary>The pod-wide settings pause's container carries (before "ready", as the set-up of a run container).</summary>
     public static void Prepare(Spec spec)
     {
         // This helper's /proc is the guest's: a sysctl written here applies to the namespaces this
         // process is in, the IPC namespace the pod's containers join and the guest's network.
-        foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
-        {
-            File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
-        }
-        if (!string.IsNullOrEmpty(spec.Hostname))
-        {
-            ErrnoException.Check(Libc.sethostname(spec.Hostname, System.Text.Encoding.UTF8.GetByteCount(spec.Hostname)), "sethostname", spec.Hostname);
-        }
-        if (!string.IsNullOrEmpty(spec.Domainname))
-        {
-            ErrnoException.Check(Libc.setdomainname(spec.Domainname, System.Text.Encoding.UTF8.GetByteCount(spec.Domainname)), "setdomainname", spec.Domainname);
-        }
+        RootfsSetup.WriteSysctls(spec);
+        RootfsSetup.SetNames(spec);
     }
 
     /// <summary>After the process's credentials are applied: waits, as pause does, until a signal ends it. Never returns.</summary>

@@ -33,10 +33,7 @@ internal static class RootfsSetup
         mark?.Invoke("pivot");
 
         // Before readonlyPaths, which (with Docker) make /proc/sys read-only, as runc orders it.
-        foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
-        {
-            File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
-        }
+        WriteSysctls(spec);
         foreach (var p in spec.Linux?.MaskedPaths ?? [])
         {
             MaskPath(p);
@@ -50,6 +47,21 @@ internal static class RootfsSetup
         {
             Check(Libc.mount(null, "/", null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY, null), "remount read-only", "/");
         }
+        SetNames(spec);
+    }
+
+    /// <summary>The spec's sysctls, through the /proc this process sees (they apply to the namespaces it is in).</summary>
+    internal static void WriteSysctls(Spec spec)
+    {
+        foreach (var (key, value) in spec.Linux?.Sysctl ?? [])
+        {
+            File.WriteAllText("/proc/sys/" + key.Replace('.', '/'), value);
+        }
+    }
+
+    /// <summary>The spec's hostname and domain name, in this process's UTS namespace.</summary>
+    internal static void SetNames(Spec spec)
+    {
         if (!string.IsNullOrEmpty(spec.Hostname))
         {
             Check(Libc.sethostname(spec.Hostname, System.Text.Encoding.UTF8.GetByteCount(spec.Hostname)), "sethostname", spec.Hostname);

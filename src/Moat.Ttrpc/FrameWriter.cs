@@ -29,6 +29,14 @@ internal sealed class FrameWriter
     {
         ArgumentNullException.ThrowIfNull(message);
         var size = message.CalculateSize();
+        var frame = NewFrame(streamId, type, flags, size);
+        message.WriteTo(frame.AsSpan(FrameHeader.Size));
+        return frame;
+    }
+
+    /// <summary>A frame with its header written and <paramref name="size"/> bytes of body to fill; throws past the maximum.</summary>
+    private static byte[] NewFrame(uint streamId, MessageType type, FrameFlags flags, long size)
+    {
         if (size > FrameHeader.MaxDataLength)
         {
             throw new TtrpcException(
@@ -36,10 +44,9 @@ internal sealed class FrameWriter
                 $"message length {size} exceeds the maximum message size of {FrameHeader.MaxDataLength}");
         }
 
-        // Every byte is written below: no need to clear a buffer that may be a MiB of stdout.
-        var frame = GC.AllocateUninitializedArray<byte>(FrameHeader.Size + size);
+        // Every byte is written by the caller: no need to clear a buffer that may be a MiB of stdout.
+        var frame = GC.AllocateUninitializedArray<byte>(FrameHeader.Size + (int)size);
         new FrameHeader((uint)size, streamId, type, flags).WriteTo(frame);
-        message.WriteTo(frame.AsSpan(FrameHeader.Size));
         return frame;
     }
 
@@ -62,15 +69,7 @@ internal sealed class FrameWriter
         var lengthSize = CodedOutputStream.ComputeLengthSize(payloadSize);
         // proto3 leaves an empty bytes field out, as Encode would.
         var size = OkStatus.Length + (payloadSize == 0 ? 0 : 1L + lengthSize + payloadSize);
-        if (size > FrameHeader.MaxDataLength)
-        {
-            throw new TtrpcException(
-                StatusCode.ResourceExhausted,
-                $"message length {size} exceeds the maximum message size of {FrameHeader.MaxDataLength}");
-        }
-
-        var frame = GC.AllocateUninitializedArray<byte>(FrameHeader.Size + (int)size);
-        new FrameHeader((uint)size, streamId, MessageType.Response, FrameFlags.None).WriteTo(frame);
+        var frame = NewFrame(streamId, MessageType.Response, FrameFlags.None, size);
         var body = frame.AsSpan(FrameHeader.Size);
         OkStatus.CopyTo(body);
         body = body[OkStatus.Length..];

@@ -115,11 +115,8 @@ internal sealed class ServerConnection
         {
             var handler = _methods.Resolve(request.Service, request.Method);
             var payload = await handler(request.Payload, context).ConfigureAwait(false);
-            if (TrySendOk(streamId, payload))
-            {
-                return;
-            }
-            response = Error(StatusCode.ResourceExhausted, $"{request.Service}.{request.Method}: the response exceeds the maximum message size of {FrameHeader.MaxDataLength}");
+            Send(streamId, () => FrameWriter.EncodeOkResponse(streamId, payload));
+            return;
         }
         catch (TtrpcException e)
         {
@@ -147,31 +144,16 @@ internal sealed class ServerConnection
     private static Response Error(StatusCode code, string message) =>
         new() { Status = new Status { Code = (int)code, Message = message } };
 
-    /// <summary>Queues an OK response carrying <paramref name="payload"/>; false if it is too large for a frame.</summary>
-    private bool TrySendOk(uint streamId, IMessage payload)
+    private void Send(uint streamId, Response response) =>
+        Send(streamId, () => FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, response));
+
+    /// <summary>Queues the frame <paramref name="encode"/> makes, or, if it is too large, an error response in its place.</summary>
+    private void Send(uint streamId, Func<byte[]> encode)
     {
         byte[] frame;
         try
         {
-            frame = FrameWriter.EncodeOkResponse(streamId, payload);
-        }
-        catch (TtrpcException e)
-        {
-            _connection.Log($"response on stream {streamId} not sent: {e.Message}");
-            return false;
-        }
-
-        // False only when the connection is already closed; the response is then dropped.
-        _connection.Writer.TryEnqueue(frame);
-        return true;
-    }
-
-    private void Send(uint streamId, Response response)
-    {
-        byte[] frame;
-        try
-        {
-            frame = FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, response);
+            frame = encode();
         }
         catch (TtrpcException e)
         {
