@@ -35,7 +35,19 @@ internal static class AgentMain
             var reaper = new Reaper();
             reaper.Start();
             var launcher = new ProcessLauncher(reaper);
-            var service = new AgentService(launcher, uptimeMs);
+            var warm = Task.Run(() =>
+            {
+                try
+                {
+                    Prewarm.Agent();
+                    Log.Verbose($"warmed up at {Uptime.Milliseconds()} ms");
+                }
+                catch (Exception e)
+                {
+                    Log.Info($"warm-up failed (containers are created all the same): {e.Message}");
+                }
+            });
+            var service = new AgentService(launcher, uptimeMs, warm: warm);
             var server = new TtrpcServer(Log.Info, AgentException.StatusFor);
             AgentServiceBinder.Bind(server, service);
 

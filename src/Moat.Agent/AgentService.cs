@@ -24,10 +24,15 @@ internal sealed partial class AgentService : IAgentService
 
     private readonly Cgroups _cgroups;
 
+    /// <summary>The agent's warm-up (<see cref="Prewarm.Agent"/>): a VM template is saved once it is done.</summary>
+    private readonly Task _warm;
+
     /// <param name="cgroups">Where containers' cgroups go (the guest's unless given).</param>
-    public AgentService(ProcessLauncher launcher, long readyUptimeMs, Cgroups? cgroups = null)
+    /// <param name="warm">The agent's warm-up, running; none when not given.</param>
+    public AgentService(ProcessLauncher launcher, long readyUptimeMs, Cgroups? cgroups = null, Task? warm = null)
     {
         _cgroups = cgroups ?? Cgroups.Guest;
+        _warm = warm ?? Task.CompletedTask;
         _launcher = launcher;
         _readyUptimeMs = readyUptimeMs;
     }
@@ -35,7 +40,7 @@ internal sealed partial class AgentService : IAgentService
     public Task<CheckResponse> Check(CheckRequest request, TtrpcCallContext context)
     {
         Log.Verbose($"check at {Uptime.Milliseconds()} ms");
-        return Task.FromResult(new CheckResponse { Serving = true, AgentVersion = Version, StandbyReady = _launcher.StandbyWarm() });
+        return Task.FromResult(new CheckResponse { Serving = true, AgentVersion = Version, StandbyReady = _warm.IsCompleted && _launcher.StandbyWarm() });
     }
 
     public Task<GuestDetailsResponse> GetGuestDetails(GetGuestDetailsRequest request, TtrpcCallContext context)
@@ -127,6 +132,7 @@ internal sealed partial class AgentService : IAgentService
 
     public Task<Empty> CreateContainer(CreateContainerRequest request, TtrpcCallContext context)
     {
+        Log.Verbose($"create {request.ContainerId} at {Uptime.Milliseconds()} ms");
         Spec spec;
         try
         {
@@ -138,7 +144,6 @@ internal sealed partial class AgentService : IAgentService
         {
             throw new AgentException(AgentErrorKind.InvalidArgument, e.Message);
         }
-        Log.Verbose($"create {request.ContainerId} at {Uptime.Milliseconds()} ms");
         Log.Verbose($"spec parsed at {Uptime.Milliseconds()} ms");
         var container = new Container(request.ContainerId, spec);
         if (!_containers.TryAdd(request.ContainerId, container))

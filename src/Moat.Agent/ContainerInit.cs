@@ -121,20 +121,19 @@ internal static unsafe partial class ContainerInit
     }
 
     /// <summary>
-    /// Runs the JSON code once before the spec arrives: a standby helper waits on fd 3, and under
-    /// software emulation first-time code is slow, so the work is done while nobody waits. A
-    /// standby also builds (and drops) a small seccomp filter: libseccomp is then loaded and
-    /// relocated, in a VM template too, and its code translated for the helpers after it.
+    /// Runs the JSON code once before the spec arrives (<see cref="Prewarm"/>): a standby helper
+    /// waits on fd 3, and under software emulation first-time code is slow, so the work is done
+    /// while nobody waits. A standby also builds (and drops) a small seccomp filter: libseccomp is
+    /// then loaded and relocated, in a VM template too, and its code translated for the helpers after it.
     /// </summary>
     private static void WarmUp(bool standby)
     {
-        var sample = new InitSpec { Spec = DefaultSpec.Create(), Rootfs = "/", Process = DefaultSpec.Create().Process! };
-        InitSpec.FromJson(sample.ToJson());
+        Prewarm.Helper();
         if (standby)
         {
             try
             {
-                using var filter = SeccompProfile.Build(WarmUpProfile(), SeccompFilter.Create);
+                using var filter = SeccompProfile.Build(Prewarm.SeccompSample(), SeccompFilter.Create);
                 filter.Compile();
             }
             catch (Exception e) when (e is DllNotFoundException or IOException)
@@ -142,29 +141,6 @@ internal static unsafe partial class ContainerInit
                 // Reported when a container asks for a filter; nothing to do for one that does not.
             }
         }
-    }
-
-    /// <summary>A profile shaped like Docker's default (three x86 ABIs, argument filters, enough rules for the binary tree).</summary>
-    private static LinuxSeccomp WarmUpProfile()
-    {
-        string[] names =
-        [
-            "read", "write", "openat", "close", "fstat", "mmap", "mprotect", "munmap", "brk", "rt_sigaction", "rt_sigprocmask",
-            "ioctl", "pread64", "pwrite64", "readv", "writev", "access", "pipe", "select", "sched_yield", "mremap", "msync",
-            "mincore", "madvise", "dup", "dup2", "pause", "nanosleep", "getitimer", "alarm", "setitimer", "getpid", "sendfile",
-            "connect", "accept", "execve", "exit_group", "futex",
-        ];
-        return new LinuxSeccomp
-        {
-            DefaultAction = "SCMP_ACT_ERRNO",
-            Architectures = ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
-            Syscalls =
-            [
-                .. names.Select(n => new LinuxSyscall { Names = [n], Action = "SCMP_ACT_ALLOW" }),
-                new LinuxSyscall { Names = ["personality"], Action = "SCMP_ACT_ALLOW", Args = [new LinuxSeccompArg { Index = 0, Value = 8, Op = "SCMP_CMP_EQ" }] },
-                new LinuxSyscall { Names = ["clone"], Action = "SCMP_ACT_ALLOW", Args = [new LinuxSeccompArg { Index = 0, Value = 0x7e020000, ValueTwo = 0, Op = "SCMP_CMP_MASKED_EQ" }] },
-            ],
-        };
     }
 
     /// <summary>Opens a pty in the container's own devpts, makes it stdio, and sends the master to the agent.</summary>

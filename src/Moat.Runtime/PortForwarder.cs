@@ -251,8 +251,15 @@ public sealed class PortForwarder : IAsyncDisposable
         s.Dispose();
     }
 
+    private int _disposed;
+
+    /// <summary>Stops listening, ends every forwarded connection and removes the NAT rule; a second call does nothing.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
         await _accepting.ConfigureAwait(false);

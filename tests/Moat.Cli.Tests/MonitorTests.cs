@@ -14,7 +14,7 @@ namespace Moat.Cli.Tests;
 /// <c>moat monitor</c> without VMs: shims stood in for by ttrpc servers on a temp node directory
 /// (one answering, one wedged, one dead), scraped over real sockets and served over real HTTP.
 /// </summary>
-public sealed class MonitorTests : IAsyncDisposable
+public sealed class MonitorTests : IAsyncLifetime
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("moat-monitor-").FullName;
     private readonly CancellationTokenSource _stop = new();
@@ -184,7 +184,10 @@ public sealed class MonitorTests : IAsyncDisposable
         Assert.StartsWith($"--listen {listen}:", e.Message);
     }
 
-    public async ValueTask DisposeAsync()
+    // xunit 2 disposes a test class through IAsyncLifetime (IAsyncDisposable alone is never called).
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         await _stop.CancelAsync();
         await Task.WhenAll(_servers.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));

@@ -9,7 +9,7 @@ namespace Moat.Runtime.Tests;
 /// becomes an <see cref="AgentException"/> of the matching kind, its text made safe, and the
 /// answers come back as the runtime's own values. Served by a real ttrpc server over pipes.
 /// </summary>
-public sealed class GuestAgentTests : IAsyncDisposable
+public sealed class GuestAgentTests : IAsyncLifetime
 {
     private readonly TtrpcServer _server = new();
     private readonly CancellationTokenSource _stop = new();
@@ -110,7 +110,10 @@ public sealed class GuestAgentTests : IAsyncDisposable
         Assert.Contains("17 bytes of port-forward stream 2", e.Message, StringComparison.Ordinal);
     }
 
-    public async ValueTask DisposeAsync()
+    // xunit 2 disposes a test class through IAsyncLifetime (IAsyncDisposable alone is never called).
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         if (_client is not null)
         {

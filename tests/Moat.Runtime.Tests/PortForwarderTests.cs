@@ -10,7 +10,7 @@ namespace Moat.Runtime.Tests;
 /// loopback, the "original port" is given, and a fake guest makes its streams real connections to
 /// servers on this loopback, recording the calls.
 /// </summary>
-public sealed class PortForwarderTests : IAsyncDisposable
+public sealed class PortForwarderTests : IAsyncLifetime
 {
     /// <summary>Streams as the agent keeps them, each a connection to 127.0.0.1:port here.</summary>
     private sealed class LoopbackGuest : IGuestPorts
@@ -243,7 +243,10 @@ public sealed class PortForwarderTests : IAsyncDisposable
         }
     }
 
-    public async ValueTask DisposeAsync()
+    // xunit 2 disposes a test class through IAsyncLifetime (IAsyncDisposable alone is never called).
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
     {
         foreach (var o in _owned)
         {
