@@ -20,7 +20,6 @@ internal static partial class QemuMemory
     {
         var cmd = string.Join(' ', Procs.CommandLine(pid));
         long ramBytes = Mib(MemoryOption().Match(cmd));
-        long tcgBytes = Mib(TbSizeOption().Match(cmd));
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
         string? category = null;
         foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
@@ -29,11 +28,14 @@ internal static partial class QemuMemory
             if (m.Success)
             {
                 long size = Convert.ToInt64(m.Groups[2].Value, 16) - Convert.ToInt64(m.Groups[1].Value, 16);
-                var path = m.Groups[3].Value.Trim();
+                var perms = m.Groups[3].Value;
+                var path = m.Groups[4].Value.Trim();
                 category = path switch
                 {
                     "" when size == ramBytes => GuestRam,
-                    "" when tcgBytes > 0 && Math.Abs(size - tcgBytes) <= 64 * 1024 => TcgBuffer,
+                    // QEMU's only writable and executable memory: its translated code, in one mapping
+                    // per region (2 MiB each, guard pages between), as big in all as tb-size.
+                    "" when perms == "rwxp" => TcgBuffer,
                     _ when path.Contains("/templates/", StringComparison.Ordinal) && path.EndsWith("/memory", StringComparison.Ordinal) => TemplateRam,
                     _ when path.EndsWith("/vmlinux", StringComparison.Ordinal) => Kernel,
                     _ when path.EndsWith(".img", StringComparison.Ordinal) => Initrd,
@@ -61,12 +63,9 @@ internal static partial class QemuMemory
     private static long Mib(Match m) =>
         m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) * 1024 * 1024 : 0;
 
-    [GeneratedRegex(@"^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ \S+ \S+\s*(.*)$")]
+    [GeneratedRegex(@"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$")]
     private static partial Regex MappingHeader();
 
     [GeneratedRegex(@"(?:^| )-m (\d+)M")]
     private static partial Regex MemoryOption();
-
-    [GeneratedRegex(@"tb-size=(\d+)")]
-    private static partial Regex TbSizeOption();
 }

@@ -257,9 +257,12 @@ internal static class ReportCommand
             md.AppendLine("|---|---:|---|");
             foreach (var (name, s) in qemu.OrderByDescending(q => q.Stats.Median))
             {
-                var shared = name is QemuMemory.Kernel or QemuMemory.Initrd or QemuMemory.Binaries or QemuMemory.TemplateRam
-                    ? "no: a file mapping in the page cache, its PSS divides among all pods"
-                    : "yes: anonymous memory";
+                var shared = name switch
+                {
+                    QemuMemory.Kernel or QemuMemory.Initrd or QemuMemory.Binaries or QemuMemory.TemplateRam => "no: a file mapping in the page cache, its PSS divides among all pods",
+                    QemuMemory.TcgBuffer => "yes: anonymous memory, only under TCG (the guest's code translated for the host; a KVM VM has none)",
+                    _ => "yes: anonymous memory",
+                };
                 md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Median)} | {shared} |");
             }
 

@@ -50,6 +50,19 @@ internal static class GuestVmConfig
         };
     }
 
+    /// <summary>
+    /// A sandbox's VM: <see cref="Base"/> with the share at <paramref name="shareDir"/>, the modules
+    /// disk, and one NIC per MAC in <paramref name="macs"/> (their taps passed from <see cref="QemuHypervisor.FirstTapFd"/> on).
+    /// </summary>
+    public static VmConfig Sandbox(RuntimeOptions options, string kernel, string initrd, Accel accel, int memoryMiB, int vcpus,
+        string qmpSocket, string agentSocket, string name, bool growsCpus, string shareDir, string? modulesDisk, IReadOnlyList<string> macs) =>
+        Base(options, kernel, initrd, accel, memoryMiB, vcpus, qmpSocket, agentSocket, name, cpusPresentFromBoot: growsCpus) with
+        {
+            Shares = [new SharedDirectory(SharePlan.Tag, shareDir, ReadOnly: false)],
+            ModulesDisk = modulesDisk,
+            Nics = macs.Select((mac, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, mac)).ToList(),
+        };
+
     /// <summary>The command that re-executes this program as the VMM launcher (<c>moat __vmm</c>).</summary>
     public static IReadOnlyList<string> HelperCommand(RuntimeOptions options)
     {

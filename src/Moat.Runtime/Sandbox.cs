@@ -179,13 +179,9 @@ public sealed class Sandbox : IAsyncDisposable
     {
         (_memoryMiB, _vcpus) = _sizing.TargetWith(Id, first);
         _accel = decision.Accel;
-        var config = GuestVmConfig.Base(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
-            State.QmpSocket, State.AgentSocket, "moat-" + Id, cpusPresentFromBoot: _growsCpus) with
-        {
-            Shares = [new SharedDirectory(SharePlan.Tag, State.ShareDir, ReadOnly: false)],
-            ModulesDisk = _modulesDisk,
-            Nics = _network?.Interfaces.Select((i, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, i.Mac)).ToList() ?? [],
-        };
+        var config = GuestVmConfig.Sandbox(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
+            State.QmpSocket, State.AgentSocket, "moat-" + Id, _growsCpus, State.ShareDir, _modulesDisk,
+            _network?.Interfaces.Select(i => i.Mac).ToList() ?? []);
         var helper = GuestVmConfig.HelperCommand(_options);
         string? restoredFrom = null;
         if (TemplateEligible(first))
@@ -227,9 +223,7 @@ public sealed class Sandbox : IAsyncDisposable
     /// Templates serve the configured VM shape of the installed guest image, on q35: no container
     /// limits adding to it (the number of NICs is part of the shape).
     /// </summary>
-    private bool TemplateEligible(ContainerLimits first) =>
-        _options.Templates && _options.Machine == MachineType.Q35 && first == default
-        && _options.KernelPath is null && _options.InitrdPath is null;
+    private bool TemplateEligible(ContainerLimits first) => first == default && TemplateShapes.Served(_options);
 
     private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AcceleratorDecision decision,
         uint lastStreamId, CancellationToken ct)

@@ -120,6 +120,44 @@ public sealed partial class TemplateTests
     }
 
     /// <summary>A data directory of its own: the installed guest image, copied, and no templates yet.</summary>
+    [GeneratedRegex(@"(container|container with a network|pod) ([0-9a-f]{24})")]
+    private static partial Regex MadeTemplate();
+
+    /// <summary>
+    /// <c>moat image templates</c> (which <c>moat image build</c> runs) makes the templates of the
+    /// common shapes: the first run after it is restored from the one made for a container, and
+    /// neither boots nor saves a template of its own. Run again, it makes nothing.
+    /// </summary>
+    [Fact]
+    public async Task TheTemplatesMadeAheadServeTheFirstRunAndAreMadeOnce()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["echo", "ok"]);
+        var data = ColdDataDir(env, "data");
+        // A debug configuration shapes the VMs (their kernel command line) and prints the run's phases.
+        var config = Path.Combine(env.Dir, "debug.toml");
+        await File.WriteAllTextAsync(config, "[runtime]\ndebug = true\n");
+        string[] global = ["--config", config, "--data-dir", data];
+
+        var made = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, .. global, "image", "templates"]);
+        Assert.True(made.ExitCode == 0, made.ToString());
+        var keys = MadeTemplate().Matches(made.Stdout).ToDictionary(m => m.Groups[1].Value, m => m.Groups[2].Value);
+        Assert.True(keys.Count == 3, made.ToString());
+        var saved = Directory.GetDirectories(Path.Combine(data, "templates")).Select(Path.GetFileName).Order().ToList();
+        Assert.Equal(keys.Values.Distinct().Order(), saved);
+
+        var run = await env.RunAsync(bundle, MoatEnv.Id(), null, null, global);
+        Assert.True(run.ExitCode == 0 && run.Stdout == "ok\n", run.ToString());
+        Assert.Contains($"(VM restored from template {keys["container"]})", run.Stderr);
+        Assert.DoesNotContain("booting", run.Stderr);
+
+        var again = await Cmd.RunAsync(Cmd.Moat, ["--root", env.Root, .. global, "--debug", "image", "templates"]);
+        Assert.True(again.ExitCode == 0, again.ToString());
+        Assert.DoesNotContain("saved", again.Stderr);
+        Assert.Equal(saved, Directory.GetDirectories(Path.Combine(data, "templates")).Select(Path.GetFileName).Order().ToList());
+        env.AssertNothingLeft();
+    }
+
     private static string ColdDataDir(MoatEnv env, string name)
     {
         var image = Directory.ResolveLinkTarget("/var/lib/moat/guest/current", returnFinalTarget: true)!.FullName;

@@ -12,7 +12,11 @@ internal static class ImageCommand
         var agent = new Option<string?>("--agent") { Description = "agent executable (default: moat-agent next to moat)" };
         var kernelDeb = new Option<string?>("--kernel-deb") { Description = "use this linux-image .deb instead of downloading one" };
         var force = new Option<bool>("--force") { Description = "rebuild even when the inputs did not change" };
-        var build = new Command("build", "build the guest kernel and initrd (rebuilt only when an input changes)") { agent, kernelDeb, force };
+        var noTemplates = new Option<bool>("--no-templates") { Description = "do not make the VM templates of the common shapes now ('moat image templates' does, or each shape's first start)" };
+        var build = new Command("build", "build the guest kernel and initrd (rebuilt only when an input changes), then the VM templates of the common shapes")
+        {
+            agent, kernelDeb, force, noTemplates,
+        };
         build.SetAction((r, ct) => ErrorReporter.Guard(async () =>
         {
             var agentPath = r.GetValue(agent) ?? Path.Combine(AppContext.BaseDirectory, "moat-agent");
@@ -38,6 +42,10 @@ internal static class ImageCommand
                 ? $"guest image built: {image.Directory} (kernel {image.KernelVersion})"
                 : $"guest image up to date: {image.Directory} (kernel {image.KernelVersion})");
             await DecideAcceleratorAsync(r, ct);
+            if (!r.GetValue(noTemplates))
+            {
+                await MakeTemplatesAsync(r, ct);
+            }
             return 0;
         }));
         var dir = new Argument<string>("bundle-dir") { Description = "directory to create the bundle in" };
@@ -77,7 +85,16 @@ internal static class ImageCommand
             Console.WriteLine($"wrote {r.GetValue(installerOutput)} ({r.GetValue(installerName)}): ctr -n k8s.io images import it on each node, or push it to your registry");
             return 0;
         }));
-        var image = new Command("image", "manage the guest image, the built-in busybox image and the installer image") { build, busybox, archive, installer };
+        var templates = new Command("templates", "make the VM templates of the common shapes (a container, one with a network, a pod) that have none");
+        templates.SetAction((r, ct) => ErrorReporter.Guard(async () =>
+        {
+            await MakeTemplatesAsync(r, ct);
+            return 0;
+        }));
+        var image = new Command("image", "manage the guest image, its VM templates, the built-in busybox image and the installer image")
+        {
+            build, templates, busybox, archive, installer,
+        };
         return image;
     }
 
@@ -98,6 +115,39 @@ internal static class ImageCommand
         catch (Moat.Runtime.RuntimeException e)
         {
             Console.Error.WriteLine($"moat: warning: {e.Message}");
+        }
+    }
+
+    /// <summary>
+    /// Makes the VM templates of the common shapes (<see cref="Moat.Runtime.TemplateShapes"/>) that
+    /// the image has none for, so no first container waits for one. A template that cannot be made
+    /// is a warning: that shape's starts boot instead.
+    /// </summary>
+    private static async Task MakeTemplatesAsync(ParseResult r, CancellationToken ct)
+    {
+        // --debug here only logs: a debug guest is a shape of its own (its kernel command line
+        // differs), and which one the containers get is the configuration's.
+        var configured = Moat.Runtime.MoatConfig.Apply(new Moat.Runtime.RuntimeOptions(), r.GetValue(GlobalOptions.Config)).WithEnvironmentOverrides();
+        var options = GlobalOptions.RuntimeOptions(r) with { Debug = configured.Debug };
+        var log = new Moat.Runtime.PhaseLog(r.GetValue(GlobalOptions.Debug) ? Console.Error.WriteLine : _ => { });
+        try
+        {
+            var made = await Moat.Runtime.TemplateShapes.MakeAsync(options, log, ct);
+            foreach (var (shape, key) in made)
+            {
+                if (key is null)
+                {
+                    Console.Error.WriteLine($"moat: warning: no VM template for a {shape.Name}: its first start makes one (run with --debug to see why)");
+                }
+            }
+            if (made.Any(m => m.Key is not null))
+            {
+                Console.WriteLine($"VM templates: {string.Join(", ", made.Where(m => m.Key is not null).Select(m => $"{m.Shape.Name} {m.Key}"))}");
+            }
+        }
+        catch (Moat.Runtime.RuntimeException e)
+        {
+            Console.Error.WriteLine($"moat: warning: no VM templates made: {e.Message}");
         }
     }
 
