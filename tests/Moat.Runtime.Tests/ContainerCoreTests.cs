@@ -18,13 +18,23 @@ public sealed class ContainerCoreTests : IDisposable, ICoreEvents
 
     public ContainerCoreTests()
     {
-        _core = new ContainerCore(new CoreSettings(_ => { }, new PhaseLog(null), this,
+        _core = new ContainerCore(new CoreSettings(Logged, new PhaseLog(null), this,
             (_, _) => Task.FromResult(new ProcessStreams(null, null, null)), KeepLogs: false, Vms: (_, _, _, _) =>
             {
                 var vm = new FakeHypervisor();
                 _vms.Add(vm);
                 return vm;
             }));
+    }
+
+    private readonly List<string> _log = [];
+
+    private void Logged(string line)
+    {
+        lock (_log)
+        {
+            _log.Add(line);
+        }
     }
 
     void ICoreEvents.Exited(CoreContainer container, CoreProcess process)
@@ -106,6 +116,24 @@ public sealed class ContainerCoreTests : IDisposable, ICoreEvents
         Assert.True(_core.IsEmpty);
         Assert.Contains("dispose", _vms.Single().Calls);
         Assert.Equal(RuntimeErrorKind.NotFound, (await Assert.ThrowsAsync<RuntimeException>(() => _core.DeleteAsync("c1", ""))).Kind);
+    }
+
+    [Fact]
+    public async Task OutputTheGuestFailsToGiveIsSaidNotDroppedQuietly()
+    {
+        var c = await _core.CreateAsync(Bundle("c1"), CancellationToken.None);
+        _vms.Single().ExitStatuses["c1"] = 0;
+        _vms.Single().OutputFailure = "the pipe ran dry";
+        await _core.StartAsync("c1", "", CancellationToken.None);
+        var p = await _core.WaitAsync("c1", "", CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0u, p.ExitStatus);
+        lock (_log)
+        {
+            Assert.Contains(_log, l => l.Contains("c1", StringComparison.Ordinal) && l.Contains("stdout cut short", StringComparison.Ordinal)
+                && l.Contains("the pipe ran dry", StringComparison.Ordinal));
+            Assert.DoesNotContain(_log, l => l.Contains("stderr", StringComparison.Ordinal));
+        }
+        await _core.DeleteAsync("c1", "");
     }
 
     [Fact]

@@ -87,6 +87,14 @@ public sealed partial class ContainerCore
             {
                 settings.Phases.Phase($"{Describe(c.Id, p.ExecId)}: output still open 10 s after exit (a background process holds it): not waiting longer");
             }
+            // Output the guest could not give (its agent failed the read) is said, never dropped quietly.
+            foreach (var (name, pump) in new[] { ("stdout", outTask), ("stderr", errTask) })
+            {
+                if (pump.IsFaulted)
+                {
+                    settings.Log($"{Describe(c.Id, p.ExecId)}: {name} cut short: reading it from the guest failed: {pump.Exception!.GetBaseException().Message}");
+                }
+            }
         }
         catch (Exception e)
         {

@@ -41,6 +41,9 @@ internal sealed class FakeHypervisor : IHypervisor
     /// <summary>The guest's figures (GuestMetrics) are never answered: a wedged guest.</summary>
     public bool GuestMetricsHang { get; set; }
 
+    /// <summary>Set: the agent fails every ReadStdout with this message.</summary>
+    public string? OutputFailure { get; set; }
+
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource<int>> _ends = new();
 
     /// <summary>The end of a container's init in the guest: its status once it was started and has one, or 128 + n for a signal n.</summary>
@@ -92,7 +95,9 @@ internal sealed class FakeHypervisor : IHypervisor
             EndOf(r.ContainerId).TrySetResult(128 + (int)r.Signal);
             return Task.FromResult(new Empty());
         });
-        Answer("ReadStdout", ReadStreamRequest.Parser, _ => Task.FromResult(new ReadStreamResponse { Eof = true }));
+        Answer("ReadStdout", ReadStreamRequest.Parser, _ => OutputFailure is { } why
+            ? Task.FromException<ReadStreamResponse>(new TtrpcException(StatusCode.Internal, why))
+            : Task.FromResult(new ReadStreamResponse { Eof = true }));
         Answer("ReadStderr", ReadStreamRequest.Parser, _ => Task.FromResult(new ReadStreamResponse { Eof = true }));
         Answer("PauseContainer", PauseContainerRequest.Parser, _ => Task.FromResult(new Empty()));
         Answer("ResumeContainer", ResumeContainerRequest.Parser, _ => Task.FromResult(new Empty()));
