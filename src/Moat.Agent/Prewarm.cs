@@ -12,15 +12,13 @@ namespace Moat.Agent;
 internal static class Prewarm
 {
     /// <summary>The agent's side of a create: the spec from the host's JSON, the helper's spec to JSON.</summary>
-    public static void Agent()
-    {
-        var spec = SpecLoader.Deserialize(JsonSerializer.Serialize(Sample(), OciJsonContext.Default.Spec));
-        _ = new InitSpec { Spec = spec, Rootfs = "/", Process = spec.Process! }.ToJson();
-    }
+    public static void Agent() =>
+        _ = HelperSpec(SpecLoader.Deserialize(JsonSerializer.Serialize(Sample(), OciJsonContext.Default.Spec))).ToJson();
 
     /// <summary>A helper's side: its spec from JSON.</summary>
-    public static void Helper() =>
-        InitSpec.FromJson(new InitSpec { Spec = Sample(), Rootfs = "/", Process = DefaultSpec.Create().Process! }.ToJson());
+    public static void Helper() => InitSpec.FromJson(HelperSpec(Sample()).ToJson());
+
+    private static InitSpec HelperSpec(Spec spec) => new() { Spec = spec, Rootfs = "/", Process = spec.Process! };
 
     /// <summary>A spec with what Docker, containerd's CRI and Podman send: the default one with resources and a seccomp profile.</summary>
     public static Spec Sample()

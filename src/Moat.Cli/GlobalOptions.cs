@@ -30,12 +30,16 @@ internal static class GlobalOptions
         root.Options.Add(Config);
     }
 
-    public static Moat.Runtime.RuntimeOptions RuntimeOptions(ParseResult r)
+    /// <param name="debugFlagShapesGuest">
+    /// Whether --debug also makes a debug guest (a VM shape of its own), as for a run; false where
+    /// --debug only logs and the guests are the configuration's (making templates ahead).
+    /// </param>
+    public static Moat.Runtime.RuntimeOptions RuntimeOptions(ParseResult r, bool debugFlagShapesGuest = true)
     {
         var o = Moat.Runtime.MoatConfig.Apply(new Moat.Runtime.RuntimeOptions(), r.GetValue(Config));
         o = o with
         {
-            Debug = o.Debug || r.GetValue(Debug),
+            Debug = o.Debug || (debugFlagShapesGuest && r.GetValue(Debug)),
             StateRoot = r.GetValue(Root)!,
             DataDir = r.GetResult(DataDir) is { Implicit: false } ? r.GetValue(DataDir)! : o.DataDir,
         };

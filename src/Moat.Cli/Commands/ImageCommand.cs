@@ -125,10 +125,8 @@ internal static class ImageCommand
     /// </summary>
     private static async Task MakeTemplatesAsync(ParseResult r, CancellationToken ct)
     {
-        // --debug here only logs: a debug guest is a shape of its own (its kernel command line
-        // differs), and which one the containers get is the configuration's.
-        var configured = Moat.Runtime.MoatConfig.Apply(new Moat.Runtime.RuntimeOptions(), r.GetValue(GlobalOptions.Config)).WithEnvironmentOverrides();
-        var options = GlobalOptions.RuntimeOptions(r) with { Debug = configured.Debug };
+        // --debug here only logs: which guest shape the containers get is the configuration's.
+        var options = GlobalOptions.RuntimeOptions(r, debugFlagShapesGuest: false);
         var log = new Moat.Runtime.PhaseLog(r.GetValue(GlobalOptions.Debug) ? Console.Error.WriteLine : _ => { });
         try
         {
