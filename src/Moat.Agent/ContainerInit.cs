@@ -51,6 +51,7 @@ internal static unsafe partial class ContainerInit
             {
                 Mark("seccomp");
             }
+            string? program = null; // what create found on PATH, for start's execve
             if (exec)
             {
                 JoinContainer(spec.InitPid);
@@ -75,8 +76,10 @@ internal static unsafe partial class ContainerInit
                     RootfsSetup.Prepare(spec.Spec!, spec.Rootfs, Mark);
                     // As runc's init: a program that is not there fails create, not start, so callers
                     // clean up a failed create (Docker, containerd's runc shim) and never hold a task
-                    // whose start cannot work. Whether it may be exec'd is still execve's answer.
-                    CheckExists(spec.Process);
+                    // whose start cannot work. Whether it may be exec'd is still execve's answer. As
+                    // runc, the program found here is the one start execs: PATH is not searched twice.
+                    program = CheckExists(spec.Process);
+                    Mark("program");
                 }
             }
             if (spec.Process.Terminal)
@@ -102,7 +105,7 @@ internal static unsafe partial class ContainerInit
                 Libc.close(SyncFd);
                 PodHolder.Hold();
             }
-            Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal, filter);
+            Finish(spec.Process, spec.Spec?.Process?.Terminal ?? spec.Process.Terminal, filter, program);
             return 1; // not reached: Finish execs or throws, Hold never returns
         }
         catch (Exception e)
@@ -197,12 +200,13 @@ internal static unsafe partial class ContainerInit
     /// is loaded before the capabilities are dropped; with it, as late as possible, right before
     /// execve, so the fewest of the helper's own calls must pass it.
     /// </summary>
-    private static void Finish(Moat.Oci.Process p, bool terminal, ISeccompFilter? filter)
+    /// <param name="program">The program create found (<see cref="CheckExists"/>); null: look it up now (exec).</param>
+    private static void Finish(Moat.Oci.Process p, bool terminal, ISeccompFilter? filter, string? program)
     {
         BecomeProcess(p, terminal, filter, loadFilterLast: false);
         var env = p.Env ?? [];
         var args = p.Args ?? throw new InvalidDataException("process.args is empty");
-        var path = ResolveExecutable(args[0], env);
+        var path = program ?? ResolveExecutable(args[0], env);
         using var argv = new NativeStringArray(args);
         using var envp = new NativeStringArray(env);
         if (filter is not null && p.NoNewPrivileges)
@@ -309,29 +313,27 @@ internal static unsafe partial class ContainerInit
         }
     }
 
-    /// <summary>The process's program, looked up in the container's root, exists (relative paths from its cwd).</summary>
-    private static void CheckExists(Moat.Oci.Process p)
+    /// <summary>
+    /// The process's program, looked up in the container's root, exists (relative paths from its
+    /// cwd) and may be executed; returns it as found on PATH. Every check of a name costs a round
+    /// trip to the host's share, so its status is read once.
+    /// </summary>
+    private static string CheckExists(Moat.Oci.Process p)
     {
         var file = p.Args is [var first, ..] ? first : throw new InvalidDataException("process.args is empty");
-        var path = ResolveExecutable(file, p.Env ?? []);
-        if (!Path.IsPathRooted(path))
+        var found = ResolveExecutable(file, p.Env ?? []);
+        var path = Path.IsPathRooted(found) ? found : Path.Combine(string.IsNullOrEmpty(p.Cwd) ? "/" : p.Cwd, found);
+        switch (Status(path))
         {
-            path = Path.Combine(string.IsNullOrEmpty(p.Cwd) ? "/" : p.Cwd, path);
-        }
-        if (!File.Exists(path) && !Directory.Exists(path))
-        {
-            throw new FileNotFoundException($"exec \"{file}\": No such file or directory");
-        }
-        // runc's LookPath also wants an execute bit: a directory or a file nobody may execute fails
-        // create, so callers never hold a created task whose start cannot work (Docker deletes a
-        // failed start's task at once, before containerd's runc shim may have seen it stop).
-        if (Directory.Exists(path))
-        {
-            throw new UnauthorizedAccessException($"exec \"{file}\": Is a directory");
-        }
-        if (!IsExecutable(path))
-        {
-            throw new UnauthorizedAccessException($"exec \"{file}\": Permission denied");
+            case null:
+                throw new FileNotFoundException($"exec \"{file}\": No such file or directory");
+            // runc's LookPath also wants an execute bit: a directory or a file nobody may execute fails
+            // create, so callers never hold a created task whose start cannot work (Docker deletes a
+            // failed start's task at once, before containerd's runc shim may have seen it stop).
+            case { IsDirectory: true }:
+                throw new UnauthorizedAccessException($"exec \"{file}\": Is a directory");
+            case { Executable: false }:
+                throw new UnauthorizedAccessException($"exec \"{file}\": Permission denied");
         }
         // execve says the same "No such file or directory" when the program's loader or a script's
         // interpreter is missing (a dynamically linked binary copied into a static image).
@@ -340,11 +342,29 @@ internal static unsafe partial class ContainerInit
             throw new FileNotFoundException(
                 $"exec \"{file}\": No such file or directory: it needs {interpreter}, which is not in the container's root (link it statically or add {interpreter} and its libraries to the image)");
         }
+        return found;
     }
 
     private const UnixFileMode AnyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
 
-    private static bool IsExecutable(string path) => (File.GetUnixFileMode(path) & AnyExecute) != 0;
+    /// <summary>Whether <paramref name="path"/> names a directory, and whether anyone may execute it; null when nothing is there. One status read (two for a symbolic link).</summary>
+    private static (bool IsDirectory, bool Executable)? Status(string path)
+    {
+        var info = new FileInfo(path);
+        try
+        {
+            var attributes = info.Attributes; // -1 when there is nothing at the path
+            if ((int)attributes == -1)
+            {
+                return null;
+            }
+            return ((attributes & FileAttributes.Directory) != 0, (info.UnixFileMode & AnyExecute) != 0);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return (false, false); // there, but not for us: execve would say "Permission denied" too
+        }
+    }
 
     /// <summary>PATH lookup the way runc does it, with the container's own PATH.</summary>
     private static string ResolveExecutable(string file, IEnumerable<string> env)
@@ -358,7 +378,7 @@ internal static unsafe partial class ContainerInit
         foreach (var dir in pathVar.Split(':', StringSplitOptions.RemoveEmptyEntries))
         {
             var candidate = Path.Combine(dir, file);
-            if (File.Exists(candidate) && IsExecutable(candidate))
+            if (Status(candidate) is { IsDirectory: false, Executable: true })
             {
                 return candidate;
             }

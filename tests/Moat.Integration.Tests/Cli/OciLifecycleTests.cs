@@ -56,6 +56,34 @@ public sealed class OciLifecycleTests
     }
 
     [Fact]
+    public async Task StartRunsTheProgramCreateFoundOnPath()
+    {
+        // As runc's init: PATH is searched once, at create, and start execs what it found there; a
+        // program put earlier on PATH between the two is not the one that runs.
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["prog"], cfg => cfg["process"]!["env"] = new JsonArray("PATH=/first:/second"));
+        var rootfs = Path.Combine(bundle, "rootfs");
+        Directory.CreateDirectory(Path.Combine(rootfs, "first"));
+        WriteScript(Path.Combine(rootfs, "second", "prog"), "#!/bin/sh\ntouch /ran-second\n");
+        var id = Id();
+        var r = await env.MoatAsync("create", "--bundle", bundle, id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        WriteScript(Path.Combine(rootfs, "first", "prog"), "#!/bin/sh\ntouch /ran-first\n");
+        Assert.Equal(0, (await env.MoatAsync("start", id)).ExitCode);
+        await WaitForAsync(env, id, "stopped");
+        Assert.True(File.Exists(Path.Combine(rootfs, "ran-second")), "the program found at create did not run");
+        Assert.False(File.Exists(Path.Combine(rootfs, "ran-first")), "start searched PATH again");
+        Assert.Equal(0, (await env.MoatAsync("delete", id)).ExitCode);
+    }
+
+    private static void WriteScript(string path, string text)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.WriteAllText(path, text);
+        File.SetUnixFileMode(path, (UnixFileMode)0x1ed); // rwxr-xr-x
+    }
+
+    [Fact]
     public async Task ACpuLimitOnARunningContainerNeverTakesItsVmDown()
     {
         // Under TCG, QEMU 7.2 aborts when a vCPU is plugged into a VM that has run a while: the
