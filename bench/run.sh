@@ -3,8 +3,10 @@
 # guest kernel and initrd, side by side in one run, on a private containerd (CRI plugin, bridge CNI).
 #   start latency: bare QEMU boot; `ctr run --rm /bin/true` and CLI `run` of a bundle per runtime
 #                  (Moat restores VMs from a template; the CLI row "template off" boots each);
-#                  CRI pod start; shim start; where Moat's start goes (`moat --debug run`)
-#   memory:        host PSS per idle pod with 1 and with MEMORY_AT idle pods; shim RSS; QEMU by mapping
+#                  CRI pod start; shim start; where Moat's start goes (`moat --debug run`) and who
+#                  spends its CPU (`perf record` of `moat run`)
+#   memory:        host PSS per idle pod with 1 and with MEMORY_AT idle pods; shim RSS; QEMU's PSS and
+#                  the shim's RSS by mapping
 #   density:       idle pods up to 250, stopping before MemAvailable < 25% or at a failed start
 #   workload:      stdout throughput, rootfs sequential write/read and small files, pod<->host
 #                  network, a CPU loop; each as a ratio to runc
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 runs=${BENCH_RUNS:-10} pods=${BENCH_PODS:-250} memory_at=20 stdout_mib=1024 rootfs_mib=256 share_mib=128 net_mib=32 files=1000 loop=3000000
 mode="Full run: every start and workload figure repeated $runs times; density up to $pods pods."
-[ -n "${BENCH_STEPS:-}" ] && mode="Partial run (steps $BENCH_STEPS only): each figure repeated $runs times."
+[ -n "${BENCH_STEPS:-}" ] && mode="Partial run (steps $BENCH_STEPS only): each figure repeated $runs times; density up to $pods pods."
 if [ "${1:-}" = "--quick" ]; then
   runs=1 pods=3 memory_at=2 stdout_mib=64 rootfs_mib=32 share_mib=16 net_mib=8 files=200 loop=300000
   mode="Quick run (a smoke check): each measurement once, small sizes, density up to $pods pods. Indicative only."
@@ -28,7 +30,7 @@ steps="${BENCH_STEPS:-3 4 5 6 7 8}"
 want() { [[ " $steps " == *" $1 "* ]]; }
 
 step 1 "installing what the suite needs"
-need_packages hyperfine jq runc crun runsc containerd containernetworking-plugins qemu-system-x86 iproute2
+need_packages hyperfine jq runc crun runsc containerd containernetworking-plugins qemu-system-x86 iproute2 linux-perf
 { command -v moat && command -v containerd-shim-moat-v2; } >/dev/null || ./scripts/setup.sh
 dotnet build bench/Moat.Bench -c Release --nologo -v q -clp:NoSummary >/dev/null
 bench() { dotnet bench/Moat.Bench/bin/Release/net10.0/moat-bench.dll "$@"; }
@@ -90,7 +92,7 @@ done
 moat image busybox "$work/bundle" true >/dev/null
 {
   machine_lines
-  echo "- Guest kernel: $(jq -r .kernelVersion "$(readlink -f /var/lib/moat/guest/current)/manifest.json"); Moat $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  echo "- Guest kernel: $(jq -r .kernelVersion "$(readlink -f /var/lib/moat/guest/current)/manifest.json"); Moat $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
   echo "- containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}'), crun $(crun --version | head -1 | awk '{print $3}'), runsc $(runsc --version 2>/dev/null | head -1 | awk '{print $3}') (--platform=ptrace --network=none, through the runc shim)"
 } > "$out/machine.md"
 cat "$out/machine.md"
@@ -148,6 +150,8 @@ step 5 "where Moat's start goes: moat --debug run, $runs times"
 moat --debug --root "$work/moat" run --bundle "$work/bundle" p-warm >/dev/null 2>&1 || true
 for i in $(seq 1 "$runs"); do moat --debug --root "$work/moat" run --bundle "$work/bundle" "p-$i" 2>"$work/phases-$i.txt" >/dev/null; done
 bench phases --samples "$samples" -- "$work"/phases-*.txt
+# Who spends a start's CPU: QEMU's vCPU thread (TCG translating, or the guest's translated code), its other threads, Moat.
+bench cpu-profile --samples "$samples" --runs "$runs" --dir "$work" -- moat --root "$work/moat" run --bundle "$work/bundle" "cpu-{i}"
 fi
 if want 6; then
 step 6 "CRI pod start and memory of one idle pod: ${cri_runtimes[*]}, $runs times each"

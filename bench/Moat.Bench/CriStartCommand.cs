@@ -3,7 +3,7 @@ namespace Moat.Bench;
 /// <summary>
 /// cri-start: per handler, RUNS times start one pod (RunPodSandbox to container running), let it
 /// idle, measure the PSS its processes added (and the shim's RSS, and for a VM where QEMU's PSS
-/// goes), then remove it.
+/// and the shim's RSS go), then remove it.
 /// </summary>
 internal static class CriStartCommand
 {
@@ -36,6 +36,8 @@ internal static class CriStartCommand
                     .Concat(shimRss.Select(r => new Sample("memory", handler, "shim RSS", "MiB", 1, r)))
                     .Concat(added.Where(p => Procs.Comm(p).StartsWith("qemu-system", StringComparison.Ordinal))
                         .SelectMany(q => QemuMemory.Breakdown(q).Select(kv => new Sample("qemu-memory", kv.Key, "PSS", "MiB", 1, kv.Value))))
+                    .Concat(added.Where(p => Procs.CommandLine(p).FirstOrDefault()?.Contains("containerd-shim-moat", StringComparison.Ordinal) == true)
+                        .SelectMany(p => ShimMemory.Breakdown(p).Select(kv => new Sample("shim-memory", kv.Key, "RSS", "MiB", 1, kv.Value))))
                     .Prepend(new Sample("start-cri", handler, "pod start", "ms", 0, elapsed.TotalMilliseconds)));
 
                 await cri.RemovePodAsync(pod);

@@ -5,7 +5,7 @@ try
 {
     if (args.Length == 0)
     {
-        throw new BenchException("usage: moat-bench cri-start|cri-cycle|density|network|workload|hyperfine|phases|report --option value ...");
+        throw new BenchException("usage: moat-bench cri-start|cri-cycle|density|network|workload|hyperfine|phases|cpu-profile|report --option value ...");
     }
 
     var options = new Args(args[1..]);
@@ -18,6 +18,7 @@ try
         "workload" => await ContainerWorkloadCommand.RunAsync(options),
         "hyperfine" => ImportCommands.Hyperfine(options),
         "phases" => ImportCommands.Phases(options),
+        "cpu-profile" => CpuProfileCommand.Run(options),
         "cleanup" => await CleanupCommand.RunAsync(options),
         "report" => ReportCommand.Run(options),
         _ => throw new BenchException($"unknown verb {args[0]}"),

@@ -30,8 +30,10 @@ internal static class ReportCommand
 
         var r = new Lookup(stats);
         Targets(md, r, samples);
+        Why(md, r, samples);
         Start(md, r, dir);
         Profile(md, samples, dir);
+        CpuProfile(md, r, samples);
         Memory(md, r, dir);
         Density(md, samples, dir);
         Workload(md, r, dir);
@@ -268,6 +270,119 @@ internal static class ReportCommand
 
             md.AppendLine();
         }
+
+        var shim = r.Rows("shim-memory");
+        if (shim.Count > 0)
+        {
+            md.AppendLine("### Where the Moat shim daemon's RSS goes (1 pod)");
+            md.AppendLine();
+            md.AppendLine("| mapping | median RSS (MiB) |");
+            md.AppendLine("|---|---:|");
+            foreach (var (name, s) in shim.OrderByDescending(q => q.Stats.Median))
+            {
+                md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Median)} |");
+            }
+
+            md.AppendLine();
+        }
+    }
+
+    /// <summary>Who spent a `moat run`'s CPU time (bench cpu-profile), medians per start.</summary>
+    private static void CpuProfile(StringBuilder md, Lookup r, List<Sample> samples)
+    {
+        var rows = r.Rows("cpu").Where(c => c.Name != CpuSplit.Wall).OrderByDescending(c => c.Stats.Median).ToList();
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        var n = samples.Count(s => s.Group == "cpu" && s.Case == CpuSplit.Wall);
+        md.AppendLine(CultureInfo.InvariantCulture, $"### Where a start's CPU time goes (`perf record -e cpu-clock` of `moat run` of /bin/true, {n} runs)");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture,
+            $"A start took {F(r.Median("cpu", CpuSplit.Wall, "CPU per start") ?? 0)} ms (median) under perf. QEMU's threads and Moat run side by side on the host's cores, so their CPU times add up to more than the wall time.");
+        md.AppendLine();
+        md.AppendLine("| who | median CPU per start (ms) |");
+        md.AppendLine("|---|---:|");
+        foreach (var (name, s) in rows)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Median)} |");
+        }
+
+        md.AppendLine();
+    }
+
+    /// <summary>For each missed target with a profile in this run, what the profile says the time or memory went to.</summary>
+    private static void Why(StringBuilder md, Lookup r, List<Sample> samples)
+    {
+        var lines = new List<string>();
+        double? Over(string group, string metric, double allowance) =>
+            r.Median(group, "moat", metric) is { } v && r.Median(group, "runc", metric) is { } b ? v - b - allowance : null;
+        var startMissed = new[] { Over("start-cli", "time", 250), Over("start-ctr", "time", 300), Over("start-cri", "pod start", 500) }.Any(o => o > 0);
+        if (startMissed)
+        {
+            var phases = samples.Where(s => s.Group == "profile" && !s.Case.StartsWith("console log", StringComparison.Ordinal))
+                .GroupBy(s => s.Case).Select(g => (Phase: g.Key, Order: g.Min(s => s.X), Median: Stats.Of(g.Select(s => s.Value)).Median))
+                .OrderBy(p => p.Order).ToList();
+            if (phases.Count > 0)
+            {
+                var previous = 0.0;
+                var steps = new List<string>();
+                foreach (var (phase, _, median) in phases)
+                {
+                    if (median - previous >= 10)
+                    {
+                        steps.Add(string.Create(CultureInfo.InvariantCulture, $"{phase} +{F(median - previous)}"));
+                    }
+
+                    previous = median;
+                }
+
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"**Start** (`moat --debug run`, medians, in ms): {string.Join("; ", steps)}. Everything after \"VM started\" is the guest's work and the round trips to it."));
+            }
+
+            double Cpu(string c) => r.Median("cpu", c, "CPU per start") ?? 0;
+            if (r.Median("cpu", CpuSplit.Wall, "CPU per start") is { } wall)
+            {
+                var vcpu = Cpu(CpuSplit.Tcg) + Cpu(CpuSplit.GuestCode) + Cpu(CpuSplit.VcpuKernel);
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"**Start, CPU** (`perf`, medians per start of {F(wall)} ms): the VM's one vCPU thread was busy {F(vcpu)} ms: {F(Cpu(CpuSplit.Tcg))} in QEMU's TCG (translating the code a restored clone runs for the first time, and emulating its memory accesses), {F(Cpu(CpuSplit.GuestCode))} running the translated guest code, {F(Cpu(CpuSplit.VcpuKernel))} in the host kernel. QEMU's other threads took {F(Cpu(CpuSplit.QemuOther))} ms, Moat's own host code {F(Cpu(CpuSplit.Moat))} ms. Software emulation of the guest is most of the start; on a KVM host TCG's part is not there."));
+            }
+        }
+
+        if (r.Median("memory", "moat", "PSS per pod, 1 pod") is { } pss && pss > 60)
+        {
+            var q = r.Rows("qemu-memory").OrderByDescending(x => x.Stats.Median).Select(x => $"{x.Name} {F(x.Stats.Median)}").ToList();
+            if (q.Count > 0)
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"**PSS, 1 pod** ({F(pss)} MiB; QEMU's by mapping, MiB): {string.Join("; ", q)}. With one pod the file mappings (template, QEMU binaries) count whole; with more pods they divide among them, and the TCG cache exists only under TCG."));
+            }
+        }
+
+        if (r.Median("memory", "moat", "shim RSS") is { } rss && rss > 10)
+        {
+            var m = r.Rows("shim-memory").OrderByDescending(x => x.Stats.Median).Select(x => $"{x.Name} {F(x.Stats.Median)}").ToList();
+            if (m.Count > 0)
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"**Shim RSS** ({F(rss)} MiB, by mapping, MiB): {string.Join("; ", m)}."));
+            }
+        }
+
+        if (lines.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("### Why the missed targets miss (from this run's profiles)");
+        md.AppendLine();
+        foreach (var line in lines)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- {line}");
+        }
+
+        md.AppendLine();
     }
 
     private static void Density(StringBuilder md, List<Sample> samples, string dir)
@@ -280,7 +395,7 @@ internal static class ReportCommand
 
         md.AppendLine("## Density");
         md.AppendLine();
-        md.AppendLine("Idle pods started one after another (CRI) until 100, stopping early when the next pod would take MemAvailable below 25% of MemTotal or a start failed. Host memory used = MemAvailable before the first pod minus MemAvailable now.");
+        md.AppendLine("Idle pods started one after another (CRI) up to the run's ceiling (above), stopping early when the next pod would take MemAvailable below 25% of MemTotal or a start failed. Host memory used = MemAvailable before the first pod minus MemAvailable now.");
         md.AppendLine();
         var charts = new[] { ("PSS per pod", "MiB", "density-pss.png"), ("host memory used", "MiB", "density-host.png"), ("pod start", "ms", "density-start.png") };
         foreach (var (metric, unit, png) in charts)

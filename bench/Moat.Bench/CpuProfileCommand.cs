@@ -1,0 +1,111 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Moat.Bench;
+
+/// <summary>
+/// cpu-profile: RUNS times, the command (its "{i}" replaced by the run's number) under
+/// <c>perf record -e cpu-clock</c>; each run's CPU time is split by who spent it (QEMU's vCPU
+/// thread translating or running guest code, QEMU's other threads, Moat itself) with
+/// <c>perf report</c>, and kept as "cpu" samples next to the run's wall time.
+/// </summary>
+internal static class CpuProfileCommand
+{
+    /// <summary>Sampling rate: enough samples for a sub-second start without slowing it much.</summary>
+    private const int Hertz = 499;
+
+    public static int Run(Args args)
+    {
+        var samples = args.Get("samples");
+        var runs = args.Int("runs", 10);
+        var dir = args.Get("dir");
+        if (args.Command.Count == 0)
+        {
+            throw new BenchException("cpu-profile: the command to profile follows --");
+        }
+
+        for (var i = 1; i <= runs; i++)
+        {
+            var data = Path.Combine(dir, $"perf-{i}.data");
+            var command = args.Command.Select(a => a.Replace("{i}", i.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
+            var clock = Stopwatch.StartNew();
+            Exec("perf", ["record", "-q", "-e", "cpu-clock", "-F", Hertz.ToString(CultureInfo.InvariantCulture), "-o", data, "--", .. command]);
+            var wall = clock.Elapsed.TotalMilliseconds;
+            var report = Exec("perf", ["report", "-i", data, "--stdio", "-q", "-g", "none", "--sort", "comm,dso", "-F", "period,comm,dso", "-t", "|"]);
+            var split = CpuSplit.Of(report);
+            SampleFile.Append(samples, split.Select(kv => new Sample("cpu", kv.Key, "CPU per start", "ms", 0, kv.Value))
+                .Prepend(new Sample("cpu", CpuSplit.Wall, "CPU per start", "ms", 0, wall)));
+            Console.WriteLine($"  CPU profile {i}/{runs}: {wall:F0} ms under perf, {split.Values.Sum():F0} ms of CPU");
+        }
+
+        return 0;
+    }
+
+    private static string Exec(string file, IEnumerable<string> arguments)
+    {
+        var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in arguments)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var p = Process.Start(psi) ?? throw new BenchException($"cannot run {file}");
+        var stderr = p.StandardError.ReadToEndAsync();
+        var stdout = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0)
+        {
+            throw new BenchException($"{file} {string.Join(' ', psi.ArgumentList)}: exit {p.ExitCode}: {stderr.Result.Trim()}");
+        }
+
+        return stdout;
+    }
+}
+
+/// <summary>Who spent a start's CPU time, from <c>perf report --sort comm,dso -F period,comm,dso -t '|'</c> lines.</summary>
+internal static class CpuSplit
+{
+    public const string Wall = "wall time of the start (under perf)";
+    public const string GuestCode = "QEMU vCPU: running the guest's translated code";
+    public const string Tcg = "QEMU vCPU: TCG translating guest code, emulating its memory accesses and devices";
+    public const string VcpuKernel = "QEMU vCPU: host kernel (faults on the template's memory, signals, I/O)";
+    public const string QemuOther = "QEMU's other threads: start-up, restore, main loop, 9p and virtio-serial I/O";
+    public const string Moat = "Moat on the host (CLI, VMM launcher)";
+    public const string Other = "other processes";
+
+    /// <summary>Milliseconds of CPU per category (a cpu-clock sample's period is nanoseconds).</summary>
+    public static Dictionary<string, double> Of(string report)
+    {
+        var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var line in report.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var fields = line.Split('|');
+            if (fields.Length < 3 || !long.TryParse(fields[0].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ns))
+            {
+                continue;
+            }
+
+            var category = Category(fields[1].Trim(), fields[2].Trim());
+            result[category] = result.GetValueOrDefault(category) + ns / 1e6;
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// By thread name (QEMU names its threads with debug-threads=on: "CPU 0/TCG", "worker",
+    /// "IO mon_iothread"; its main thread keeps the 15-character "qemu-system-x86") and by where the
+    /// sample fell: TCG's generated code has no file, so perf shows it as "[JIT] tid N".
+    /// </summary>
+    public static string Category(string comm, string dso) => comm switch
+    {
+        _ when comm.StartsWith("CPU ", StringComparison.Ordinal) && dso.StartsWith("[JIT]", StringComparison.Ordinal) => GuestCode,
+        _ when comm.StartsWith("CPU ", StringComparison.Ordinal) && dso.StartsWith("[kernel", StringComparison.Ordinal) => VcpuKernel,
+        _ when comm.StartsWith("CPU ", StringComparison.Ordinal) => Tcg,
+        "qemu-system-x86" or "worker" or "call_rcu" or "live_migration" or "IO mon_iothread" => QemuOther,
+        "moat" => Moat,
+        _ when comm.StartsWith("vmm-", StringComparison.Ordinal) => Moat, // the VMM launcher before it execs QEMU
+        _ when comm.StartsWith(".NET", StringComparison.Ordinal) => Moat,
+        _ => Other,
+    };
+}
