@@ -6,8 +6,8 @@ namespace Moat.Bench;
 /// density: start idle pods one after another up to MAX, recording after each the PSS per pod, the
 /// host memory used since the first and the start latency. It stops early, before the OOM killer
 /// could decide anything, when the next pod would take MemAvailable below MIN-AVAILABLE percent of
-/// MemTotal, or when a start fails. At MEMORY-AT pods it also records each pod's PSS and each
-/// shim's RSS for the memory table. All pods are removed at the end.
+/// MemTotal, or when a start fails. At MEMORY-AT pods it also records each pod's PSS, each
+/// shim's RSS and where each QEMU's PSS goes, for the memory table. All pods are removed at the end.
 /// </summary>
 internal static class DensityCommand
 {
@@ -51,7 +51,7 @@ internal static class DensityCommand
                 }
 
                 await Task.Delay(settle);
-                var (pss, shimRss, _) = memory.Measure();
+                var (pss, shimRss, added) = memory.Measure();
                 var (_, availableNow) = Procs.Memory();
                 lastCostKiB = Math.Max(0, availablePrev - availableNow);
                 availablePrev = availableNow;
@@ -66,6 +66,9 @@ internal static class DensityCommand
                 {
                     SampleFile.Append(samples, pss.Select(p => new Sample("memory", handler, $"PSS per pod, {n} pods", "MiB", n, p)));
                     SampleFile.Append(samples, shimRss.Select(r => new Sample("memory", handler, $"shim RSS, {n} pods", "MiB", n, r)));
+                    // Where each VM's QEMU PSS goes once the node's file pages divide among n pods.
+                    SampleFile.Append(samples, added.Where(p => Procs.Comm(p).StartsWith("qemu-system", StringComparison.Ordinal))
+                        .SelectMany(q => QemuMemory.Breakdown(q).Select(kv => new Sample("qemu-memory-many", kv.Key, $"PSS, {n} pods", "MiB", n, kv.Value))));
                 }
 
                 Console.WriteLine($"  density {handler}: {n} pods, start {elapsed.TotalMilliseconds:F0} ms, PSS/pod {pss.Sum() / n:F1} MiB, host used {usedMiB:F0} MiB");

@@ -250,25 +250,10 @@ internal static class ReportCommand
             md.AppendLine();
         }
 
-        var qemu = r.Rows("qemu-memory");
-        if (qemu.Count > 0)
+        QemuTable(md, "1 pod", r.Rows("qemu-memory"));
+        foreach (var g in r.RowsWithMetric("qemu-memory-many").GroupBy(x => x.Key.Metric))
         {
-            md.AppendLine("### Where an idle Moat VM's QEMU PSS goes (1 pod)");
-            md.AppendLine();
-            md.AppendLine("| mapping | median PSS (MiB) | private to the pod? |");
-            md.AppendLine("|---|---:|---|");
-            foreach (var (name, s) in qemu.OrderByDescending(q => q.Stats.Median))
-            {
-                var shared = name switch
-                {
-                    QemuMemory.Kernel or QemuMemory.Initrd or QemuMemory.Binaries or QemuMemory.TemplateRam => "no: a file mapping in the page cache, its PSS divides among all pods",
-                    QemuMemory.TcgBuffer => "yes: anonymous memory, only under TCG (the guest's code translated for the host; a KVM VM has none)",
-                    _ => "yes: anonymous memory",
-                };
-                md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Median)} | {shared} |");
-            }
-
-            md.AppendLine();
+            QemuTable(md, g.Key["PSS, ".Length..], g.Select(x => (x.Key.Case, x.Stats)).ToList());
         }
 
         var shim = r.Rows("shim-memory");
@@ -285,6 +270,31 @@ internal static class ReportCommand
 
             md.AppendLine();
         }
+    }
+
+    private static void QemuTable(StringBuilder md, string pods, List<(string Name, Stats Stats)> qemu)
+    {
+        if (qemu.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine(CultureInfo.InvariantCulture, $"### Where an idle Moat VM's QEMU PSS goes ({pods})");
+        md.AppendLine();
+        md.AppendLine("| mapping | median PSS (MiB) | private to the pod? |");
+        md.AppendLine("|---|---:|---|");
+        foreach (var (name, s) in qemu.OrderByDescending(q => q.Stats.Median))
+        {
+            var shared = name switch
+            {
+                QemuMemory.Kernel or QemuMemory.Initrd or QemuMemory.Binaries or QemuMemory.TemplateRam => "no: a file mapping in the page cache, its PSS divides among all pods",
+                QemuMemory.TcgBuffer => "yes: anonymous memory, only under TCG (the guest's code translated for the host; a KVM VM has none)",
+                _ => "yes: anonymous memory",
+            };
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {name} | {F(s.Median)} | {shared} |");
+        }
+
+        md.AppendLine();
     }
 
     /// <summary>Who spent a `moat run`'s CPU time (bench cpu-profile), medians per start.</summary>
@@ -359,6 +369,16 @@ internal static class ReportCommand
                 lines.Add(string.Create(CultureInfo.InvariantCulture,
                     $"**PSS, 1 pod** ({F(pss)} MiB; QEMU's by mapping, MiB): {string.Join("; ", q)}. With one pod the file mappings (template, QEMU binaries) count whole; with more pods they divide among them, and the TCG cache exists only under TCG."));
             }
+        }
+
+        var many = r.RowsWithMetric("qemu-memory-many").Where(x => x.Key.Metric.StartsWith("PSS, ", StringComparison.Ordinal)).ToList();
+        var manyPss = samples.Where(s => s.Group == "memory" && s.Case == "moat" && s.Metric.StartsWith("PSS per pod, ", StringComparison.Ordinal) && s.X > 1)
+            .GroupBy(s => s.X).Select(g => (Pods: g.Key, Median: Stats.Of(g.Select(s => s.Value)).Median)).FirstOrDefault();
+        if (many.Count > 0 && manyPss.Pods > 1 && manyPss.Median > 40)
+        {
+            var q = many.OrderByDescending(x => x.Stats.Median).Select(x => $"{x.Key.Case} {F(x.Stats.Median)}");
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"**PSS, {manyPss.Pods:F0} pods** ({F(manyPss.Median)} MiB per pod; each QEMU's by mapping, median, MiB): {string.Join("; ", q)}. What stays is each VM's private memory: its TCG cache (TCG only), QEMU's heap and the guest RAM it wrote since the restore."));
         }
 
         if (r.Median("memory", "moat", "shim RSS") is { } rss && rss > 10)
