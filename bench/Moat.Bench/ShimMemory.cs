@@ -1,10 +1,7 @@
-using System.Globalization;
-using System.Text.RegularExpressions;
-
 namespace Moat.Bench;
 
 /// <summary>Where the shim daemon's RSS goes, by mapping, from /proc/PID/smaps.</summary>
-internal static partial class ShimMemory
+internal static class ShimMemory
 {
     public const string Code = "its code (file pages of the binary, shared by every shim)";
     public const string ReadOnly = "its read-only data and unwind tables (file pages, shared)";
@@ -18,34 +15,23 @@ internal static partial class ShimMemory
     {
         var binary = Procs.CommandLine(pid).FirstOrDefault() is { } argv0 ? ExePath(pid, argv0) : "";
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
-        string? category = null;
         var previousWasBinary = false;
-        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        foreach (var m in Smaps.Read(pid))
         {
-            var m = MappingHeader().Match(line);
-            if (m.Success)
+            var ofBinary = m.Path.Length > 0 && m.Path == binary;
+            var category = m.Path switch
             {
-                var perms = m.Groups[3].Value;
-                var path = m.Groups[4].Value.Trim();
-                var ofBinary = path.Length > 0 && path == binary;
-                category = path switch
-                {
-                    _ when ofBinary && perms.Contains('x', StringComparison.Ordinal) => Code,
-                    _ when ofBinary && perms.StartsWith("r-", StringComparison.Ordinal) => ReadOnly,
-                    _ when ofBinary => Data,
-                    // The binary's zero-filled pages (.bss, and NativeAOT's .hydrated, where the type
-                    // data compressed in the file is rebuilt at start) follow its last file mapping.
-                    "" when previousWasBinary => ZeroData,
-                    _ when path.StartsWith('/') => Libraries,
-                    _ => Anonymous,
-                };
-                previousWasBinary = ofBinary;
-            }
-            else if (category is not null && line.StartsWith("Rss:", StringComparison.Ordinal))
-            {
-                var kib = long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-                result[category] = result.GetValueOrDefault(category) + kib / 1024.0;
-            }
+                _ when ofBinary && m.Perms.Contains('x', StringComparison.Ordinal) => Code,
+                _ when ofBinary && m.Perms.StartsWith("r-", StringComparison.Ordinal) => ReadOnly,
+                _ when ofBinary => Data,
+                // The binary's zero-filled pages (.bss, and NativeAOT's .hydrated, where the type
+                // data compressed in the file is rebuilt at start) follow its last file mapping.
+                "" when previousWasBinary => ZeroData,
+                _ when m.Path.StartsWith('/') => Libraries,
+                _ => Anonymous,
+            };
+            previousWasBinary = ofBinary;
+            result[category] = result.GetValueOrDefault(category) + m.Of("Rss") / 1024.0;
         }
 
         return result;
@@ -62,7 +48,4 @@ internal static partial class ShimMemory
             return argv0;
         }
     }
-
-    [GeneratedRegex(@"^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+\s*(.*)$")]
-    private static partial Regex MappingHeader();
 }
