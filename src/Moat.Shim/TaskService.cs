@@ -253,7 +253,18 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
         {
             return Task.FromResult(new Empty()); // other tasks still live in this shim
         }
-        _shutdown.CancelAfter(TimeSpan.FromMilliseconds(50));
+        // The server stops once this reply is out, so that the caller hears it.
+        context.AfterReply(() =>
+        {
+            try
+            {
+                _shutdown.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the daemon already stopped (SIGTERM)
+            }
+        });
         return Task.FromResult(new Empty());
     }
 

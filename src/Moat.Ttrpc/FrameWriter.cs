@@ -11,7 +11,7 @@ namespace Moat.Ttrpc;
 internal sealed class FrameWriter
 {
     private readonly Stream _stream;
-    private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(
+    private readonly Channel<Outgoing> _queue = Channel.CreateUnbounded<Outgoing>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
 
     public FrameWriter(Stream stream)
@@ -95,7 +95,20 @@ internal sealed class FrameWriter
     }
 
     /// <summary>Queues an encoded frame; false once the writer has been completed.</summary>
-    public bool TryEnqueue(byte[] frame) => _queue.Writer.TryWrite(frame);
+    public bool TryEnqueue(byte[] frame) => _queue.Writer.TryWrite(new Outgoing(frame, null));
+
+    /// <summary>
+    /// Queues an encoded frame; <paramref name="left"/> runs once the frame has left this writer:
+    /// written and flushed, or dropped because the connection closed (then at once if it already
+    /// had). It runs on the writer loop and must not block.
+    /// </summary>
+    public void Enqueue(byte[] frame, Action left)
+    {
+        if (!_queue.Writer.TryWrite(new Outgoing(frame, left)))
+        {
+            left();
+        }
+    }
 
     /// <summary>Stops accepting frames; the loop ends after draining what is queued.</summary>
     public void Complete() => _queue.Writer.TryComplete();
@@ -103,14 +116,48 @@ internal sealed class FrameWriter
     public async Task RunAsync(CancellationToken cancellationToken)
     {
         var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        var written = new List<Action>();
+        try
         {
-            while (reader.TryRead(out var frame))
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                await _stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-            }
+                while (reader.TryRead(out var outgoing))
+                {
+                    if (outgoing.Left is { } left)
+                    {
+                        written.Add(left);
+                    }
+                    await _stream.WriteAsync(outgoing.Frame, cancellationToken).ConfigureAwait(false);
+                }
 
-            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                RunAll(written);
+            }
+        }
+        finally
+        {
+            // Nothing is written once this loop stops: later frames are refused (their actions run at
+            // once), and whatever is still queued is dropped, its actions run now.
+            _queue.Writer.TryComplete();
+            while (reader.TryRead(out var outgoing))
+            {
+                if (outgoing.Left is { } left)
+                {
+                    written.Add(left);
+                }
+            }
+            RunAll(written);
         }
     }
+
+    private static void RunAll(List<Action> actions)
+    {
+        foreach (var a in actions)
+        {
+            a();
+        }
+        actions.Clear();
+    }
+
+    private readonly record struct Outgoing(byte[] Frame, Action? Left);
 }

@@ -115,7 +115,7 @@ internal sealed class ServerConnection
         {
             var handler = _methods.Resolve(request.Service, request.Method);
             var payload = await handler(request.Payload, context).ConfigureAwait(false);
-            Send(streamId, () => FrameWriter.EncodeOkResponse(streamId, payload));
+            Send(streamId, () => FrameWriter.EncodeOkResponse(streamId, payload), context.ReplyLeft);
             return;
         }
         catch (TtrpcException e)
@@ -138,17 +138,20 @@ internal sealed class ServerConnection
             response = Error(StatusCode.Unknown, e.Message);
         }
 
-        Send(streamId, response);
+        Send(streamId, () => FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, response), context.ReplyLeft);
     }
 
     private static Response Error(StatusCode code, string message) =>
         new() { Status = new Status { Code = (int)code, Message = message } };
 
     private void Send(uint streamId, Response response) =>
-        Send(streamId, () => FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, response));
+        Send(streamId, () => FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, response), null);
 
-    /// <summary>Queues the frame <paramref name="encode"/> makes, or, if it is too large, an error response in its place.</summary>
-    private void Send(uint streamId, Func<byte[]> encode)
+    /// <summary>
+    /// Queues the frame <paramref name="encode"/> makes, or, if it is too large, an error response in
+    /// its place; <paramref name="left"/> runs once it has been written or dropped.
+    /// </summary>
+    private void Send(uint streamId, Func<byte[]> encode, Action? left)
     {
         byte[] frame;
         try
@@ -161,7 +164,14 @@ internal sealed class ServerConnection
             frame = FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, Error(e.Code, e.Message));
         }
 
-        // False only when the connection is already closed; the response is then dropped.
-        _connection.Writer.TryEnqueue(frame);
+        if (left is not null)
+        {
+            _connection.Writer.Enqueue(frame, left);
+        }
+        else
+        {
+            // False only when the connection is already closed; the response is then dropped.
+            _connection.Writer.TryEnqueue(frame);
+        }
     }
 }
