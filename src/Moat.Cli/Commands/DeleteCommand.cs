@@ -40,9 +40,6 @@ internal static class DeleteCommand
         return cmd;
     }
 
-    /// <summary>How long a shim daemon gets to tear its VM down and exit once told to.</summary>
-    private static readonly TimeSpan DaemonExit = TimeSpan.FromSeconds(20);
-
     /// <summary>
     /// Deletes the container and returns only once its shim daemon (and with it the VM, the mounts
     /// and the sockets) is gone, so the id can be used again at once (runc's guarantee); a pod
@@ -92,10 +89,16 @@ internal static class DeleteCommand
                 // A daemon that serves other containers of the pod (created through containerd's
                 // runc shim in their sandbox's VM) stays for them: there is nothing to wait for.
                 var shared = CliStore.All(root).Any(r => r.Id != rec.Id && r.ShimSocket == rec.ShimSocket);
-                if (daemon is not null && !shared && !await WaitGoneAsync(daemon, DaemonExit, ct))
+                if (daemon is not null && !shared)
                 {
-                    throw new RuntimeException(RuntimeErrorKind.Timeout,
-                        $"container {rec.Id}: its shim daemon (pid {daemon.Split(' ')[0]}) did not exit within {DaemonExit.TotalSeconds:0} s of the delete: run moat delete --force {rec.Id} again");
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                    wait.CancelAfter(ShimConnection.DaemonExit);
+                    if (!await ShimConnection.WaitGoneAsync(daemon, wait.Token))
+                    {
+                        ct.ThrowIfCancellationRequested();
+                        throw new RuntimeException(RuntimeErrorKind.Timeout,
+                            $"container {rec.Id}: its shim daemon (pid {daemon.Split(' ')[0]}) did not exit within {ShimConnection.DaemonExit.TotalSeconds:0} s of the delete: run moat delete --force {rec.Id} again");
+                    }
                 }
             }
         }
@@ -143,19 +146,5 @@ internal static class DeleteCommand
                 await Task.Delay(100, ct);
             }
         }
-    }
-
-    private static async Task<bool> WaitGoneAsync(string token, TimeSpan timeout, CancellationToken ct)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (ProcessIdentity.IsAlive(token))
-        {
-            if (DateTime.UtcNow >= deadline)
-            {
-                return false;
-            }
-            await Task.Delay(20, ct);
-        }
-        return true;
     }
 }

@@ -45,7 +45,7 @@ internal static class ExecCommand
             var execId = "exec-" + Guid.NewGuid().ToString("N")[..16];
             var job = new RelayJob(Path.GetFullPath(root), containerId, rec.Bundle, rec.Namespace, rec.ShimSocket, execId, json.ToJsonString(),
                 terminal, terminal ? consoleSocket : null, ForegroundTty: terminal && consoleSocket is null, NewNetworkNamespace: false, NetworkNamespacePath: null, ConfigPath: null);
-            var (pid, _) = await RelayLauncher.LaunchAsync(job, beforeGo: null, ct);
+            var (pid, _) = await RelayLauncher.LaunchAsync(job, daemon: null, beforeGo: null, ct);
             if (r.GetValue(pidFile) is { } pf)
             {
                 CliStore.WritePidFile(pf, pid);

@@ -38,6 +38,7 @@ internal static class Lifecycle
         }
         CliStore.Reserve(root, id);
         CliRecord? launched = null;
+        Task<string>? daemon = null;
         try
         {
             var netns = spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network");
@@ -48,7 +49,9 @@ internal static class Lifecycle
             // The hooks run once the create operation is done (runtime.md, lifecycle steps 3 and 4,
             // after step 2): the state they read says "created", with the container's pid.
             var state = new ContainerState { Id = id, Status = ContainerStatus.Created, Bundle = bundle, Annotations = spec.Annotations };
-            var (pid, socket) = await RelayLauncher.LaunchAsync(job, async relayPid =>
+            // The container's own shim daemon starts while the relay does and the hooks run.
+            daemon = pod is null ? Task.Run(() => ShimConnection.StartDaemonAsync(ns, id, bundle, Path.Combine(CliStore.Dir(root, id), "shim.log"), ct)) : null;
+            var (pid, socket) = await RelayLauncher.LaunchAsync(job, daemon, async relayPid =>
             {
                 state.Pid = relayPid;
                 await HookRunner.RunAsync("prestart", spec.Hooks?.Prestart, state, ct).ConfigureAwait(false);
@@ -78,6 +81,11 @@ internal static class Lifecycle
                 }
                 Moat.Linux.Interop.Libc.kill(launched.Pid, Signals.SIGKILL);
                 RelayLauncher.WaitChild(launched.Pid);
+            }
+            else if (daemon is not null)
+            {
+                // The relay is gone (the launcher kills it on failure) and told nobody else of the daemon.
+                await ShimConnection.StopStartedDaemonAsync(daemon, CliStore.Namespace(root), id).ConfigureAwait(false);
             }
             if (Directory.Exists(CliStore.Dir(root, id)))
             {

@@ -47,14 +47,16 @@ internal static class Relay
                     ErrnoException.Check(Libc.unshare(Libc.CLONE_NEWNET), "unshare(CLONE_NEWNET)");
                 }
                 ControlChannel.Send(ControlFd, "ready");
-                if (await ControlChannel.ReceiveAsync(ControlFd, TimeSpan.FromMinutes(5)) != "go")
+                // "go" with the socket of the daemon the spawning verb started, when the job names none.
+                var go = await ControlChannel.ReceiveAsync(ControlFd, TimeSpan.FromMinutes(5));
+                if (go?.StartsWith("go ", StringComparison.Ordinal) != true)
                 {
                     return 1;
                 }
+                job = job with { ShimSocket = job.ShimSocket ?? go[3..] };
             }
             stdio = RelayStdio.Prepare(job);
-            var socket = job.ShimSocket ?? await ShimConnection.StartDaemonAsync(job.Namespace, job.Id, job.Bundle,
-                Path.Combine(CliStore.Dir(job.Root, job.Id), "shim.log"), CancellationToken.None);
+            var socket = job.ShimSocket ?? throw new InvalidOperationException("the relay was given no shim socket");
             client = await TaskClient.ConnectAsync(socket, job.Namespace, CancellationToken.None);
             if (init)
             {

@@ -8,8 +8,9 @@ namespace Moat.Cli.Runc;
 /// <summary>Spawns a relay (see <see cref="Relay"/>) and waits until its process exists in the VM.</summary>
 internal static class RelayLauncher
 {
+    /// <param name="daemon">The shim daemon being started for the container (its socket), or null when the job names one.</param>
     /// <param name="beforeGo">Run once the relay's pid exists and before the VM is touched (the create hooks).</param>
-    public static async Task<(int Pid, string Socket)> LaunchAsync(RelayJob job, Func<int, Task>? beforeGo, CancellationToken ct)
+    public static async Task<(int Pid, string Socket)> LaunchAsync(RelayJob job, Task<string>? daemon, Func<int, Task>? beforeGo, CancellationToken ct)
     {
         var self = Environment.ProcessPath ?? throw new InvalidOperationException("cannot locate the moat executable");
         var env = Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
@@ -52,7 +53,7 @@ internal static class RelayLauncher
                 {
                     await beforeGo(pid).ConfigureAwait(false);
                 }
-                ControlChannel.Send(ours.Fd, "go");
+                ControlChannel.Send(ours.Fd, "go " + (daemon is null ? "" : await daemon.ConfigureAwait(false)));
             }
             var outcome = await ControlChannel.ReceiveAsync(ours.Fd, TimeSpan.FromMinutes(5)).ConfigureAwait(false);
             if (outcome?.StartsWith("ok ", StringComparison.Ordinal) == true)

@@ -47,6 +47,59 @@ internal static class ShimConnection
     }
 
     /// <summary>
+    /// Stops the daemon started for a container whose create failed before anything recorded it:
+    /// a task its relay created before it died is deleted, then the daemon is shut down (it stays
+    /// only if it serves others) and waited for. Never throws: the create's own error is the one told.
+    /// </summary>
+    public static async Task StopStartedDaemonAsync(Task<string> daemon, string ns, string id)
+    {
+        using var deadline = new CancellationTokenSource(DaemonExit);
+        try
+        {
+            var socket = await daemon.ConfigureAwait(false);
+            await using var client = await TaskClient.ConnectAsync(socket, ns, deadline.Token).ConfigureAwait(false);
+            var pid = ProcessIdentity.Of((int)(await client.ConnectShimAsync(id, deadline.Token).ConfigureAwait(false)).ShimPid);
+            try
+            {
+                await client.DeleteAsync(id, "", deadline.Token).ConfigureAwait(false);
+            }
+            catch (TtrpcException)
+            {
+                // no task (the usual case), or one the delete refuses: shutdown then leaves the daemon to it
+            }
+            await client.ShutdownAsync(id, deadline.Token).ConfigureAwait(false);
+            if (pid is not null)
+            {
+                await WaitGoneAsync(pid, deadline.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is RuntimeException or TtrpcException or IOException or System.Net.Sockets.SocketException
+            or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>How long a shim daemon gets to tear its VM down and exit once told to.</summary>
+    public static readonly TimeSpan DaemonExit = TimeSpan.FromSeconds(20);
+
+    /// <summary>Waits until the process <paramref name="token"/> names (<see cref="ProcessIdentity"/>) is gone; false if <paramref name="ct"/> ends first.</summary>
+    public static async Task<bool> WaitGoneAsync(string token, CancellationToken ct)
+    {
+        while (ProcessIdentity.IsAlive(token))
+        {
+            try
+            {
+                await Task.Delay(20, ct).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>
     /// Cleans up after a shim daemon that died (killed, crashed): the shim binary's own
     /// <c>delete</c>, as containerd runs it for a dead shim, removes its sandbox state, any rootfs
     /// mount and its socket, and sweeps what other dead daemons of the namespace left.

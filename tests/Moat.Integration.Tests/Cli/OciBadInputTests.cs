@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 namespace Moat.Integration.Tests.Cli;
 
 /// <summary>Every bad input: a one-line error in runc's words, a non-zero exit, nothing left behind.</summary>
@@ -88,6 +89,26 @@ public sealed class OciBadInputTests
         bundle = await env.BundleAsync("x", ["/etc/passwd"]);
         AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "missing"), "exec \"/etc/passwd\": Permission denied");
         // CliEnv's disposal finds no shim, relay, VM or state left by any
+    }
+
+    [Fact]
+    public async Task AFailingCreateHookFailsCreateAndLeavesNothing()
+    {
+        // The shim daemon starts while the hooks run: a hook that fails must take it down too.
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["true"], spec =>
+            spec["hooks"] = new JsonObject
+            {
+                ["createRuntime"] = new JsonArray(new JsonObject
+                {
+                    ["path"] = "/bin/sh",
+                    ["args"] = new JsonArray("sh", "-c", "echo no network for you >&2; exit 3"),
+                }),
+            });
+        AssertOneLineError(await env.MoatAsync("create", "--bundle", bundle, "hooked"),
+            "createRuntime hook #0 (/bin/sh) failed with exit status 3: no network for you");
+        AssertOneLineError(await env.MoatAsync("state", "hooked"), "does not exist");
+        // CliEnv's disposal finds no shim daemon socket, relay, VM or state left
     }
 
     [Fact]

@@ -219,6 +219,53 @@ public sealed class OciLifecycleTests
     }
 
     [Fact]
+    public async Task AHookThatMovesAVethIntoTheContainersNetnsGivesTheVmThatLink()
+    {
+        // Docker's bridge network: its prestart hook (libnetwork-setkey) puts a veth, addressed, in
+        // the network namespace of the pid the state names; the VM takes over what it finds there.
+        // The far end lives in a namespace of the test's own.
+        await using var env = new CliEnv();
+        var tag = Guid.NewGuid().ToString("N")[..6];
+        var peer = "moat-it-" + tag;
+        Assert.Equal(0, (await Cmd.RunAsync("ip", ["netns", "add", peer])).ExitCode);
+        System.Diagnostics.Process? listener = null;
+        try
+        {
+            var hook = Path.Combine(env.Dir, "veth.sh");
+            File.WriteAllText(hook, $"""
+                #!/bin/sh -e
+                pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+                ip link add vh{tag} type veth peer name vc{tag}
+                ip link set vh{tag} netns {peer}
+                ip link set vc{tag} netns $pid
+                ip -n {peer} addr add 10.199.7.1/24 dev vh{tag}
+                ip -n {peer} link set vh{tag} up
+                nsenter -t $pid -n ip addr add 10.199.7.2/24 dev vc{tag}
+                nsenter -t $pid -n ip link set vc{tag} up
+
+                """);
+            File.SetUnixFileMode(hook, (UnixFileMode)0x1ed);
+            var bundle = await env.BundleAsync("b", ["sh", "-c", "for i in 1 2 3 4 5; do echo hello over the veth | nc 10.199.7.1 7070 && exit 0; sleep 1; done; exit 1"],
+                spec => spec["hooks"] = new JsonObject { ["prestart"] = new JsonArray(new JsonObject { ["path"] = hook }) });
+            listener = Cmd.Start("ip", ["netns", "exec", peer, "busybox", "nc", "-l", "-p", "7070"]);
+            var heard = listener.StandardOutput.ReadToEndAsync();
+            // Through the shim daemon, as Docker runs it (--pid-file).
+            var r = await env.MoatAsync("run", "--pid-file", Path.Combine(env.Dir, "pid"), "--bundle", bundle, Id());
+            Assert.True(r.ExitCode == 0, r.ToString());
+            Assert.Equal("hello over the veth", (await heard.WaitAsync(TimeSpan.FromSeconds(30))).Trim());
+        }
+        finally
+        {
+            if (listener is { HasExited: false })
+            {
+                listener.Kill();
+            }
+            listener?.Dispose();
+            await Cmd.RunAsync("ip", ["netns", "del", peer]);
+        }
+    }
+
+    [Fact]
     public async Task RunGivesHooksTheStateOfEachStepAndDevicesKeepTheirMode()
     {
         await using var env = new CliEnv();
