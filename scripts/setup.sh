@@ -30,27 +30,29 @@ if ! command -v dotnet >/dev/null 2>&1; then
   exit 1
 fi
 
-say "building Moat (NativeAOT: moat, moat-agent, containerd-shim-moat-v2)"
+say "building Moat (NativeAOT: moat, moat-agent, moat-vmm, containerd-shim-moat-v2)"
 out=out/publish
 dotnet publish src/Moat.Agent -c Release -r linux-x64 -o "$out/agent" -nologo -v quiet -p:DebugType=none
 dotnet publish src/Moat.Cli -c Release -r linux-x64 -o "$out/cli" -nologo -v quiet -p:DebugType=none
 dotnet publish src/Moat.Shim -c Release -r linux-x64 -o "$out/shim" -nologo -v quiet -p:DebugType=none
+dotnet publish src/Moat.Vmm -c Release -r linux-x64 -o "$out/vmm" -nologo -v quiet -p:DebugType=none
 # The AOT smoke check: trim and AOT analysis warnings are errors (TreatWarningsAsErrors), so the
-# three publishes above fail on any; each result must be a native executable, and its size is told.
+# publishes above fail on any; each result must be a native executable, and its size is told.
 sizes=()
-for f in "$out/cli/moat" "$out/agent/moat-agent" "$out/shim/containerd-shim-moat-v2"; do
+for f in "$out/cli/moat" "$out/agent/moat-agent" "$out/vmm/moat-vmm" "$out/shim/containerd-shim-moat-v2"; do
   if [ "$(head -c 4 "$f" | od -An -c | tr -d ' ')" != '177ELF' ]; then
     echo "setup: $f is not a native executable: the NativeAOT publish did not produce one" >&2
     exit 1
   fi
   sizes+=("$(basename "$f") $(( $(stat -c %s "$f") / 1024 )) KiB")
 done
-say "NativeAOT binaries: ${sizes[0]}, ${sizes[1]}, ${sizes[2]}"
+say "NativeAOT binaries: ${sizes[0]}, ${sizes[1]}, ${sizes[2]}, ${sizes[3]}"
 
 say "installing into $PREFIX"
 install -d "$PREFIX/lib/moat" "$PREFIX/bin"
 install -m 0755 "$out/cli/moat" "$PREFIX/lib/moat/moat.new" && mv -f "$PREFIX/lib/moat/moat.new" "$PREFIX/lib/moat/moat"
 install -m 0755 "$out/agent/moat-agent" "$PREFIX/lib/moat/moat-agent.new" && mv -f "$PREFIX/lib/moat/moat-agent.new" "$PREFIX/lib/moat/moat-agent"
+install -m 0755 "$out/vmm/moat-vmm" "$PREFIX/lib/moat/moat-vmm.new" && mv -f "$PREFIX/lib/moat/moat-vmm.new" "$PREFIX/lib/moat/moat-vmm"
 install -m 0755 "$out/shim/containerd-shim-moat-v2" "$PREFIX/lib/moat/containerd-shim-moat-v2.new" && mv -f "$PREFIX/lib/moat/containerd-shim-moat-v2.new" "$PREFIX/lib/moat/containerd-shim-moat-v2"
 ln -sfn "$PREFIX/lib/moat/moat" "$PREFIX/bin/moat"
 ln -sfn "$PREFIX/lib/moat/containerd-shim-moat-v2" "$PREFIX/bin/containerd-shim-moat-v2"

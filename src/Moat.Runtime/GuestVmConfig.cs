@@ -63,7 +63,10 @@ internal static class GuestVmConfig
             Nics = macs.Select((mac, n) => new NicConfig(QemuHypervisor.FirstTapFd + n, mac)).ToList(),
         };
 
-    /// <summary>The command that re-executes this program as the VMM launcher (<c>moat __vmm</c>).</summary>
+    /// <summary>
+    /// The VMM launcher's command: <c>moat-vmm</c> beside this program (a small binary, quick to
+    /// start on every VM start), else this program re-executed (<c>moat __vmm</c>), as from a build tree.
+    /// </summary>
     public static IReadOnlyList<string> HelperCommand(RuntimeOptions options)
     {
         if (options.VmmHelperCommand is { } given)
@@ -71,6 +74,11 @@ internal static class GuestVmConfig
             return given;
         }
         var exe = Environment.ProcessPath ?? throw new InvalidOperationException("cannot locate the moat executable");
+        var launcher = Path.Combine(Path.GetDirectoryName(exe) ?? "", VmmHelper.Binary);
+        if (File.Exists(launcher))
+        {
+            return [launcher];
+        }
         if (Path.GetFileNameWithoutExtension(exe) == "dotnet")
         {
             var entry = Path.Combine(AppContext.BaseDirectory, "moat.dll");

@@ -17,6 +17,9 @@ public static unsafe class VmmHelper
 {
     public const string Verb = "__vmm";
 
+    /// <summary>The launcher's own executable, installed beside moat and the shim.</summary>
+    public const string Binary = "moat-vmm";
+
     /// <summary>The share's tmpfs: mode, and a size and inode count far above what mountpoints need.</summary>
     internal const string ShareTmpfsOptions = "mode=0755,size=4m,nr_inodes=16384";
 

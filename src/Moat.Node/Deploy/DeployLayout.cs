@@ -1,7 +1,7 @@
 namespace Moat.Node.Deploy;
 
 /// <summary>
-/// Where things go. In the installer image: <c>ARTIFACTS/bin/</c> (moat, moat-agent, the shim)
+/// Where things go. In the installer image: <c>ARTIFACTS/bin/</c> (moat, moat-agent, moat-vmm, the shim)
 /// and <c>ARTIFACTS/guest/NAME/</c> (a built guest image). On the node: the binaries in
 /// <c>PREFIX/bin</c>, linked from <c>/usr/local/bin</c> (on containerd's PATH), the guest image
 /// under <c>/var/lib/moat/guest</c>, the CRI handler in containerd's config.toml.
@@ -15,7 +15,7 @@ public sealed record DeployLayout(string Artifacts, string Prefix = DeployLayout
     public const string Unavailable = "unavailable";
 
     /// <summary>The binaries the node gets; the ones containerd and users call are linked into <see cref="LinkDir"/>.</summary>
-    public static readonly IReadOnlyList<string> Binaries = ["moat", "moat-agent", "containerd-shim-moat-v2"];
+    public static readonly IReadOnlyList<string> Binaries = ["moat", "moat-agent", "moat-vmm", "containerd-shim-moat-v2"];
     public static readonly IReadOnlyList<string> Linked = ["moat", "containerd-shim-moat-v2"];
 
     public string HostBin => Path.Combine(Prefix, "bin");
