@@ -29,11 +29,13 @@ trap cleanup EXIT
 echo "==> building Moat at $short into $work/prefix"
 git worktree add --detach "$work/src" "$rev" >/dev/null 2>&1
 lib="$work/prefix/lib/moat"
-(cd "$work/src" && for p in Agent Cli Shim; do
+(cd "$work/src" && for p in Agent Cli Shim Vmm; do
+   [ -d "src/Moat.$p" ] || continue # moat-vmm came later: before it, moat re-executes itself
    dotnet publish "src/Moat.$p" -c Release -r linux-x64 -o "$work/publish/$p" -nologo -v quiet -p:DebugType=none >/dev/null
  done)
 mkdir -p "$lib"
 cp "$work/publish/Agent/moat-agent" "$work/publish/Cli/moat" "$work/publish/Shim/containerd-shim-moat-v2" "$lib/"
+if [ -f "$work/publish/Vmm/moat-vmm" ]; then cp "$work/publish/Vmm/moat-vmm" "$lib/"; fi
 "$lib/moat" --data-dir "$work/data" image build >/dev/null
 # Its guest image and templates live in its own data directory; a configuration file carries that
 # to its shim daemon too (a kernel override would turn templates off and time full boots).

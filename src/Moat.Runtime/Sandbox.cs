@@ -47,7 +47,7 @@ public sealed class Sandbox : IAsyncDisposable
         _sizing = new VmSizing(id, options.MemoryMiB, options.Vcpus, options.MaxMemoryMiB, options.VcpuCeiling);
     }
 
-    /// <summary>QEMU, launched through <c>moat __vmm</c> (<paramref name="helper"/>) with the share and the pod's taps.</summary>
+    /// <summary>QEMU, launched through the VMM launcher (<paramref name="helper"/>: <c>moat-vmm</c>) with the share and the pod's taps.</summary>
     private static IHypervisor Qemu(IReadOnlyList<string> helper, string shareDir, IReadOnlyList<ShareBind> binds, PodNetwork? network) =>
         new QemuHypervisor(helper, shareDir, binds, network);
 

@@ -7,7 +7,7 @@ using Moat.Hypervisor;
 namespace Moat.Runtime;
 
 /// <summary>
-/// <c>moat __vmm</c>: runs between the runtime and QEMU. It dies with the thread that started it
+/// The VMM launcher (<c>moat-vmm</c>, or <c>moat __vmm</c> without it): runs between the runtime and QEMU. It dies with the thread that started it
 /// (PR_SET_PDEATHSIG), enters a private mount namespace, mounts a tmpfs on the share directory
 /// and binds the rootfs and volumes into it, then execs QEMU in that namespace. When QEMU exits,
 /// however it exits, the kernel drops those mounts: nothing is left on the host.

@@ -3,7 +3,7 @@ using Moat.Hypervisor;
 
 namespace Moat.Runtime;
 
-/// <summary>What the VMM launcher (<c>moat __vmm</c>) needs: it builds the share, then execs QEMU.</summary>
+/// <summary>What the VMM launcher (<c>moat-vmm</c>, or <c>moat __vmm</c>) needs: it builds the share, then execs QEMU.</summary>
 public sealed record VmmLaunchSpec(
     int ParentPid,
     string ShareDir,

@@ -9,6 +9,13 @@ internal static class ShimDaemon
     /// <summary>Write end of <c>start</c>'s readiness pipe.</summary>
     public const int ReadyFd = 3;
 
+    /// <summary>
+    /// A daemon given no task this long after it listens exits: whoever started it (containerd, or
+    /// Moat's CLI while the create hooks run) died before its Create. As long as the CLI waits for
+    /// its relay's go.
+    /// </summary>
+    public static readonly TimeSpan NeverUsed = TimeSpan.FromMinutes(5);
+
     public static async Task<int> RunAsync(ShimArgs a)
     {
         var socket = Environment.GetEnvironmentVariable("MOAT_SHIM_SOCKET") ?? ShimPaths.Socket(a.Namespace, a.Id);
@@ -35,6 +42,7 @@ internal static class ShimDaemon
                 log.Info($"serving the task API on {socket}");
                 Moat.Linux.Pipes.WriteAll(ReadyFd, [1]);
                 Moat.Linux.Interop.Libc.close(ReadyFd);
+                _ = ExitIfNeverUsedAsync(service, shutdown, log);
             });
             log.Info("shim shut down");
         }
@@ -50,6 +58,23 @@ internal static class ShimDaemon
             RemoveIfEmpty(ShimPaths.StateRoot(a.Namespace));
         }
         return 0;
+    }
+
+    private static async Task ExitIfNeverUsedAsync(TaskService service, CancellationTokenSource shutdown, ShimLog log)
+    {
+        try
+        {
+            await Task.Delay(NeverUsed, shutdown.Token).ConfigureAwait(false);
+            if (service.NeverUsed)
+            {
+                log.Info($"no task was created in the {NeverUsed.TotalMinutes:0} minutes since the daemon started: exiting");
+                shutdown.Cancel();
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException)
+        {
+            // the daemon is shutting down anyway
+        }
     }
 
     /// <summary>The bundle's "log" FIFO, which containerd reads (Moat's CLI names a file instead); null when there is none.</summary>

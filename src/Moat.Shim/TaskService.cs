@@ -38,8 +38,14 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
 
     public bool IsEmpty => _core.IsEmpty;
 
+    /// <summary>Whether no Create ever reached this daemon (see <see cref="ShimDaemon"/>'s <c>NeverUsed</c>).</summary>
+    public bool NeverUsed => Volatile.Read(ref _used) == 0;
+
+    private int _used;
+
     public async Task<CreateTaskResponse> Create(CreateTaskRequest request, TtrpcCallContext context)
     {
+        Volatile.Write(ref _used, 1);
         if (!string.IsNullOrEmpty(request.Checkpoint))
         {
             throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported by Moat");
@@ -262,7 +268,7 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
             }
             catch (ObjectDisposedException)
             {
-                // the daemon already stopped (SIGTERM)
+                // the daemon already stopped (SIGTERM); a callback's failure is logged by the server
             }
         });
         return Task.FromResult(new Empty());

@@ -152,11 +152,12 @@ internal sealed class FrameWriter
 
     private static void RunAll(List<Action> actions)
     {
-        foreach (var a in actions)
+        var todo = actions.ToArray();
+        actions.Clear(); // each runs once, whatever another does
+        foreach (var a in todo)
         {
             a();
         }
-        actions.Clear();
     }
 
     private readonly record struct Outgoing(byte[] Frame, Action? Left);

@@ -108,14 +108,15 @@ internal sealed class ServerConnection
             request.Service,
             request.Method,
             MetadataConverter.FromWire(request.Metadata),
-            callCancellation.Token);
+            callCancellation.Token,
+            _connection.Log);
 
         Response response;
         try
         {
             var handler = _methods.Resolve(request.Service, request.Method);
             var payload = await handler(request.Payload, context).ConfigureAwait(false);
-            Send(streamId, () => FrameWriter.EncodeOkResponse(streamId, payload), context.ReplyLeft);
+            Send(streamId, () => FrameWriter.EncodeOkResponse(streamId, payload), context.TakeAfterReply());
             return;
         }
         catch (TtrpcException e)
@@ -138,7 +139,7 @@ internal sealed class ServerConnection
             response = Error(StatusCode.Unknown, e.Message);
         }
 
-        Send(streamId, () => FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, response), context.ReplyLeft);
+        Send(streamId, () => FrameWriter.Encode(streamId, MessageType.Response, FrameFlags.None, response), context.TakeAfterReply());
     }
 
     private static Response Error(StatusCode code, string message) =>

@@ -85,7 +85,9 @@ internal static class Lifecycle
             else if (daemon is not null)
             {
                 // The relay is gone (the launcher kills it on failure) and told nobody else of the daemon.
-                await ShimConnection.StopStartedDaemonAsync(daemon, CliStore.Namespace(root), id).ConfigureAwait(false);
+                // The shim's start reuses the daemon of a group its annotations name: that one stays.
+                var own = spec.Annotations is not { } a || !(a.ContainsKey(PodMembership.SandboxIdAnnotation) || a.ContainsKey(PodMembership.GroupAnnotation));
+                await ShimConnection.StopStartedDaemonAsync(daemon, CliStore.Namespace(root), id, own).ConfigureAwait(false);
             }
             if (Directory.Exists(CliStore.Dir(root, id)))
             {

@@ -14,6 +14,9 @@ internal static class PodMembership
     public const string ContainerTypeAnnotation = "io.kubernetes.cri.container-type";
     public const string SandboxIdAnnotation = "io.kubernetes.cri.sandbox-id";
 
+    /// <summary>runc's shim's group of containers sharing one shim, as the shim's <c>start</c> reads it too.</summary>
+    public const string GroupAnnotation = "io.containerd.runc.v2.group";
+
     /// <summary>
     /// The record of the pod's sandbox container when <paramref name="spec"/> is a CRI app
     /// container whose sandbox moat runs under the same root, else null. The spec's paths to the

@@ -53,7 +53,7 @@ internal static class Relay
                 {
                     return 1;
                 }
-                job = job with { ShimSocket = job.ShimSocket ?? go[3..] };
+                job = job with { ShimSocket = job.ShimSocket ?? (go.Length > 3 ? go[3..] : null) };
             }
             stdio = RelayStdio.Prepare(job);
             var socket = job.ShimSocket ?? throw new InvalidOperationException("the relay was given no shim socket");

@@ -16,7 +16,13 @@ internal static class ShimConnection
 {
     public const string ShimBinary = "containerd-shim-moat-v2";
 
-    /// <summary>Runs the shim's <c>start</c> verb and returns the socket it prints.</summary>
+    /// <summary>How long the shim's <c>start</c> gets to have its daemon listening.</summary>
+    public static readonly TimeSpan DaemonStart = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a shim daemon gets to tear its VM down and exit once told to.</summary>
+    public static readonly TimeSpan DaemonExit = TimeSpan.FromSeconds(20);
+
+    /// <summary>Runs the shim's <c>start</c> verb and returns the socket it prints (within <see cref="DaemonStart"/>).</summary>
     public static async Task<string> StartDaemonAsync(string ns, string id, string bundle, string log, CancellationToken ct)
     {
         var psi = new ProcessStartInfo(FindShim())
@@ -35,9 +41,20 @@ internal static class ShimConnection
         psi.Environment["MOAT_SHIM_LOG"] = log;
         using var p = Process.Start(psi) ?? throw new RuntimeException(RuntimeErrorKind.MissingDependency, $"cannot start {psi.FileName}");
         p.StandardInput.Close();
-        var stdout = p.StandardOutput.ReadToEndAsync(ct);
-        var stderr = p.StandardError.ReadToEndAsync(ct);
-        await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        limit.CancelAfter(DaemonStart);
+        var stdout = p.StandardOutput.ReadToEndAsync(limit.Token);
+        var stderr = p.StandardError.ReadToEndAsync(limit.Token);
+        try
+        {
+            await p.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // A daemon that comes up later exits by itself, never having been given a task.
+            p.Kill();
+            throw new RuntimeException(RuntimeErrorKind.Timeout, $"the shim daemon for {id} was not listening within {DaemonStart.TotalSeconds:0} s");
+        }
         var address = (await stdout.ConfigureAwait(false)).Trim();
         if (p.ExitCode != 0 || !address.StartsWith("unix://", StringComparison.Ordinal))
         {
@@ -49,14 +66,15 @@ internal static class ShimConnection
     /// <summary>
     /// Stops the daemon started for a container whose create failed before anything recorded it:
     /// a task its relay created before it died is deleted, then the daemon is shut down (it stays
-    /// only if it serves others) and waited for. Never throws: the create's own error is the one told.
+    /// if it serves others) and, when it was the container's own (<paramref name="own"/>: no group
+    /// shares it), waited for. Throws only what it cannot tell apart from a bug.
     /// </summary>
-    public static async Task StopStartedDaemonAsync(Task<string> daemon, string ns, string id)
+    public static async Task StopStartedDaemonAsync(Task<string> daemon, string ns, string id, bool own)
     {
         using var deadline = new CancellationTokenSource(DaemonExit);
         try
         {
-            var socket = await daemon.ConfigureAwait(false);
+            var socket = await daemon.WaitAsync(deadline.Token).ConfigureAwait(false);
             await using var client = await TaskClient.ConnectAsync(socket, ns, deadline.Token).ConfigureAwait(false);
             var pid = ProcessIdentity.Of((int)(await client.ConnectShimAsync(id, deadline.Token).ConfigureAwait(false)).ShimPid);
             try
@@ -68,19 +86,17 @@ internal static class ShimConnection
                 // no task (the usual case), or one the delete refuses: shutdown then leaves the daemon to it
             }
             await client.ShutdownAsync(id, deadline.Token).ConfigureAwait(false);
-            if (pid is not null)
+            if (pid is not null && own)
             {
                 await WaitGoneAsync(pid, deadline.Token).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is RuntimeException or TtrpcException or IOException or System.Net.Sockets.SocketException
-            or ObjectDisposedException or OperationCanceledException)
+            or ObjectDisposedException or OperationCanceledException or InvalidDataException or UnauthorizedAccessException)
         {
+            // no daemon, or none that answers: one that never gets a task exits by itself
         }
     }
-
-    /// <summary>How long a shim daemon gets to tear its VM down and exit once told to.</summary>
-    public static readonly TimeSpan DaemonExit = TimeSpan.FromSeconds(20);
 
     /// <summary>Waits until the process <paramref name="token"/> names (<see cref="ProcessIdentity"/>) is gone; false if <paramref name="ct"/> ends first.</summary>
     public static async Task<bool> WaitGoneAsync(string token, CancellationToken ct)

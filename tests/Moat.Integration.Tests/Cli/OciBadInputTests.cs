@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+
 namespace Moat.Integration.Tests.Cli;
 
 /// <summary>Every bad input: a one-line error in runc's words, a non-zero exit, nothing left behind.</summary>
