@@ -9,7 +9,8 @@
 #                  the shim's RSS by mapping
 #   density:       idle pods up to 250, stopping before MemAvailable < 25% or at a failed start
 #   workload:      stdout throughput, rootfs sequential write/read and small files, pod<->host
-#                  network, a CPU loop; each as a ratio to runc
+#                  network, a CPU loop; each as a ratio to runc; and who spends Moat's CPU on each
+#                  (`perf record` of each workload alone in a `moat run`)
 # Writes bench/results/<date>/{report.md,*.png,samples.csv,summary.csv,results.json}.
 # Usage: bench/run.sh [--quick]   (root; --quick runs each measurement once with small sizes)
 #        BENCH_STEPS="4 6" bench/run.sh   runs only those steps (3-8), into bench/results/<date>-steps-4-6
@@ -19,10 +20,11 @@ cd "$(dirname "$0")/.."
 . bench/lib.sh
 
 runs=${BENCH_RUNS:-10} pods=${BENCH_PODS:-250} memory_at=20 stdout_mib=1024 rootfs_mib=256 share_mib=128 net_mib=32 files=1000 loop=3000000
+profile_runs=3 # each I/O workload under perf (step 8): a minute per run for 1 GiB to stdout under TCG
 mode="Full run: every start and workload figure repeated $runs times; density up to $pods pods."
 [ -n "${BENCH_STEPS:-}" ] && mode="Partial run (steps $BENCH_STEPS only): each figure repeated $runs times; density up to $pods pods."
 if [ "${1:-}" = "--quick" ]; then
-  runs=1 pods=3 memory_at=2 stdout_mib=64 rootfs_mib=32 share_mib=16 net_mib=8 files=200 loop=300000
+  runs=1 pods=3 memory_at=2 stdout_mib=64 rootfs_mib=32 share_mib=16 net_mib=8 files=200 loop=300000 profile_runs=1
   mode="Quick run (a smoke check): each measurement once, small sizes, density up to $pods pods. Indicative only."
 fi
 step() { echo; echo "==> [$1/9] $2"; }
@@ -180,6 +182,22 @@ for r in "${runtimes[@]}"; do
   [ "$r" = runsc ] && continue # no CRI pods for runsc (see above)
   bench network --samples "$samples" --socket "$work/c.sock" --handler "$r" --runs "$runs" --mib "$net_mib" || note "network, $r: failed (see above)"
 done
+if [[ " ${runtimes[*]} " == *" moat "* ]]; then
+  # Where Moat's I/O time goes: each workload alone in a foreground moat run, under perf. The
+  # host-written file is read from the rootfs, which reaches the guest through the same share.
+  if moat image busybox "$work/io-stdout" dd if=/dev/zero bs=1M count="$stdout_mib" >/dev/null \
+    && moat image busybox "$work/io-rootfs" sh -c "dd if=/dev/zero of=/f bs=1M count=$rootfs_mib conv=fsync && dd if=/f of=/dev/null bs=1M && rm /f" >/dev/null \
+    && moat image busybox "$work/io-share" sh -c "for i in 1 2 3; do dd if=/f of=/dev/null bs=1M; done" >/dev/null \
+    && cp "$work/share/f" "$work/io-share/rootfs/f" \
+    && moat image busybox "$work/io-files" sh -c "mkdir /d && cd /d && seq 1 $files | xargs touch && ls -l >/dev/null && cd / && rm -r /d" >/dev/null; then
+    for w in "stdout:stdout, $stdout_mib MiB" "rootfs:rootfs write + read, $rootfs_mib MiB" "share:share read 3×, $share_mib MiB" "files:small files, $files × 3 ops"; do
+      bench cpu-profile --samples "$samples" --group cpu-io --metric "${w#*:}" --runs "$profile_runs" --dir "$work" -- moat --root "$work/moat" run --bundle "$work/io-${w%%:*}" "io-${w%%:*}-{i}" \
+        || note "I/O profile, ${w#*:}: failed (see above)"
+    done
+  else
+    note "I/O profiles: their bundles could not be made (see above)"
+  fi
+fi
 
 fi
 step 9 "report"

@@ -7,7 +7,8 @@ namespace Moat.Bench;
 /// cpu-profile: RUNS times, the command (its "{i}" replaced by the run's number) under
 /// <c>perf record -e cpu-clock</c>; each run's CPU time is split by who spent it (QEMU's vCPU
 /// thread translating or running guest code, QEMU's other threads, Moat itself) with
-/// <c>perf report</c>, and kept as "cpu" samples next to the run's wall time.
+/// <c>perf report</c>, and kept as samples of GROUP (default "cpu") and METRIC (default "CPU per
+/// start") next to the run's wall time. The command's output is discarded.
 /// </summary>
 internal static class CpuProfileCommand
 {
@@ -19,6 +20,8 @@ internal static class CpuProfileCommand
         var samples = args.Get("samples");
         var runs = args.Int("runs", 10);
         var dir = args.Get("dir");
+        var group = args.Get("group", "cpu");
+        var metric = args.Get("metric", CpuSplit.PerStart);
         if (args.Command.Count == 0)
         {
             throw new BenchException("cpu-profile: the command to profile follows --");
@@ -29,19 +32,20 @@ internal static class CpuProfileCommand
             var data = Path.Combine(dir, $"perf-{i}.data");
             var command = args.Command.Select(a => a.Replace("{i}", i.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal));
             var clock = Stopwatch.StartNew();
-            Exec("perf", ["record", "-q", "-e", "cpu-clock", "-F", Hertz.ToString(CultureInfo.InvariantCulture), "-o", data, "--", .. command]);
+            Exec("perf", ["record", "-q", "-e", "cpu-clock", "-F", Hertz.ToString(CultureInfo.InvariantCulture), "-o", data, "--", .. command], keepOutput: false);
             var wall = clock.Elapsed.TotalMilliseconds;
             var report = Exec("perf", ["report", "-i", data, "--stdio", "-q", "-g", "none", "--sort", "comm,dso", "-F", "period,comm,dso", "-t", "|"]);
             var split = CpuSplit.Of(report);
-            SampleFile.Append(samples, split.Select(kv => new Sample("cpu", kv.Key, "CPU per start", "ms", 0, kv.Value))
-                .Prepend(new Sample("cpu", CpuSplit.Wall, "CPU per start", "ms", 0, wall)));
-            Console.WriteLine($"  CPU profile {i}/{runs}: {wall:F0} ms under perf, {split.Values.Sum():F0} ms of CPU");
+            SampleFile.Append(samples, split.Select(kv => new Sample(group, kv.Key, metric, "ms", 0, kv.Value))
+                .Prepend(new Sample(group, CpuSplit.Wall, metric, "ms", 0, wall)));
+            Console.WriteLine($"  CPU profile of {metric} {i}/{runs}: {wall:F0} ms under perf, {split.Values.Sum():F0} ms of CPU");
         }
 
         return 0;
     }
 
-    private static string Exec(string file, IEnumerable<string> arguments)
+    /// <param name="keepOutput">false: the output is read and dropped (a workload may write a GiB to it).</param>
+    private static string Exec(string file, IEnumerable<string> arguments, bool keepOutput = true)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in arguments)
@@ -51,7 +55,7 @@ internal static class CpuProfileCommand
 
         using var p = Process.Start(psi) ?? throw new BenchException($"cannot run {file}");
         var stderr = p.StandardError.ReadToEndAsync();
-        var stdout = p.StandardOutput.ReadToEnd();
+        var stdout = keepOutput ? p.StandardOutput.ReadToEnd() : Drop(p.StandardOutput.BaseStream);
         p.WaitForExit();
         if (p.ExitCode != 0)
         {
@@ -60,17 +64,25 @@ internal static class CpuProfileCommand
 
         return stdout;
     }
+
+    private static string Drop(Stream output)
+    {
+        output.CopyTo(Stream.Null);
+        return "";
+    }
 }
 
 /// <summary>Who spent a start's CPU time, from <c>perf report --sort comm,dso -F period,comm,dso -t '|'</c> lines.</summary>
 internal static class CpuSplit
 {
-    public const string Wall = "wall time of the start (under perf)";
+    public const string PerStart = "CPU per start";
+    public const string Wall = "wall time (under perf)";
     public const string GuestCode = "QEMU vCPU: running the guest's translated code";
     public const string Tcg = "QEMU vCPU: TCG translating guest code, emulating its memory accesses and devices";
     public const string VcpuKernel = "QEMU vCPU: host kernel (faults on the template's memory, signals, I/O)";
-    public const string QemuOther = "QEMU's other threads: start-up, restore, main loop, 9p and virtio-serial I/O";
-    public const string Moat = "Moat on the host (CLI, VMM launcher)";
+    public const string QemuMain = "QEMU's main loop (its main thread and monitor I/O thread): start-up, restore, 9p requests, virtio-serial, QMP";
+    public const string QemuWorkers = "QEMU's worker threads: 9p's file system calls, RCU";
+    public const string Moat = "Moat on the host (CLI and its stdio relay, VMM launcher, shim)";
     public const string Other = "other processes";
 
     /// <summary>Milliseconds of CPU per category (a cpu-clock sample's period is nanoseconds).</summary>
@@ -94,16 +106,18 @@ internal static class CpuSplit
 
     /// <summary>
     /// By thread name (QEMU names its threads with debug-threads=on: "CPU 0/TCG", "worker",
-    /// "IO mon_iothread"; its main thread keeps the 15-character "qemu-system-x86") and by where the
-    /// sample fell: TCG's generated code has no file, so perf shows it as "[JIT] tid N".
+    /// "IO mon_iothread"; its main thread keeps the 15-character "qemu-system-x86", the shim its
+    /// "containerd-shim") and by where the sample fell: TCG's generated code has no file, so perf
+    /// shows it as "[JIT] tid N".
     /// </summary>
     public static string Category(string comm, string dso) => comm switch
     {
         _ when comm.StartsWith("CPU ", StringComparison.Ordinal) && dso.StartsWith("[JIT]", StringComparison.Ordinal) => GuestCode,
         _ when comm.StartsWith("CPU ", StringComparison.Ordinal) && dso.StartsWith("[kernel", StringComparison.Ordinal) => VcpuKernel,
         _ when comm.StartsWith("CPU ", StringComparison.Ordinal) => Tcg,
-        "qemu-system-x86" or "worker" or "call_rcu" or "live_migration" or "IO mon_iothread" => QemuOther,
-        "moat" => Moat,
+        "qemu-system-x86" or "IO mon_iothread" => QemuMain,
+        "worker" or "call_rcu" or "live_migration" => QemuWorkers,
+        "moat" or "moat-vmm" or "containerd-shim" => Moat,
         _ when comm.StartsWith("vmm-", StringComparison.Ordinal) => Moat, // the VMM launcher before it execs QEMU
         _ when comm.StartsWith(".NET", StringComparison.Ordinal) => Moat,
         _ => Other,
