@@ -11,8 +11,8 @@ internal static class ShimDaemon
 
     /// <summary>
     /// A daemon given no task this long after it listens exits: whoever started it (containerd, or
-    /// Moat's CLI while the create hooks run) died before its Create. As long as the CLI waits for
-    /// its relay's go.
+    /// Moat's CLI while the create hooks run) died before its Create. As long as a relay waits for
+    /// its go, that is for the hooks to end.
     /// </summary>
     public static readonly TimeSpan NeverUsed = TimeSpan.FromMinutes(5);
 
