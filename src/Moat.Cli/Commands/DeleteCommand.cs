@@ -89,16 +89,10 @@ internal static class DeleteCommand
                 // A daemon that serves other containers of the pod (created through containerd's
                 // runc shim in their sandbox's VM) stays for them: there is nothing to wait for.
                 var shared = CliStore.All(root).Any(r => r.Id != rec.Id && r.ShimSocket == rec.ShimSocket);
-                if (daemon is not null && !shared)
+                if (daemon is not null && !shared && !await ShimConnection.WaitGoneAsync(daemon, ShimConnection.DaemonExit, ct))
                 {
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                    wait.CancelAfter(ShimConnection.DaemonExit);
-                    if (!await ShimConnection.WaitGoneAsync(daemon, wait.Token))
-                    {
-                        ct.ThrowIfCancellationRequested();
-                        throw new RuntimeException(RuntimeErrorKind.Timeout,
-                            $"container {rec.Id}: its shim daemon (pid {daemon.Split(' ')[0]}) did not exit within {ShimConnection.DaemonExit.TotalSeconds:0} s of the delete: run moat delete --force {rec.Id} again");
-                    }
+                    throw new RuntimeException(RuntimeErrorKind.Timeout,
+                        $"container {rec.Id}: its shim daemon (pid {daemon.Split(' ')[0]}) did not exit within {ShimConnection.DaemonExit.TotalSeconds:0} s of the delete: run moat delete --force {rec.Id} again");
                 }
             }
         }

@@ -88,7 +88,7 @@ internal static class ShimConnection
             await client.ShutdownAsync(id, deadline.Token).ConfigureAwait(false);
             if (pid is not null && own)
             {
-                await WaitGoneAsync(pid, deadline.Token).ConfigureAwait(false);
+                await WaitGoneAsync(pid, DaemonExit, deadline.Token).ConfigureAwait(false);
             }
         }
         catch (Exception e) when (e is RuntimeException or TtrpcException or IOException or System.Net.Sockets.SocketException
@@ -98,19 +98,17 @@ internal static class ShimConnection
         }
     }
 
-    /// <summary>Waits until the process <paramref name="token"/> names (<see cref="ProcessIdentity"/>) is gone; false if <paramref name="ct"/> ends first.</summary>
-    public static async Task<bool> WaitGoneAsync(string token, CancellationToken ct)
+    /// <summary>Waits until the process <paramref name="token"/> names (<see cref="ProcessIdentity"/>) is gone; false after <paramref name="timeout"/>.</summary>
+    public static async Task<bool> WaitGoneAsync(string token, TimeSpan timeout, CancellationToken ct)
     {
+        var deadline = DateTime.UtcNow + timeout;
         while (ProcessIdentity.IsAlive(token))
         {
-            try
-            {
-                await Task.Delay(20, ct).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
+            if (DateTime.UtcNow >= deadline)
             {
                 return false;
             }
+            await Task.Delay(20, ct).ConfigureAwait(false);
         }
         return true;
     }
