@@ -7,7 +7,8 @@ namespace Moat.Bench;
 /// host memory used since the first and the start latency. It stops early, before the OOM killer
 /// could decide anything, when the next pod would take MemAvailable below MIN-AVAILABLE percent of
 /// MemTotal, or when a start fails. At MEMORY-AT pods it also records each pod's PSS, each
-/// shim's RSS and where each QEMU's PSS goes, for the memory table. All pods are removed at the end.
+/// shim's RSS, where each QEMU's PSS goes, for the memory table, and the host CPU the idle pods
+/// take. All pods are removed at the end.
 /// </summary>
 internal static class DensityCommand
 {
@@ -69,6 +70,8 @@ internal static class DensityCommand
                     // Where each VM's QEMU PSS goes once the node's file pages divide among n pods.
                     SampleFile.Append(samples, added.Where(p => Procs.Comm(p).StartsWith("qemu-system", StringComparison.Ordinal))
                         .SelectMany(q => QemuMemory.Breakdown(q).Select(kv => new Sample("qemu-memory-many", kv.Key, $"PSS, {n} pods", "MiB", n, kv.Value))));
+                    SampleFile.Append(samples, [new Sample("idle-cpu", handler, $"host CPU per idle pod, {n} pods", "ms/s", n,
+                        await IdleCpu.PerPodAsync(added, TimeSpan.FromSeconds(args.Int("idle-window", 10))))]);
                 }
 
                 Console.WriteLine($"  density {handler}: {n} pods, start {elapsed.TotalMilliseconds:F0} ms, PSS/pod {pss.Sum() / n:F1} MiB, host used {usedMiB:F0} MiB");

@@ -63,6 +63,32 @@ internal static class Procs
         return trees;
     }
 
+    /// <summary>Nanoseconds every thread of <paramref name="pid"/> has run (schedstat; 0 when gone).</summary>
+    public static long CpuNs(int pid)
+    {
+        long sum = 0;
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+            {
+                try
+                {
+                    sum += long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
+                }
+                catch (Exception e) when (e is IOException or FormatException)
+                {
+                    // The thread ended between the listing and the read.
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // The process ended.
+        }
+
+        return sum;
+    }
+
     /// <summary>MemTotal and MemAvailable in KiB.</summary>
     public static (long Total, long Available) Memory() =>
         (Moat.Linux.ProcMemory.KiB("/proc/meminfo", "MemTotal:"), Moat.Linux.ProcMemory.KiB("/proc/meminfo", "MemAvailable:"));

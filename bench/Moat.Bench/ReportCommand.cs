@@ -54,6 +54,7 @@ internal static class ReportCommand
         Profile(md, samples, dir);
         CpuProfile(md, r, samples);
         Memory(md, r, dir);
+        IdleHostCpu(md, r);
         Density(md, samples, dir);
         Workload(md, r, dir);
         IoProfile(md, r);
@@ -295,6 +296,28 @@ internal static class ReportCommand
 
             md.AppendLine();
         }
+    }
+
+    private static void IdleHostCpu(StringBuilder md, Lookup r)
+    {
+        var rows = r.RowsWithMetric("idle-cpu");
+        if (rows.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("## Host CPU of idle pods");
+        md.AppendLine();
+        md.AppendLine("What every thread of a pod's shim process tree ran (`/proc/PID/task/*/schedstat`) while the pod idled, per second of wall time and per pod. A VM's idle cost is its guest's wake-ups: each one runs the vCPU, and under TCG it is emulated. It is what slows starts down once many pods idle on a small host.");
+        md.AppendLine();
+        md.AppendLine("| runtime | figure | n | min (ms/s) | median (ms/s) | max (ms/s) |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|");
+        foreach (var ((runtime, metric), s, _) in rows)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {runtime} | {metric} | {s.Count} | {F(s.Min)} | {F(s.Median)} | {F(s.Max)} |");
+        }
+
+        md.AppendLine();
     }
 
     private static void QemuTable(StringBuilder md, string pods, List<(string Name, Stats Stats)> qemu)

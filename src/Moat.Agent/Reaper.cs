@@ -13,6 +13,16 @@ internal sealed unsafe class Reaper
     private readonly object _lock = new();
     private readonly Dictionary<int, TaskCompletionSource<int>> _waiters = [];
     private readonly AutoResetEvent _childAdded = new(false);
+    private readonly AutoResetEvent _sweepSoon = new(false);
+
+    /// <summary>
+    /// The sweep's first interval after a spawn and its ceiling: it doubles while nothing is spawned,
+    /// so an idle VM is not woken every second (each wake-up costs host CPU, most under TCG).
+    /// </summary>
+    private static readonly TimeSpan SweepFirst = TimeSpan.FromSeconds(1), SweepMax = TimeSpan.FromSeconds(64);
+
+    /// <summary>How long the loop waits for a spawn when the agent has no child (a spawn wakes it at once).</summary>
+    private static readonly TimeSpan NoChildWait = TimeSpan.FromSeconds(64);
 
     public void Start()
     {
@@ -38,17 +48,19 @@ internal sealed unsafe class Reaper
 
     /// <summary>
     /// A registered pid that no longer exists (not even as a zombie) was reaped elsewhere, so its
-    /// waiter would wait for ever: seen with a second container's init after SIGKILL. Report it
-    /// as killed rather than leave the task running.
+    /// waiter would wait for ever: seen with a second container's init after SIGKILL, before
+    /// <see cref="TakeSigchldBack"/>. A safety net since then: report such a pid as killed rather
+    /// than leave the task running, within two sweeps.
     /// </summary>
     private void SweepVanished()
     {
         // A pid gone on one sweep may just have been reaped by the loop, which is waiting for the
         // lock to report it: only a pid still registered and gone on the next sweep was lost.
         var suspects = new HashSet<int>();
+        var interval = SweepFirst;
         while (true)
         {
-            Thread.Sleep(1000);
+            interval = _sweepSoon.WaitOne(interval) ? SweepFirst : TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, SweepMax.Ticks));
             Libc.signal(Signals.SIGCHLD, 0);
             lock (_lock)
             {
@@ -81,6 +93,7 @@ internal sealed unsafe class Reaper
             var tcs = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
             _waiters[pid] = tcs;
             _childAdded.Set();
+            _sweepSoon.Set();
             return (pid, tcs.Task);
         }
     }
@@ -96,7 +109,7 @@ internal sealed unsafe class Reaper
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno == Libc.ECHILD)
                 {
-                    _childAdded.WaitOne(1000);
+                    _childAdded.WaitOne(NoChildWait);
                 }
                 continue;
             }

@@ -24,9 +24,16 @@ internal static class DeleteCommand
             {
                 rec = CliStore.Read(root, containerId);
             }
-            catch (RuntimeException e) when (e.Kind == RuntimeErrorKind.NotFound && r.GetValue(force))
+            catch (RuntimeException e) when (e.Kind == RuntimeErrorKind.NotFound)
             {
-                return 0;
+                // What a foreground run killed with SIGKILL leaves (its VM went with it): the
+                // state of a sandbox whose owner is gone. Deleting that id removes it.
+                var dir = CliStore.Dir(root, containerId);
+                if (StateDir.SweepStale(root, new RuntimeOptions().WithEnvironmentOverrides().NodeDir).Contains(dir) || r.GetValue(force))
+                {
+                    return 0;
+                }
+                throw;
             }
             catch (CorruptRecordException e) when (r.GetValue(force))
             {

@@ -123,7 +123,12 @@ internal static class CliStore
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new RuntimeException(RuntimeErrorKind.NotFound, $"container {id} does not exist");
+            // A live claim without a record: a foreground run (it keeps its VM to itself) or a create
+            // still under way. Still "does not exist", the words runc's callers match on.
+            var claim = ProcessIdentity.Read(Path.Combine(Dir(root, id), StateDir.ReservationFile));
+            throw new RuntimeException(RuntimeErrorKind.NotFound, claim is not null && ProcessIdentity.IsAlive(claim)
+                ? $"container {id} does not exist for this verb: process {claim.Split(' ')[0]} runs it in the foreground (moat run) or is still creating it; signal that process, or use moat run --detach or create and start for a container other verbs can reach"
+                : $"container {id} does not exist");
         }
         catch (JsonException e)
         {

@@ -75,6 +75,29 @@ public sealed class CliFileHygieneTests
     }
 
     [Fact]
+    public async Task DeleteRemovesWhatAForegroundRunKilledWithSigkillLeft()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "touch /up; sleep 600"]);
+        var id = Id();
+        var run = env.MoatAsync("run", "--bundle", bundle, id);
+        await OciLifecycleTests.WaitForMarkAsync(bundle, "up", "the container never started");
+        var claim = File.ReadAllText(Path.Combine(env.Root, id, global::Moat.Runtime.StateDir.ReservationFile));
+        Assert.Equal(0, (await Cmd.RunAsync("kill", ["-KILL", claim.Split(' ')[0]])).ExitCode);
+        Assert.Equal(128 + 9, (await run.WaitAsync(TimeSpan.FromSeconds(60))).ExitCode);
+        // Its VM went with it; its state stays until a verb meets it, and delete is that verb.
+        var sockets = new global::Moat.Runtime.StateDir(env.Root, id, "/run/moat-node").SocketDir;
+        Assert.True(Directory.Exists(Path.Combine(env.Root, id)));
+        Assert.True(Directory.Exists(sockets), sockets);
+        var r = await env.MoatAsync("delete", id);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.False(Directory.Exists(Path.Combine(env.Root, id)));
+        Assert.False(Directory.Exists(sockets), sockets);
+        Assert.Contains("does not exist", (await env.MoatAsync("delete", id)).Stderr);
+        // CliEnv's dispose checks that no VM, socket directory or state is left.
+    }
+
+    [Fact]
     public async Task IdsAreReusableTheMomentRunReturns()
     {
         await using var env = new CliEnv();

@@ -9,6 +9,42 @@ public sealed class OciLifecycleTests
     private static string Id() => "cli-" + Guid.NewGuid().ToString("N")[..10];
 
     [Fact]
+    public async Task OtherVerbsNameTheProcessThatRunsAForegroundContainer()
+    {
+        await using var env = new CliEnv();
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "trap 'exit 7' TERM; touch /trap-set; while true; do sleep 0.1; done"]);
+        var id = Id();
+        var run = env.MoatAsync("run", "--bundle", bundle, id);
+        await WaitForMarkAsync(bundle, "trap-set", "the container never set its TERM trap");
+        var pid = File.ReadAllText(Path.Combine(env.Root, id, global::Moat.Runtime.StateDir.ReservationFile)).Split(' ')[0];
+        try
+        {
+            // The foreground run keeps its VM to itself: state and kill say which process runs it,
+            // still in the words runc's callers match on, and a signal to that process reaches the container.
+            var state = await env.MoatAsync("state", id);
+            Assert.False(run.IsCompleted, "the foreground run ended early");
+            Assert.NotEqual(0, state.ExitCode);
+            Assert.Contains($"container {id} does not exist", state.Stderr);
+            Assert.Contains($"process {pid} runs it in the foreground", state.Stderr);
+            var kill = await env.MoatAsync("kill", id, "TERM");
+            Assert.NotEqual(0, kill.ExitCode);
+            Assert.Contains($"process {pid} runs it in the foreground", kill.Stderr);
+            Assert.Equal(0, (await Cmd.RunAsync("kill", ["-TERM", pid])).ExitCode);
+            var r = await run.WaitAsync(TimeSpan.FromSeconds(60));
+            Assert.True(r.ExitCode == 7, r.ToString());
+        }
+        finally
+        {
+            if (!run.IsCompleted)
+            {
+                await Cmd.RunAsync("kill", ["-KILL", pid]);
+                await run;
+                await env.MoatAsync("delete", id);
+            }
+        }
+    }
+
+    [Fact]
     public async Task CreateStartKillDeleteFollowsTheSpecsStates()
     {
         await using var env = new CliEnv();
