@@ -1,4 +1,5 @@
 using Google.Protobuf.WellKnownTypes;
+using Moat.Linux;
 using Moat.Oci;
 using Moat.Protocols.Containerd;
 using Moat.Protocols.Containerd.Events;
@@ -88,26 +89,39 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
     /// </summary>
     private async Task KillWhenGoneAsync(string id, string standIn)
     {
-        while (_core.InitOf(id) is { } init && !init.Exited.IsCompleted)
+        if (_core.InitOf(id) is not { } init)
         {
-            if (!ProcessIdentity.IsAlive(standIn))
+            return;
+        }
+        ProcessExitWatch? watch;
+        try
+        {
+            watch = ProcessExitWatch.Open(int.Parse(standIn.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+        }
+        catch (ErrnoException e)
+        {
+            _log.Warn($"task {id}: cannot watch its stand-in process {standIn.Split(' ')[0]} ({e.Message}): its end will not end the task");
+            return;
+        }
+        using (watch)
+        {
+            // Opened before this check, the pidfd names the very process the token does, or one already gone.
+            var gone = watch is null || !ProcessIdentity.IsAlive(standIn) ? Task.CompletedTask : watch.Exited;
+            if (await Task.WhenAny(init.Exited, gone) != gone || init.Exited.IsCompleted)
             {
-                _log.Warn($"task {id}: its stand-in process {standIn.Split(' ')[0]} is gone: killing the task");
-                try
-                {
-                    await _core.KillAsync(id, "", Moat.Linux.Signals.SIGKILL, all: true, CancellationToken.None);
-                }
-                catch (RuntimeException)
-                {
-                    // already finished, or its VM is gone
-                }
                 return;
             }
-            await Task.WhenAny(init.Exited, Task.Delay(StandInPoll));
+        }
+        _log.Warn($"task {id}: its stand-in process {standIn.Split(' ')[0]} is gone: killing the task");
+        try
+        {
+            await _core.KillAsync(id, "", Moat.Linux.Signals.SIGKILL, all: true, CancellationToken.None);
+        }
+        catch (RuntimeException)
+        {
+            // already finished, or its VM is gone
         }
     }
-
-    private static readonly TimeSpan StandInPoll = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The runtime options for a sandbox this shim boots: Moat's configuration file (named by containerd's options or Moat's CLI), the shim's state root.</summary>
     private RuntimeOptions SandboxOptions(Any? requestOptions, Moat.Protocols.Shim.CreateOptions? cli)
