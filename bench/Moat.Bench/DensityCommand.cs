@@ -21,6 +21,8 @@ internal static class DensityCommand
         var memoryAt = args.Int("memory-at", 20);
         var floorPercent = args.Int("min-available", 25);
         var settle = TimeSpan.FromSeconds(args.Int("settle", 2));
+        var idleSettle = TimeSpan.FromSeconds(args.Int("idle-settle", 5));
+        var idleWindow = TimeSpan.FromSeconds(args.Int("idle-window", 10));
         var memory = new PodMemory();
         var (total, available0) = Procs.Memory();
         var pods = new List<string>();
@@ -70,8 +72,9 @@ internal static class DensityCommand
                     // Where each VM's QEMU PSS goes once the node's file pages divide among n pods.
                     SampleFile.Append(samples, added.Where(p => Procs.Comm(p).StartsWith("qemu-system", StringComparison.Ordinal))
                         .SelectMany(q => QemuMemory.Breakdown(q).Select(kv => new Sample("qemu-memory-many", kv.Key, $"PSS, {n} pods", "MiB", n, kv.Value))));
+                    await Task.Delay(idleSettle); // the last pod's start is over, so all n idle
                     SampleFile.Append(samples, [new Sample("idle-cpu", handler, $"host CPU per idle pod, {n} pods", "ms/s", n,
-                        await IdleCpu.PerPodAsync(added, TimeSpan.FromSeconds(args.Int("idle-window", 10))))]);
+                        await IdleCpu.PerPodAsync(added, idleWindow))]);
                 }
 
                 Console.WriteLine($"  density {handler}: {n} pods, start {elapsed.TotalMilliseconds:F0} ms, PSS/pod {pss.Sum() / n:F1} MiB, host used {usedMiB:F0} MiB");

@@ -7,15 +7,28 @@ namespace Moat.Bench;
 /// </summary>
 internal static class IdleCpu
 {
-    /// <summary>Milliseconds of CPU per second of wall time, per pod, over <paramref name="window"/>.</summary>
+    /// <summary>
+    /// Milliseconds of CPU per second of wall time, per pod, over <paramref name="window"/>. Counted
+    /// thread by thread: a thread that ends within the window (an idle QEMU worker, a .NET pool
+    /// thread) takes only its own share with it, never its whole life's CPU.
+    /// </summary>
     public static async Task<double> PerPodAsync(IReadOnlyCollection<int> added, TimeSpan window)
     {
         var trees = Procs.ShimTrees(added);
         var pids = trees.Values.SelectMany(t => t).ToList();
-        var before = pids.Sum(Procs.CpuNs);
+        var before = pids.ToDictionary(p => p, Procs.CpuNsByThread);
         var clock = System.Diagnostics.Stopwatch.StartNew();
         await Task.Delay(window);
-        var spentMs = (pids.Sum(Procs.CpuNs) - before) / 1e6;
-        return trees.Count == 0 ? 0 : spentMs / clock.Elapsed.TotalSeconds / trees.Count;
+        var elapsed = clock.Elapsed.TotalSeconds;
+        long spentNs = 0;
+        foreach (var pid in pids)
+        {
+            foreach (var (tid, ns) in Procs.CpuNsByThread(pid))
+            {
+                spentNs += ns - before[pid].GetValueOrDefault(tid);
+            }
+        }
+
+        return trees.Count == 0 ? 0 : spentNs / 1e6 / elapsed / trees.Count;
     }
 }

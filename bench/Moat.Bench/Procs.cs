@@ -63,17 +63,18 @@ internal static class Procs
         return trees;
     }
 
-    /// <summary>Nanoseconds every thread of <paramref name="pid"/> has run (schedstat; 0 when gone).</summary>
-    public static long CpuNs(int pid)
+    /// <summary>Nanoseconds each thread of <paramref name="pid"/> has run, by thread id (schedstat; empty when gone).</summary>
+    public static Dictionary<int, long> CpuNsByThread(int pid)
     {
-        long sum = 0;
+        var threads = new Dictionary<int, long>();
         try
         {
             foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
             {
                 try
                 {
-                    sum += long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
+                    threads[int.Parse(Path.GetFileName(task), CultureInfo.InvariantCulture)] =
+                        long.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
                 }
                 catch (Exception e) when (e is IOException or FormatException)
                 {
@@ -86,7 +87,7 @@ internal static class Procs
             // The process ended.
         }
 
-        return sum;
+        return threads;
     }
 
     /// <summary>MemTotal and MemAvailable in KiB.</summary>

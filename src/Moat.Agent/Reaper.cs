@@ -50,17 +50,29 @@ internal sealed unsafe class Reaper
     /// A registered pid that no longer exists (not even as a zombie) was reaped elsewhere, so its
     /// waiter would wait for ever: seen with a second container's init after SIGKILL, before
     /// <see cref="TakeSigchldBack"/>. A safety net since then: report such a pid as killed rather
-    /// than leave the task running, within two sweeps.
+    /// than leave the task running, within two sweeps (up to ~2 minutes once nothing was spawned for a while).
     /// </summary>
     private void SweepVanished()
     {
         // A pid gone on one sweep may just have been reaped by the loop, which is waiting for the
-        // lock to report it: only a pid still registered and gone on the next sweep was lost.
+        // lock to report it: only a pid still registered and gone on the next sweep, at least
+        // SweepFirst later, was lost. A spawn brings the next sweep forward to SweepFirst from
+        // then, never closer to the last one.
         var suspects = new HashSet<int>();
         var interval = SweepFirst;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         while (true)
         {
-            interval = _sweepSoon.WaitOne(interval) ? SweepFirst : TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, SweepMax.Ticks));
+            var due = clock.Elapsed + interval;
+            for (var left = interval; left > TimeSpan.Zero; left = due - clock.Elapsed)
+            {
+                if (_sweepSoon.WaitOne(left))
+                {
+                    interval = SweepFirst;
+                    due = TimeSpan.FromTicks(Math.Min(due.Ticks, (clock.Elapsed + SweepFirst).Ticks));
+                }
+            }
+            interval = TimeSpan.FromTicks(Math.Min(interval.Ticks * 2, SweepMax.Ticks));
             Libc.signal(Signals.SIGCHLD, 0);
             lock (_lock)
             {

@@ -10,8 +10,10 @@ namespace Moat.Linux;
 /// </summary>
 public sealed unsafe partial class ProcessExitWatch : IDisposable
 {
-    private const long SYS_pidfd_open = 434;
     private const short POLLIN = 0x1;
+
+    /// <summary>The waiting thread only polls: a small stack, as a pod's shim may watch many.</summary>
+    private const int StackBytes = 64 * 1024;
 
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly SafeFd _cancel;
@@ -19,10 +21,13 @@ public sealed unsafe partial class ProcessExitWatch : IDisposable
     private ProcessExitWatch(SafeFd pidfd, SafeFd cancelRead, SafeFd cancelWrite)
     {
         _cancel = cancelWrite;
-        new Thread(() => Wait(pidfd, cancelRead)) { IsBackground = true, Name = "pidfd-wait" }.Start();
+        new Thread(() => Wait(pidfd, cancelRead), StackBytes) { IsBackground = true, Name = "pidfd-wait" }.Start();
     }
 
-    /// <summary>Completes when the process has exited; never when the watch was disposed first.</summary>
+    /// <summary>
+    /// Completes when the process has exited; never when the watch was disposed first; faults
+    /// (<see cref="ErrnoException"/>) if poll(2) fails.
+    /// </summary>
     public Task Exited => _exited.Task;
 
     /// <summary>
@@ -31,21 +36,24 @@ public sealed unsafe partial class ProcessExitWatch : IDisposable
     /// </summary>
     public static ProcessExitWatch? Open(int pid)
     {
-        var fd = (int)Libc.syscall(SYS_pidfd_open, pid, 0, 0, 0, 0);
+        var fd = (int)Libc.syscall(Libc.SYS_pidfd_open, pid, 0, 0, 0, 0);
         if (fd < 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             return errno == Libc.ESRCH ? null : throw new ErrnoException("pidfd_open", errno, pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
         }
         var pidfd = new SafeFd(fd);
+        SafeFd? read = null, write = null;
         try
         {
-            var (read, write) = Pipes.Create();
+            (read, write) = Pipes.Create();
             return new ProcessExitWatch(pidfd, read, write);
         }
         catch
         {
             pidfd.Dispose();
+            read?.Dispose();
+            write?.Dispose();
             throw;
         }
     }
@@ -58,26 +66,26 @@ public sealed unsafe partial class ProcessExitWatch : IDisposable
             var fds = stackalloc PollFd[2];
             fds[0] = new PollFd { Fd = pidfd.Fd, Events = POLLIN };
             fds[1] = new PollFd { Fd = cancel.Fd, Events = POLLIN };
-            while (poll(fds, 2, -1) < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
+            int n;
+            while ((n = poll(fds, 2, -1)) < 0 && Marshal.GetLastPInvokeError() == Libc.EINTR)
             {
             }
-            if ((fds[0].Revents & POLLIN) != 0)
+            if (n < 0)
+            {
+                _exited.TrySetException(new ErrnoException("poll", Marshal.GetLastPInvokeError(), "pidfd"));
+            }
+            else if ((fds[0].Revents & POLLIN) != 0)
             {
                 _exited.TrySetResult();
             }
         }
     }
 
-    /// <summary>Stops watching (the waiting thread ends); <see cref="Exited"/> completes only if the process had ended.</summary>
-    public void Dispose()
-    {
-        if (!_cancel.IsClosed)
-        {
-            byte one = 1;
-            Libc.write(_cancel.Fd, &one, 1);
-            _cancel.Dispose();
-        }
-    }
+    /// <summary>
+    /// Stops watching: closing the pipe's write end wakes the waiting thread (POLLHUP), which ends;
+    /// <see cref="Exited"/> completes only if the process had ended.
+    /// </summary>
+    public void Dispose() => _cancel.Dispose();
 
     [StructLayout(LayoutKind.Sequential)]
     private struct PollFd

@@ -59,12 +59,14 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
             // Moat's CLI names the namespace its hooks configured (Docker's libnetwork) in its options.
             var netns = cli is not null ? cli.NetworkNamespace : spec.Linux?.Namespaces?.FirstOrDefault(n => n.Type == "network")?.Path;
             var io = new ProcessIo(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
+            // Named before the VM boots, so a stand-in that dies meanwhile is not mistaken for a process that reused its pid.
+            var standIn = cli is { StandInPid: > 0 } ? ProcessIdentity.Of(cli.StandInPid) : null;
             var c = await _core.CreateAsync(new CreateRequest(request.Id, request.Bundle, spec, io,
                 () => SandboxOptions(request.Options, cli), string.IsNullOrEmpty(netns) ? null : netns,
                 () => MountRootfs(request), () => RootfsMounter.Unmount(request.Bundle), cli?.StandInPid ?? 0), context.CancellationToken);
-            if (cli is { StandInPid: > 0 } && ProcessIdentity.Of(cli.StandInPid) is { } standIn)
+            if (standIn is not null)
             {
-                _ = KillWhenGoneAsync(request.Id, standIn);
+                _ = KillWhenGoneAsync(request.Id, cli!.StandInPid, standIn);
             }
             _events.Publish("/tasks/create", new TaskCreate
             {
@@ -87,32 +89,30 @@ internal sealed partial class TaskService : ITaskService, ICoreEvents
     /// Docker watch): once it is gone (SIGKILLed, say), the container's processes are killed too,
     /// so that pid's end is the container's end, as with runc.
     /// </summary>
-    private async Task KillWhenGoneAsync(string id, string standIn)
+    private async Task KillWhenGoneAsync(string id, int pid, string standIn)
     {
         if (_core.InitOf(id) is not { } init)
         {
             return;
         }
-        ProcessExitWatch? watch;
         try
         {
-            watch = ProcessExitWatch.Open(int.Parse(standIn.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
-        }
-        catch (ErrnoException e)
-        {
-            _log.Warn($"task {id}: cannot watch its stand-in process {standIn.Split(' ')[0]} ({e.Message}): its end will not end the task");
-            return;
-        }
-        using (watch)
-        {
+            using var watch = ProcessExitWatch.Open(pid);
             // Opened before this check, the pidfd names the very process the token does, or one already gone.
             var gone = watch is null || !ProcessIdentity.IsAlive(standIn) ? Task.CompletedTask : watch.Exited;
+            // The task's end (or its delete) ends the watch.
             if (await Task.WhenAny(init.Exited, gone) != gone || init.Exited.IsCompleted)
             {
                 return;
             }
+            await gone;
         }
-        _log.Warn($"task {id}: its stand-in process {standIn.Split(' ')[0]} is gone: killing the task");
+        catch (ErrnoException e)
+        {
+            _log.Warn($"task {id}: cannot watch its stand-in process {pid} ({e.Message}): its end will not end the task");
+            return;
+        }
+        _log.Warn($"task {id}: its stand-in process {pid} is gone: killing the task");
         try
         {
             await _core.KillAsync(id, "", Moat.Linux.Signals.SIGKILL, all: true, CancellationToken.None);

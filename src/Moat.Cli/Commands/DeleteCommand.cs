@@ -28,8 +28,7 @@ internal static class DeleteCommand
             {
                 // What a foreground run killed with SIGKILL leaves (its VM went with it): the
                 // state of a sandbox whose owner is gone. Deleting that id removes it.
-                var dir = CliStore.Dir(root, containerId);
-                if (StateDir.SweepStale(root, new RuntimeOptions().WithEnvironmentOverrides().NodeDir).Contains(dir) || r.GetValue(force))
+                if (CliStore.RemoveDeadLeftovers(root, containerId) || r.GetValue(force))
                 {
                     return 0;
                 }

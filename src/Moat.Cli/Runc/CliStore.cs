@@ -48,13 +48,34 @@ internal static class CliStore
             {
                 throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {id} already exists: delete it first (moat delete {id})");
             }
-            StateDir.SweepStale(root, new RuntimeOptions().WithEnvironmentOverrides().NodeDir);
+            SweepStale(root);
             if (!ReclaimDeadReservation(dir))
             {
                 throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {id} already exists (being created or run now): pick another id");
             }
         }
         throw new RuntimeException(RuntimeErrorKind.AlreadyExists, $"container with id {id} already exists");
+    }
+
+    /// <summary>The sandboxes under --root whose owner is gone (SIGKILLed foreground runs): their state and socket directories.</summary>
+    private static IReadOnlyList<string> SweepStale(string root) => StateDir.SweepStale(root, new RuntimeOptions().WithEnvironmentOverrides().NodeDir);
+
+    /// <summary>
+    /// Removes what a dead process left under --root/ID without a record: the sandbox of a
+    /// foreground run killed with SIGKILL (its VM went with it), or its bare claim. True when it
+    /// removed something; best effort, as a verb that meets it goes on either way.
+    /// </summary>
+    public static bool RemoveDeadLeftovers(string root, string id)
+    {
+        var dir = Dir(root, id);
+        try
+        {
+            return SweepStale(root).Contains(dir) || Directory.Exists(dir) && ReclaimDeadReservation(dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
     }
 
     /// <summary>Gives up this process's claim on --root/ID (what it ran there is gone); another's is left alone.</summary>

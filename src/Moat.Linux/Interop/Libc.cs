@@ -126,5 +126,5 @@ public static unsafe partial class Libc
     /// <summary>capset(2) header version with two 32-bit words per set (linux/capability.h).</summary>
     public const uint _LINUX_CAPABILITY_VERSION_3 = 0x20080522;
 
-    public const long SYS_pivot_root = 155, SYS_capset = 126, SYS_finit_module = 313, SYS_setns = 308;
+    public const long SYS_pivot_root = 155, SYS_capset = 126, SYS_finit_module = 313, SYS_setns = 308, SYS_pidfd_open = 434;
 }

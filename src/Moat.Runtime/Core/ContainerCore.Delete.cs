@@ -30,34 +30,43 @@ public sealed partial class ContainerCore
             }
             return new DeleteResult(p, null);
         }
-        await _sandboxLock.WaitAsync().ConfigureAwait(false);
+        var removed = false;
         try
         {
-            if (!_containers.TryRemove(new KeyValuePair<string, CoreContainer>(c.Id, c)))
+            await _sandboxLock.WaitAsync().ConfigureAwait(false);
+            try
             {
-                throw new RuntimeException(RuntimeErrorKind.NotFound, $"task {c.Id} not found"); // a concurrent delete took it
-            }
-            if (_containers.Values.Any(o => o.Sandbox == c.Sandbox))
-            {
-                await c.Sandbox.RemoveContainerAsync(c.Id, CancellationToken.None).ConfigureAwait(false); // the pod lives on
-            }
-            else
-            {
-                log = await c.Sandbox.TearDownAsync(keepLog: keepLog || settings.KeepLogs).ConfigureAwait(false);
-                if (_sandbox == c.Sandbox)
+                if (!_containers.TryRemove(new KeyValuePair<string, CoreContainer>(c.Id, c)))
                 {
-                    _sandbox = null;
+                    throw new RuntimeException(RuntimeErrorKind.NotFound, $"task {c.Id} not found"); // a concurrent delete took it
+                }
+                removed = true;
+                if (_containers.Values.Any(o => o.Sandbox == c.Sandbox))
+                {
+                    await c.Sandbox.RemoveContainerAsync(c.Id, CancellationToken.None).ConfigureAwait(false); // the pod lives on
+                }
+                else
+                {
+                    log = await c.Sandbox.TearDownAsync(keepLog: keepLog || settings.KeepLogs).ConfigureAwait(false);
+                    if (_sandbox == c.Sandbox)
+                    {
+                        _sandbox = null;
+                    }
                 }
             }
+            finally
+            {
+                _sandboxLock.Release();
+            }
+            c.Cleanup?.Invoke();
         }
         finally
         {
-            _sandboxLock.Release();
-        }
-        c.Cleanup?.Invoke();
-        if (!p.Exited.IsCompleted)
-        {
-            p.SetExited(new ProcessEnd(RuntimeException.VmDeathStatus, null)); // deleted before it ever started
+            // Also when the teardown failed: the container is gone from the table, and whoever waits for its end is told.
+            if (removed && !p.Exited.IsCompleted)
+            {
+                p.SetExited(new ProcessEnd(RuntimeException.VmDeathStatus, null)); // deleted before it ever started
+            }
         }
         return new DeleteResult(p, log);
     }

@@ -93,7 +93,9 @@ public sealed class CliFileHygieneTests
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.False(Directory.Exists(Path.Combine(env.Root, id)));
         Assert.False(Directory.Exists(sockets), sockets);
-        Assert.Contains("does not exist", (await env.MoatAsync("delete", id)).Stderr);
+        var again = await env.MoatAsync("delete", id);
+        Assert.NotEqual(0, again.ExitCode);
+        Assert.Contains("does not exist", again.Stderr);
         // CliEnv's dispose checks that no VM, socket directory or state is left.
     }
 
