@@ -256,17 +256,10 @@ internal static class ReportCommand
         md.AppendLine();
         md.AppendLine("Host PSS (sum of `Pss` in `/proc/PID/smaps_rollup`) of every process a pod added: its shim and everything below it (QEMU for Moat; pause and the container for runc and crun; the gVisor sandbox and gofer for runsc). Idle pods run `sleep`.");
         md.AppendLine();
-        md.AppendLine("| runtime | figure | n | min (MiB) | median (MiB) | max (MiB) |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|");
-        var chart = new List<(string, Stats)>();
-        foreach (var ((runtime, metric), s, _) in r.RowsWithMetric("memory"))
-        {
-            md.AppendLine(CultureInfo.InvariantCulture, $"| {runtime} | {metric} | {s.Count} | {F(s.Min)} | {F(s.Median)} | {F(s.Max)} |");
-            if (metric.StartsWith("PSS", StringComparison.Ordinal))
-            {
-                chart.Add(($"{runtime}, {metric["PSS per pod, ".Length..]}", s));
-            }
-        }
+        var memory = r.RowsWithMetric("memory");
+        FigureTable(md, memory, "MiB");
+        var chart = memory.Where(m => m.Key.Metric.StartsWith("PSS", StringComparison.Ordinal))
+            .Select(m => ($"{m.Key.Case}, {m.Key.Metric["PSS per pod, ".Length..]}", m.Stats)).ToList();
 
         md.AppendLine();
         if (chart.Count > 0)
@@ -310,14 +303,20 @@ internal static class ReportCommand
         md.AppendLine();
         md.AppendLine("What every thread of a pod's shim process tree ran (`/proc/PID/task/*/schedstat`) while the pod idled, per second of wall time and per pod. A VM's idle cost is its guest's wake-ups: each one runs the vCPU, and under TCG it is emulated. It is what slows starts down once many pods idle on a small host.");
         md.AppendLine();
-        md.AppendLine("| runtime | figure | n | min (ms/s) | median (ms/s) | max (ms/s) |");
+        FigureTable(md, rows, "ms/s");
+
+        md.AppendLine();
+    }
+
+    /// <summary>One row per runtime and figure: n, min, median, max in <paramref name="unit"/>.</summary>
+    private static void FigureTable(StringBuilder md, List<((string Case, string Metric) Key, Stats Stats, string Unit)> rows, string unit)
+    {
+        md.AppendLine(CultureInfo.InvariantCulture, $"| runtime | figure | n | min ({unit}) | median ({unit}) | max ({unit}) |");
         md.AppendLine("|---|---|---:|---:|---:|---:|");
         foreach (var ((runtime, metric), s, _) in rows)
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"| {runtime} | {metric} | {s.Count} | {F(s.Min)} | {F(s.Median)} | {F(s.Max)} |");
         }
-
-        md.AppendLine();
     }
 
     private static void QemuTable(StringBuilder md, string pods, List<(string Name, Stats Stats)> qemu)
