@@ -171,20 +171,24 @@ public sealed class Sandbox : IAsyncDisposable
         _restored = restored;
         _bootMemoryMiB = _memoryMiB;
         await SetUpGuestAsync(restored, ct).ConfigureAwait(false);
+        // A clone restored at the shape's size grows to its first container's memory limit (a VM
+        // booted at that size has nothing to add).
+        await EnsureMemoryAsync(_sizing.TargetWith(Id, first).MemoryMiB, ct).ConfigureAwait(false);
     }
 
     /// <summary>Starts the VM under <paramref name="decision"/>: restored from a template when there is one for its shape, else booted. True when restored.</summary>
     private async Task<bool> BootUnderAsync(AcceleratorDecision decision, string kernel, string initrd, IReadOnlyList<ShareBind> binds,
         ContainerLimits first, CancellationToken ct)
     {
-        (_memoryMiB, _vcpus) = _sizing.TargetWith(Id, first);
+        var fromTemplate = TemplateServes(first);
+        (_memoryMiB, _vcpus) = _sizing.TargetWith(Id, fromTemplate ? default : first);
         _accel = decision.Accel;
         var config = GuestVmConfig.Sandbox(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
             State.QmpSocket, State.AgentSocket, "moat-" + Id, _growsCpus, State.ShareDir, _modulesDisk,
             _network?.Interfaces.Select(i => i.Mac).ToList() ?? []);
         var helper = GuestVmConfig.HelperCommand(_options);
         string? restoredFrom = null;
-        if (TemplateEligible(first))
+        if (fromTemplate)
         {
             var templates = new VmTemplates(_options.TemplateDir);
             var key = VmTemplates.Key(config);
@@ -220,10 +224,13 @@ public sealed class Sandbox : IAsyncDisposable
     }
 
     /// <summary>
-    /// Templates serve the configured VM shape of the installed guest image, on q35: no container
-    /// limits adding to it (the number of NICs is part of the shape).
+    /// Templates serve the configured VM shape of the installed guest image, on q35 (the number of
+    /// NICs is part of the shape). A first container's memory limit is served too: the clone is
+    /// restored at the shape's size and hotplugs the rest, within <c>hypervisor.max_memory_mib</c>.
+    /// A CPU limit is not: only a pod's VM can grow its vCPUs under TCG, so that VM boots at its size.
     /// </summary>
-    private bool TemplateEligible(ContainerLimits first) => first == default && TemplateShapes.Served(_options);
+    private bool TemplateServes(ContainerLimits first) => TemplateShapes.Served(_options)
+        && (first == default || (first.Cpus == 0 && _sizing.CanGrow(_sizing.BaseMemoryMiB, _sizing.TargetWith(Id, first).MemoryMiB)));
 
     private async Task StartVmAsync(VmConfig config, IReadOnlyList<string> helper, IReadOnlyList<ShareBind> binds, AcceleratorDecision decision,
         uint lastStreamId, CancellationToken ct)

@@ -75,6 +75,11 @@ public sealed class VmSizing(string sandboxId, int baseMemoryMiB, int baseVcpus,
         }
     }
 
+    /// <summary>Whether a VM of <paramref name="currentMiB"/> can hotplug its way to <paramref name="targetMiB"/> (see <see cref="MemoryToAdd"/>).</summary>
+    public bool CanGrow(int currentMiB, int targetMiB) => currentMiB + Blocks(targetMiB - currentMiB) <= MaxMemoryMiB;
+
+    private static int Blocks(int mib) => mib <= 0 ? 0 : (mib + MemoryBlockMiB - 1) / MemoryBlockMiB * MemoryBlockMiB;
+
     /// <summary>
     /// MiB to hotplug for a VM of <paramref name="currentMiB"/> to hold <paramref name="targetMiB"/>:
     /// 0 when it already does, else whole blocks; refused beyond <see cref="MaxMemoryMiB"/>.
@@ -85,8 +90,8 @@ public sealed class VmSizing(string sandboxId, int baseMemoryMiB, int baseVcpus,
         {
             return 0;
         }
-        var add = (targetMiB - currentMiB + MemoryBlockMiB - 1) / MemoryBlockMiB * MemoryBlockMiB;
-        if (currentMiB + add > MaxMemoryMiB)
+        var add = Blocks(targetMiB - currentMiB);
+        if (!CanGrow(currentMiB, targetMiB))
         {
             throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
                 $"cannot grow the VM of {sandboxId} to {currentMiB + add} MiB: the maximum is {MaxMemoryMiB} MiB (hypervisor.max_memory_mib)");

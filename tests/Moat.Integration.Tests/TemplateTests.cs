@@ -249,6 +249,26 @@ public sealed partial class TemplateTests
         return Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(f));
     }
 
+    /// <summary>
+    /// A first container's memory limit (<c>docker run -m</c>, <c>podman run -m</c>) does not make
+    /// its VM boot: the clone of the shape's template is grown to it by hotplug before the
+    /// container is created, and the container sees the memory.
+    /// </summary>
+    [Fact]
+    public async Task AFirstContainersMemoryLimitIsServedByATemplateCloneGrownToIt()
+    {
+        await using var env = new MoatEnv();
+        var bundle = await env.BundleAsync("b", ["awk", "/MemTotal/ { print $2 }", "/proc/meminfo"], cfg =>
+            cfg["linux"]!["resources"] = new System.Text.Json.Nodes.JsonObject { ["memory"] = new System.Text.Json.Nodes.JsonObject { ["limit"] = 256L << 20 } });
+        var r = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("(VM restored from template ", r.Stderr);
+        Assert.Contains("VM memory grown by 256 MiB to 768 MiB", r.Stderr);
+        // 768 MiB less what the guest kernel keeps; the shape's 512 alone would show under 512.
+        Assert.InRange(long.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture), 600 * 1024, 768 * 1024);
+        env.AssertNothingLeft();
+    }
+
     [Fact]
     public async Task TemplatesOffBootsEveryVm()
     {

@@ -71,6 +71,16 @@ public sealed class ResourceSizingTests
     }
 
     [Fact]
+    public void WhetherAVmCanGrowToASizeCountsWholeBlocksAgainstTheMaximum()
+    {
+        var sizing = Pod(maxMemoryMiB: 1024);
+        Assert.True(sizing.CanGrow(512, 400)); // nothing to add
+        Assert.True(sizing.CanGrow(512, 1024)); // four blocks: exactly the maximum
+        Assert.False(sizing.CanGrow(512, 1025)); // a fifth block would pass it
+        Assert.False(sizing.CanGrow(960, 1000)); // 960 + 128
+    }
+
+    [Fact]
     public void AnUpdateKeepsWhatItLeavesOut()
     {
         var limits = new ContainerLimits(512, 2);
