@@ -3,7 +3,8 @@
 # guest kernel and initrd, side by side in one run, on a private containerd (CRI plugin, bridge CNI).
 #   start latency: bare QEMU boot; `ctr run --rm /bin/true` and CLI `run` of a bundle per runtime
 #                  (Moat restores VMs from a template; the CLI row "template off" boots each);
-#                  CRI pod start; shim start; where Moat's start goes (`moat --debug run`) and who
+#                  a memory-limited container; CRI pod start, call by call, and whose CPU it takes
+#                  (`perf record -a`); shim start; where Moat's start goes (`moat --debug run`) and who
 #                  spends its CPU (`perf record` of `moat run`)
 #   memory:        host PSS per idle pod with 1 and with MEMORY_AT idle pods; shim RSS; QEMU's PSS and
 #                  the shim's RSS by mapping
@@ -92,6 +93,12 @@ for ns in bench k8s.io; do
   ctr -a "$work/c.sock" -n $ns images import "$work/pause.tar" >/dev/null
 done
 moat image busybox "$work/bundle" true >/dev/null
+# What `docker run -m 256m` hands its runtime: a memory limit on the container.
+moat image busybox "$work/bundle-mem" true >/dev/null
+jq '.linux.resources.memory = {"limit": 268435456}' "$work/bundle-mem/config.json" > "$work/mem.json" && mv "$work/mem.json" "$work/bundle-mem/config.json"
+# The VM templates of the common shapes, as `moat image build` makes them on an installed host:
+# no measured start makes one (a pod's first start would otherwise boot and save its shape's).
+moat image templates >/dev/null
 {
   machine_lines
   echo "- Guest kernel: $(jq -r .kernelVersion "$(readlink -f /var/lib/moat/guest/current)/manifest.json"); Moat $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
@@ -136,6 +143,7 @@ for r in "${runtimes[@]}"; do
   else note "$r: CLI run skipped: $(tr '\n' ' ' < "$work/cli-$r.log" | cut -c1-300)"; fi
 done
 args+=(-n "moat --pid-file (shim daemon)" "moat --root $work/moat run --pid-file $work/pid --bundle $work/bundle c-moat-d")
+args+=(-n "moat, memory limit 256 MiB" "moat --root $work/moat run --bundle $work/bundle-mem c-moat-mem")
 # Without a VM template every run boots the guest kernel: what the first VM of a shape costs.
 args+=(-n "moat, template off (boots)" "env MOAT_TEMPLATE=0 moat --root $work/moat run --bundle $work/bundle c-moat-boot")
 hyperfine --warmup 1 --runs "$runs" -N --export-json "$work/cli.json" "${args[@]}"
@@ -158,7 +166,9 @@ fi
 if want 6; then
 step 6 "CRI pod start and memory of one idle pod: ${cri_runtimes[*]}, $runs times each"
 sleep 2 # the CRI plugin loads the CNI configuration a moment after it starts
-bench cri-start --samples "$samples" --socket "$work/c.sock" --runs "$runs" --handlers "$(IFS=,; echo "${cri_runtimes[*]}")"
+# Then Moat's pod starts under a system-wide perf: whose CPU a pod start takes.
+profile=(); [[ " ${cri_runtimes[*]} " == *" moat "* ]] && profile=(--profile-handler moat --profile-runs "$profile_runs" --dir "$work")
+bench cri-start --samples "$samples" --socket "$work/c.sock" --runs "$runs" --handlers "$(IFS=,; echo "${cri_runtimes[*]}")" "${profile[@]}"
 
 fi
 if want 7; then

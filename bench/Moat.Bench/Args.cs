@@ -29,6 +29,8 @@ internal sealed class Args
     public string Get(string name) =>
         _options.TryGetValue(name, out var v) ? v : throw new BenchException($"--{name} is required");
 
+    public bool Has(string name) => _options.ContainsKey(name);
+
     public string Get(string name, string fallback) => _options.GetValueOrDefault(name, fallback);
 
     public int Int(string name, int fallback) =>

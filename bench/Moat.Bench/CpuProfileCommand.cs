@@ -13,7 +13,7 @@ namespace Moat.Bench;
 internal static class CpuProfileCommand
 {
     /// <summary>Sampling rate: enough samples for a sub-second start without slowing it much.</summary>
-    private const int Hertz = 499;
+    public const int Hertz = 499;
 
     public static int Run(Args args)
     {
@@ -34,7 +34,7 @@ internal static class CpuProfileCommand
             var clock = Stopwatch.StartNew();
             Exec("perf", ["record", "-q", "-e", "cpu-clock", "-F", Hertz.ToString(CultureInfo.InvariantCulture), "-o", data, "--", .. command], keepOutput: false);
             var wall = clock.Elapsed.TotalMilliseconds;
-            var report = Exec("perf", ["report", "-i", data, "--stdio", "-q", "-g", "none", "--sort", "comm,dso", "-F", "period,comm,dso", "-t", "|"]);
+            var report = Exec("perf", ReportArgs(data));
             var split = CpuSplit.Of(report);
             SampleFile.Append(samples, split.Select(kv => new Sample(group, kv.Key, metric, "ms", 0, kv.Value))
                 .Prepend(new Sample(group, CpuSplit.Wall, metric, "ms", 0, wall)));
@@ -44,8 +44,11 @@ internal static class CpuProfileCommand
         return 0;
     }
 
+    /// <summary><c>perf report</c> of <paramref name="data"/> as <see cref="CpuSplit.Of"/> reads it: CPU time by thread name and file.</summary>
+    public static string[] ReportArgs(string data) => ["report", "-i", data, "--stdio", "-q", "-g", "none", "--sort", "comm,dso", "-F", "period,comm,dso", "-t", "|"];
+
     /// <param name="keepOutput">false: the output is read and dropped (a workload may write a GiB to it).</param>
-    private static string Exec(string file, IEnumerable<string> arguments, bool keepOutput = true)
+    public static string Exec(string file, IEnumerable<string> arguments, bool keepOutput = true)
     {
         var psi = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in arguments)
@@ -76,6 +79,8 @@ internal static class CpuProfileCommand
 internal static class CpuSplit
 {
     public const string PerStart = "CPU per start";
+    public const string PerPodStart = "CPU per CRI pod start";
+    public const string Containerd = "containerd (CRI, snapshots, the task API's client) and the CNI plugins it runs";
     public const string Wall = "wall time (under perf)";
     public const string GuestCode = "QEMU vCPU: running the guest's translated code";
     public const string Tcg = "QEMU vCPU: TCG translating guest code, emulating its memory accesses and devices";
@@ -98,7 +103,10 @@ internal static class CpuSplit
             }
 
             var category = Category(fields[1].Trim(), fields[2].Trim());
-            result[category] = result.GetValueOrDefault(category) + ns / 1e6;
+            if (category is not null)
+            {
+                result[category] = result.GetValueOrDefault(category) + ns / 1e6;
+            }
         }
 
         return result;
@@ -108,10 +116,14 @@ internal static class CpuSplit
     /// By thread name (QEMU names its threads with debug-threads=on: "CPU 0/TCG", "worker",
     /// "IO mon_iothread"; its main thread keeps the 15-character "qemu-system-x86", the shim its
     /// "containerd-shim") and by where the sample fell: TCG's generated code has no file, so perf
-    /// shows it as "[JIT] tid N".
+    /// shows it as "[JIT] tid N". A system-wide profile also has the idle task ("swapper": no
+    /// one's CPU, left out: null), containerd and the CNI plugins it runs.
     /// </summary>
-    public static string Category(string comm, string dso) => comm switch
+    public static string? Category(string comm, string dso) => comm switch
     {
+        "swapper" => null,
+        "containerd" or "bridge" or "host-local" or "loopback" or "portmap" or "iptables" or "ip6tables" => Containerd,
+        _ when comm.StartsWith("xtables-", StringComparison.Ordinal) => Containerd,
         _ when comm.StartsWith("CPU ", StringComparison.Ordinal) && dso.StartsWith("[JIT]", StringComparison.Ordinal) => GuestCode,
         _ when comm.StartsWith("CPU ", StringComparison.Ordinal) && dso.StartsWith("[kernel", StringComparison.Ordinal) => VcpuKernel,
         _ when comm.StartsWith("CPU ", StringComparison.Ordinal) => Tcg,

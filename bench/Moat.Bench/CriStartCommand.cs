@@ -21,9 +21,10 @@ internal static class CriStartCommand
                 var memory = new PodMemory();
                 string pod;
                 TimeSpan elapsed;
+                var calls = new List<TimeSpan>();
                 try
                 {
-                    (pod, elapsed) = await cri.StartPodAsync(handler, $"start-{handler}-{i}", "sleep", "3600");
+                    (pod, elapsed) = await cri.StartPodAsync(handler, $"start-{handler}-{i}", calls, "sleep", "3600");
                 }
                 catch (Grpc.Core.RpcException e)
                 {
@@ -40,6 +41,7 @@ internal static class CriStartCommand
                         .SelectMany(q => QemuMemory.Breakdown(q).Select(kv => new Sample("qemu-memory", kv.Key, "PSS", "MiB", 1, kv.Value))))
                     .Concat(added.Where(p => Procs.CommandLine(p).FirstOrDefault()?.Contains("containerd-shim-moat", StringComparison.Ordinal) == true)
                         .SelectMany(p => ShimMemory.Breakdown(p).Select(kv => new Sample("shim-memory", kv.Key, "RSS", "MiB", 1, kv.Value))))
+                    .Concat(calls.Select((t, c) => new Sample("cri-calls", handler, Cri.StartCalls[c], "ms", 0, t.TotalMilliseconds)))
                     .Prepend(new Sample("start-cri", handler, "pod start", "ms", 0, elapsed.TotalMilliseconds))
                     .Append(new Sample("idle-cpu", handler, "host CPU per idle pod, 1 pod", "ms/s", 1, idleCpu)));
 
@@ -48,6 +50,37 @@ internal static class CriStartCommand
             }
         }
 
+        if (args.Has("profile-handler"))
+        {
+            await ProfileAsync(cri, args.Get("profile-handler"), args.Int("profile-runs", 3), args.Get("dir"), samples);
+        }
+
         return 0;
+    }
+
+    /// <summary>
+    /// Pod starts of <paramref name="handler"/> under a system-wide <c>perf record</c> (its shim,
+    /// QEMU, containerd and the CNI plugins are not the bench's children): whose CPU a pod start
+    /// takes, as group "cpu-cri".
+    /// </summary>
+    private static async Task ProfileAsync(Cri cri, string handler, int runs, string dir, string samples)
+    {
+        for (var i = 1; i <= runs; i++)
+        {
+            var data = Path.Combine(dir, $"perf-cri-{i}.data");
+            using var perf = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("perf",
+                ["record", "-q", "-a", "-e", "cpu-clock", "-F", CpuProfileCommand.Hertz.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", data])
+                { RedirectStandardError = true }) ?? throw new BenchException("cannot run perf");
+            await Task.Delay(TimeSpan.FromSeconds(1)); // perf opens a counter per CPU before it records
+            var (pod, elapsed) = await cri.StartPodAsync(handler, $"profile-{handler}-{i}", "sleep", "3600");
+            CpuProfileCommand.Exec("kill", ["-INT", perf.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            await perf.WaitForExitAsync();
+            await cri.RemovePodAsync(pod);
+            var split = CpuSplit.Of(CpuProfileCommand.Exec("perf", CpuProfileCommand.ReportArgs(data)));
+            SampleFile.Append(samples, split.Select(kv => new Sample("cpu-cri", kv.Key, CpuSplit.PerPodStart, "ms", 0, kv.Value))
+                .Prepend(new Sample("cpu-cri", CpuSplit.Wall, CpuSplit.PerPodStart, "ms", 0, elapsed.TotalMilliseconds)));
+            File.Delete(data);
+            Console.WriteLine($"  CPU profile of a CRI pod start, {handler} {i}/{runs}: {elapsed.TotalMilliseconds:F0} ms, {split.Values.Sum():F0} ms of CPU (the second before it included)");
+        }
     }
 }

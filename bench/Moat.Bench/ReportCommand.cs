@@ -52,7 +52,8 @@ internal static class ReportCommand
         Why(md, r, samples);
         Start(md, r, dir);
         Profile(md, samples, dir);
-        CpuProfile(md, r, samples);
+        CpuProfile(md, r, samples, "cpu", CpuSplit.PerStart, "`perf record -e cpu-clock` of `moat run` of /bin/true");
+        CpuProfile(md, r, samples, "cpu-cri", CpuSplit.PerPodStart, "`perf record -a -e cpu-clock` around a Moat CRI pod start: every process on the host");
         Memory(md, r, dir);
         IdleHostCpu(md, r);
         Density(md, samples, dir);
@@ -209,7 +210,35 @@ internal static class ReportCommand
                 md.AppendLine(CultureInfo.InvariantCulture, $"![{title}]({png})");
                 md.AppendLine();
             }
+
+            if (group == "start-cri")
+            {
+                CriCalls(md, r);
+            }
         }
+    }
+
+    /// <summary>Each CRI call of a pod start (bench cri-start), medians per runtime.</summary>
+    private static void CriCalls(StringBuilder md, Lookup r)
+    {
+        var handlers = r.RowsWithMetric("cri-calls").Select(x => x.Key.Case).Distinct().ToList();
+        if (handlers.Count == 0)
+        {
+            return;
+        }
+
+        md.AppendLine("#### The same pod starts, call by call (medians, ms)");
+        md.AppendLine();
+        md.AppendLine(CultureInfo.InvariantCulture, $"| case | {string.Join(" | ", Cri.StartCalls)} |");
+        md.AppendLine(CultureInfo.InvariantCulture, $"|---|{string.Concat(Cri.StartCalls.Select(_ => "---:|"))}");
+        foreach (var h in handlers)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"| {h} | {string.Join(" | ", Cri.StartCalls.Select(c => r.Median("cri-calls", h, c) is { } v ? F(v) : "—"))} |");
+        }
+
+        md.AppendLine();
+        md.AppendLine("RunPodSandbox is containerd's CNI set-up, then the pod's sandbox (pause) container created and started: for Moat, the VM. CreateContainer is containerd's snapshot and spec only. StartContainer creates the container's task (for Moat, in the guest) and starts it.");
+        md.AppendLine();
     }
 
     /// <summary>The phases of `moat --debug run` (bench phases), in the order a start passes them.</summary>
@@ -344,20 +373,20 @@ internal static class ReportCommand
         md.AppendLine();
     }
 
-    /// <summary>Who spent a `moat run`'s CPU time (bench cpu-profile), medians per start.</summary>
-    private static void CpuProfile(StringBuilder md, Lookup r, List<Sample> samples)
+    /// <summary>Who spent a start's CPU time (bench cpu-profile, or cri-start's profile), medians per start.</summary>
+    private static void CpuProfile(StringBuilder md, Lookup r, List<Sample> samples, string group, string metric, string how)
     {
-        var rows = r.Rows("cpu").Where(c => c.Name != CpuSplit.Wall).OrderByDescending(c => c.Stats.Median).ToList();
+        var rows = r.Rows(group).Where(c => c.Name != CpuSplit.Wall).OrderByDescending(c => c.Stats.Median).ToList();
         if (rows.Count == 0)
         {
             return;
         }
 
-        var n = samples.Count(s => s.Group == "cpu" && s.Case == CpuSplit.Wall);
-        md.AppendLine(CultureInfo.InvariantCulture, $"### Where a start's CPU time goes (`perf record -e cpu-clock` of `moat run` of /bin/true, {n} runs)");
+        var n = samples.Count(s => s.Group == group && s.Case == CpuSplit.Wall);
+        md.AppendLine(CultureInfo.InvariantCulture, $"### Where a start's CPU time goes ({how}, {n} runs)");
         md.AppendLine();
         md.AppendLine(CultureInfo.InvariantCulture,
-            $"A start took {F(r.Median("cpu", CpuSplit.Wall, CpuSplit.PerStart) ?? 0)} ms (median) under perf. QEMU's threads and Moat run side by side on the host's cores, so their CPU times add up to more than the wall time.");
+            $"A start took {F(r.Median(group, CpuSplit.Wall, metric) ?? 0)} ms (median) under perf. QEMU's threads and the host's processes run side by side on its cores, so their CPU times add up to more than the wall time.");
         md.AppendLine();
         md.AppendLine("| who | median CPU per start (ms) |");
         md.AppendLine("|---|---:|");
@@ -436,6 +465,19 @@ internal static class ReportCommand
                 lines.Add(string.Create(CultureInfo.InvariantCulture,
                     $"**Start, CPU** (`perf`, medians per start of {F(wall)} ms): the VM's one vCPU thread was busy {F(vcpu)} ms: {F(Cpu(CpuSplit.Tcg))} in QEMU's TCG (translating the code a restored clone runs for the first time, and emulating its memory accesses), {F(Cpu(CpuSplit.GuestCode))} running the translated guest code, {F(Cpu(CpuSplit.VcpuKernel))} in the host kernel. QEMU's other threads took {F(Cpu(CpuSplit.QemuMain) + Cpu(CpuSplit.QemuWorkers))} ms, Moat's own host code {F(Cpu(CpuSplit.Moat))} ms. Software emulation of the guest is most of the start; on a KVM host TCG's part is not there."));
             }
+        }
+
+        if (Over("start-cri", "pod start", CriAllowanceMs) > 0 && r.Median("cri-calls", "moat", Cri.StartCalls[0]) is not null)
+        {
+            string Calls(string h) => string.Join(", ", Cri.StartCalls.Select(c => $"{c} {F(r.Median("cri-calls", h, c) ?? 0)}"));
+            var line = string.Create(CultureInfo.InvariantCulture, $"**CRI pod start** (medians, ms): Moat's {Calls("moat")}; runc's {Calls("runc")}.");
+            double Cpu(string c) => r.Median("cpu-cri", c, CpuSplit.PerPodStart) ?? 0;
+            if (r.Median("cpu-cri", CpuSplit.Wall, CpuSplit.PerPodStart) is { } wall)
+            {
+                line += string.Create(CultureInfo.InvariantCulture,
+                    $" Its CPU (`perf -a`, medians per pod start of {F(wall)} ms): the VM's vCPU thread {F(Cpu(CpuSplit.Tcg) + Cpu(CpuSplit.GuestCode) + Cpu(CpuSplit.VcpuKernel))} (TCG {F(Cpu(CpuSplit.Tcg))}, guest code {F(Cpu(CpuSplit.GuestCode))}, host kernel {F(Cpu(CpuSplit.VcpuKernel))}), QEMU's other threads {F(Cpu(CpuSplit.QemuMain) + Cpu(CpuSplit.QemuWorkers))}, Moat {F(Cpu(CpuSplit.Moat))}, containerd and CNI {F(Cpu(CpuSplit.Containerd))}, other processes {F(Cpu(CpuSplit.Other))}.");
+            }
+            lines.Add(line);
         }
 
         if (IoEfficiencies(r).Any(Missed) && IoCpu(r) is { Count: > 0 } io)
