@@ -101,7 +101,7 @@ jq '.linux.resources.memory = {"limit": 268435456}' "$work/bundle-mem/config.jso
 moat image templates >/dev/null
 {
   machine_lines
-  echo "- Guest kernel: $(jq -r .kernelVersion "$(readlink -f /var/lib/moat/guest/current)/manifest.json"); Moat $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
+  echo "- Guest kernel: $(jq -r .kernelVersion "$(readlink -f /var/lib/moat/guest/current)/manifest.json"); Moat $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src bench/Moat.Bench scripts 2>/dev/null || echo ' with uncommitted changes')"
   echo "- containerd $(containerd --version | awk '{print $3}'), runc $(runc --version | head -1 | awk '{print $3}'), crun $(crun --version | head -1 | awk '{print $3}'), runsc $(runsc --version 2>/dev/null | head -1 | awk '{print $3}') (--platform=ptrace --network=none, through the runc shim)"
 } > "$out/machine.md"
 cat "$out/machine.md"

@@ -508,6 +508,14 @@ internal static class ReportCommand
                 $"**PSS, {manyPss.Pods:F0} pods** ({F(manyPss.Median)} MiB per pod; each QEMU's by mapping, median, MiB): {string.Join("; ", q)}. What stays is each VM's private memory: its TCG cache (TCG only), QEMU's heap and the guest RAM it wrote since the restore."));
         }
 
+        var density = samples.Where(s => s.Group == "density" && s.Case == "moat").ToList();
+        if (density.Count > 0 && density.Max(s => s.X) is var reached && reached < 250)
+        {
+            double At(string metric) => density.LastOrDefault(s => s.Metric == metric && s.X == reached)?.Value ?? 0;
+            lines.Add(string.Create(CultureInfo.InvariantCulture,
+                $"**Density** ({reached:F0} pods, the run's notes say why it stopped): the pods held {F(At("host memory used"))} MiB of host memory, {F(At("PSS per pod"))} MiB of PSS each (the PSS lines say where it goes), and the last one started in {F(At("pod start"))} ms: memory, not start time, sets the count."));
+        }
+
         if (r.Median("memory", "moat", "shim RSS") is { } rss && rss > ShimRssMiB)
         {
             var m = r.Rows("shim-memory").OrderByDescending(x => x.Stats.Median).Select(x => $"{x.Name} {F(x.Stats.Median)}").ToList();
