@@ -45,7 +45,10 @@ internal static class CpuProfileCommand
     }
 
     /// <summary><c>perf report</c> of <paramref name="data"/> as <see cref="CpuSplit.Of"/> reads it: CPU time by thread name and file.</summary>
-    public static string[] ReportArgs(string data) => ["report", "-i", data, "--stdio", "-q", "-g", "none", "--sort", "comm,dso", "-F", "period,comm,dso", "-t", "|"];
+    /// <param name="byPid">Also by process ("PID:name" before the thread name), so that <see cref="CpuSplit.Of"/> can leave one out.</param>
+    public static string[] ReportArgs(string data, bool byPid = false) => byPid
+        ? ["report", "-i", data, "--stdio", "-q", "-g", "none", "--sort", "pid,comm,dso", "-F", "period,pid,comm,dso", "-t", "|"]
+        : ["report", "-i", data, "--stdio", "-q", "-g", "none", "--sort", "comm,dso", "-F", "period,comm,dso", "-t", "|"];
 
     /// <param name="keepOutput">false: the output is read and dropped (a workload may write a GiB to it).</param>
     public static string Exec(string file, IEnumerable<string> arguments, bool keepOutput = true)
@@ -91,18 +94,25 @@ internal static class CpuSplit
     public const string Other = "other processes";
 
     /// <summary>Milliseconds of CPU per category (a cpu-clock sample's period is nanoseconds).</summary>
-    public static Dictionary<string, double> Of(string report)
+    /// <param name="excludePid">Given: the report is by process too (<see cref="CpuProfileCommand.ReportArgs"/> byPid), and this one's samples are left out.</param>
+    public static Dictionary<string, double> Of(string report, int? excludePid = null)
     {
         var result = new Dictionary<string, double>(StringComparer.Ordinal);
+        var skip = excludePid is null ? 0 : 1;
         foreach (var line in report.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             var fields = line.Split('|');
-            if (fields.Length < 3 || !long.TryParse(fields[0].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ns))
+            if (fields.Length < 3 + skip || !long.TryParse(fields[0].Trim(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var ns))
             {
                 continue;
             }
 
-            var category = Category(fields[1].Trim(), fields[2].Trim());
+            if (excludePid is { } own && int.TryParse(fields[1].Trim().Split(':')[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out var pid) && pid == own)
+            {
+                continue;
+            }
+
+            var category = Category(fields[1 + skip].Trim(), fields[2 + skip].Trim());
             if (category is not null)
             {
                 result[category] = result.GetValueOrDefault(category) + ns / 1e6;

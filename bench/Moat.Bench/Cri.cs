@@ -57,8 +57,15 @@ internal sealed class Cri : IDisposable
         };
         Directory.CreateDirectory(config.LogDirectory);
         var sw = Stopwatch.StartNew();
+        var lap = TimeSpan.Zero;
+        void Lap()
+        {
+            calls?.Add(sw.Elapsed - lap);
+            lap = sw.Elapsed;
+        }
+
         var pod = (await Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = config, RuntimeHandler = handler }, deadline: Deadline)).PodSandboxId;
-        calls?.Add(sw.Elapsed);
+        Lap();
         try
         {
             var c = await Runtime.CreateContainerAsync(new CreateContainerRequest
@@ -74,9 +81,9 @@ internal sealed class Cri : IDisposable
                     Linux = new LinuxContainerConfig { SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = namespaces.Clone() } },
                 },
             }, deadline: Deadline);
-            calls?.Add(sw.Elapsed - calls.Aggregate(TimeSpan.Zero, (a, b) => a + b));
+            Lap();
             await Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = c.ContainerId }, deadline: Deadline);
-            calls?.Add(sw.Elapsed - calls.Aggregate(TimeSpan.Zero, (a, b) => a + b));
+            Lap();
             return (pod, sw.Elapsed);
         }
         catch

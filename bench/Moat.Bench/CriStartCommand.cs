@@ -14,6 +14,7 @@ internal static class CriStartCommand
         var runs = args.Int("runs", 10);
         var settle = TimeSpan.FromSeconds(args.Int("settle", 3));
         var idleWindow = TimeSpan.FromSeconds(args.Int("idle-window", 5));
+        var failed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var handler in args.Get("handlers").Split(','))
         {
             for (var i = 0; i < runs; i++)
@@ -29,6 +30,7 @@ internal static class CriStartCommand
                 catch (Grpc.Core.RpcException e)
                 {
                     Notes.Add(args, $"CRI pod start, {handler}: failed, skipped: {e.Status.Detail}");
+                    failed.Add(handler);
                     break;
                 }
 
@@ -50,37 +52,94 @@ internal static class CriStartCommand
             }
         }
 
-        if (args.Has("profile-handler"))
+        if (args.Has("profile-handler") && !failed.Contains(args.Get("profile-handler")))
         {
-            await ProfileAsync(cri, args.Get("profile-handler"), args.Int("profile-runs", 3), args.Get("dir"), samples);
+            try
+            {
+                await ProfileAsync(cri, args.Get("profile-handler"), args.Int("profile-runs", 3), args.Get("dir"), samples);
+            }
+            catch (Exception e) when (e is Grpc.Core.RpcException or BenchException or IOException or TimeoutException)
+            {
+                Notes.Add(args, $"CPU profile of a CRI pod start, {args.Get("profile-handler")}: failed: {(e is Grpc.Core.RpcException r ? r.Status.Detail : e.Message)}");
+            }
         }
 
         return 0;
     }
 
+    /// <summary>How long perf gets to open its counters, and to answer a control command.</summary>
+    private static readonly TimeSpan PerfWait = TimeSpan.FromSeconds(10);
+
     /// <summary>
     /// Pod starts of <paramref name="handler"/> under a system-wide <c>perf record</c> (its shim,
-    /// QEMU, containerd and the CNI plugins are not the bench's children): whose CPU a pod start
-    /// takes, as group "cpu-cri".
+    /// QEMU, containerd and the CNI plugins are not the bench's children), counting only from the
+    /// first call to the container running (perf starts disabled and is switched on and off
+    /// through its control FIFO): whose CPU a pod start takes, as group "cpu-cri". The bench's
+    /// own threads are left out.
     /// </summary>
     private static async Task ProfileAsync(Cri cri, string handler, int runs, string dir, string samples)
     {
         for (var i = 1; i <= runs; i++)
         {
             var data = Path.Combine(dir, $"perf-cri-{i}.data");
+            var ctl = Path.Combine(dir, $"perf-cri-{i}.ctl");
+            var ack = Path.Combine(dir, $"perf-cri-{i}.ack");
+            CpuProfileCommand.Exec("mkfifo", [ctl, ack]);
             using var perf = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("perf",
-                ["record", "-q", "-a", "-e", "cpu-clock", "-F", CpuProfileCommand.Hertz.ToString(System.Globalization.CultureInfo.InvariantCulture), "-o", data])
-                { RedirectStandardError = true }) ?? throw new BenchException("cannot run perf");
-            await Task.Delay(TimeSpan.FromSeconds(1)); // perf opens a counter per CPU before it records
-            var (pod, elapsed) = await cri.StartPodAsync(handler, $"profile-{handler}-{i}", "sleep", "3600");
-            CpuProfileCommand.Exec("kill", ["-INT", perf.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-            await perf.WaitForExitAsync();
-            await cri.RemovePodAsync(pod);
-            var split = CpuSplit.Of(CpuProfileCommand.Exec("perf", CpuProfileCommand.ReportArgs(data)));
-            SampleFile.Append(samples, split.Select(kv => new Sample("cpu-cri", kv.Key, CpuSplit.PerPodStart, "ms", 0, kv.Value))
-                .Prepend(new Sample("cpu-cri", CpuSplit.Wall, CpuSplit.PerPodStart, "ms", 0, elapsed.TotalMilliseconds)));
-            File.Delete(data);
-            Console.WriteLine($"  CPU profile of a CRI pod start, {handler} {i}/{runs}: {elapsed.TotalMilliseconds:F0} ms, {split.Values.Sum():F0} ms of CPU (the second before it included)");
+                ["record", "-q", "-a", "-e", "cpu-clock", "-F", CpuProfileCommand.Hertz.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                 "-D", "-1", "--control", $"fifo:{ctl},{ack}", "-o", data])) ?? throw new BenchException("cannot run perf");
+            TimeSpan elapsed;
+            try
+            {
+                // Opening a FIFO waits for its other end: perf opens both once its counters are set up.
+                using var control = await Task.Run(() => new StreamWriter(new FileStream(ctl, FileMode.Open, FileAccess.Write)) { AutoFlush = true }).WaitAsync(PerfWait);
+                using var acks = await Task.Run(() => new StreamReader(new FileStream(ack, FileMode.Open, FileAccess.Read))).WaitAsync(PerfWait);
+                async Task Command(string command)
+                {
+                    await control.WriteLineAsync(command);
+                    // perf writes "ack\n" with its string's terminating NUL, which the next line then starts with.
+                    if ((await acks.ReadLineAsync().WaitAsync(PerfWait))?.Trim('\0') != "ack")
+                    {
+                        throw new BenchException($"perf did not acknowledge {command}");
+                    }
+                }
+
+                await Command("enable");
+                string pod;
+                try
+                {
+                    (pod, elapsed) = await cri.StartPodAsync(handler, $"profile-{handler}-{i}", "sleep", "3600");
+                }
+                finally
+                {
+                    await Command("disable");
+                }
+
+                await cri.RemovePodAsync(pod);
+            }
+            finally
+            {
+                CpuProfileCommand.Exec("kill", ["-INT", perf.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+                using (var exit = new CancellationTokenSource(PerfWait))
+                {
+                    await perf.WaitForExitAsync(exit.Token);
+                }
+
+                File.Delete(ctl);
+                File.Delete(ack);
+            }
+
+            try
+            {
+                var split = CpuSplit.Of(CpuProfileCommand.Exec("perf", CpuProfileCommand.ReportArgs(data, byPid: true)), excludePid: Environment.ProcessId);
+                SampleFile.Append(samples, split.Select(kv => new Sample("cpu-cri", kv.Key, CpuSplit.PerPodStart, "ms", 0, kv.Value))
+                    .Prepend(new Sample("cpu-cri", CpuSplit.Wall, CpuSplit.PerPodStart, "ms", 0, elapsed.TotalMilliseconds)));
+                Console.WriteLine($"  CPU profile of a CRI pod start, {handler} {i}/{runs}: {elapsed.TotalMilliseconds:F0} ms, {split.Values.Sum():F0} ms of CPU");
+            }
+            finally
+            {
+                File.Delete(data);
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ internal static class ReportCommand
     private const string Bare = "bare QEMU boot";
 
     // Issue 17's targets, shared by the targets table and the lines on why a target misses.
+    private const int DensityPods = 250;
     private const double CliAllowanceMs = 250, CtrAllowanceMs = 300, CriAllowanceMs = 500;
     private const double PssOnePodMiB = 60, PssManyPodsMiB = 40, ShimRssMiB = 10;
 
@@ -49,17 +50,17 @@ internal static class ReportCommand
 
         var r = new Lookup(stats);
         Targets(md, r, samples);
-        Why(md, r, samples);
+        var notes = ReadOr(Path.Combine(dir, "notes.txt"), "");
+        Why(md, r, samples, notes);
         Start(md, r, dir);
         Profile(md, samples, dir);
         CpuProfile(md, r, samples, "cpu", CpuSplit.PerStart, "`perf record -e cpu-clock` of `moat run` of /bin/true");
-        CpuProfile(md, r, samples, "cpu-cri", CpuSplit.PerPodStart, "`perf record -a -e cpu-clock` around a Moat CRI pod start: every process on the host");
+        CpuProfile(md, r, samples, "cpu-cri", CpuSplit.PerPodStart, "`perf record -a -e cpu-clock` of a Moat CRI pod start, RunPodSandbox to the container running: every process on the host but the bench's");
         Memory(md, r, dir);
         IdleHostCpu(md, r);
         Density(md, samples, dir);
         Workload(md, r, dir);
         IoProfile(md, r);
-        var notes = ReadOr(Path.Combine(dir, "notes.txt"), "");
         if (notes.Length > 0)
         {
             md.AppendLine("## Notes from the run");
@@ -151,8 +152,8 @@ internal static class ReportCommand
         var density = samples.Where(s => s.Group == "density" && s.Case == "moat").Select(s => s.X).ToList();
         var reached = density.DefaultIfEmpty(0).Max();
         md.AppendLine(density.Count == 0
-            ? "| 250 idle Moat pods on this machine (MemAvailable ≥ 25%) | not measured in this run | — |"
-            : string.Create(CultureInfo.InvariantCulture, $"| 250 idle Moat pods on this machine (MemAvailable ≥ 25%) | {reached:F0} pods | {(reached >= 250 ? "met" : $"**missed** by {250 - reached:F0} pods")} |"));
+            ? $"| {DensityPods} idle Moat pods on this machine (MemAvailable ≥ 25%) | not measured in this run | — |"
+            : string.Create(CultureInfo.InvariantCulture, $"| {DensityPods} idle Moat pods on this machine (MemAvailable ≥ 25%) | {reached:F0} pods | {(reached >= DensityPods ? "met" : $"**missed** by {DensityPods - reached:F0} pods")} |"));
         Share("rootfs sequential write, MiB/s vs runc (report; KVM hosts ≥ 0.8)", W("moat", "rootfs seq write"), W("runc", "rootfs seq write"), "runc", null);
         Share("rootfs sequential read, MiB/s vs runc (report; KVM hosts ≥ 0.5)", W("moat", "rootfs seq read"), W("runc", "rootfs seq read"), "runc", null);
         foreach (var t in IoEfficiencies(r))
@@ -430,7 +431,7 @@ internal static class ReportCommand
     }
 
     /// <summary>For each missed target with a profile in this run, what the profile says the time or memory went to.</summary>
-    private static void Why(StringBuilder md, Lookup r, List<Sample> samples)
+    private static void Why(StringBuilder md, Lookup r, List<Sample> samples, string notes)
     {
         var lines = new List<string>();
         double? Over(string group, string metric, double allowance) =>
@@ -509,11 +510,13 @@ internal static class ReportCommand
         }
 
         var density = samples.Where(s => s.Group == "density" && s.Case == "moat").ToList();
-        if (density.Count > 0 && density.Max(s => s.X) is var reached && reached < 250)
+        // Only a run stopped by the MemAvailable floor says memory set the count (DensityCommand's note).
+        if (density.Count > 0 && density.Max(s => s.X) is var reached && reached < DensityPods
+            && notes.Contains($"density, moat: stopped before pod {reached + 1:F0}: MemAvailable", StringComparison.Ordinal))
         {
             double At(string metric) => density.LastOrDefault(s => s.Metric == metric && s.X == reached)?.Value ?? 0;
             lines.Add(string.Create(CultureInfo.InvariantCulture,
-                $"**Density** ({reached:F0} pods, the run's notes say why it stopped): the pods held {F(At("host memory used"))} MiB of host memory, {F(At("PSS per pod"))} MiB of PSS each (the PSS lines say where it goes), and the last one started in {F(At("pod start"))} ms: memory, not start time, sets the count."));
+                $"**Density** ({reached:F0} pods, stopped by the MemAvailable floor): the pods held {F(At("host memory used"))} MiB of host memory, {F(At("PSS per pod"))} MiB of PSS each (the PSS lines say where it goes), and the last one started in {F(At("pod start"))} ms: memory, not start time, sets the count."));
         }
 
         if (r.Median("memory", "moat", "shim RSS") is { } rss && rss > ShimRssMiB)

@@ -181,11 +181,16 @@ public sealed class Sandbox : IAsyncDisposable
         ContainerLimits first, CancellationToken ct)
     {
         var fromTemplate = TemplateServes(first);
-        (_memoryMiB, _vcpus) = _sizing.TargetWith(Id, fromTemplate ? default : first);
         _accel = decision.Accel;
-        var config = GuestVmConfig.Sandbox(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
-            State.QmpSocket, State.AgentSocket, "moat-" + Id, _growsCpus, State.ShareDir, _modulesDisk,
-            _network?.Interfaces.Select(i => i.Mac).ToList() ?? []);
+        // A clone starts at the shape's size (it grows to the limit once restored); a booted VM at its own.
+        VmConfig SizedFor(ContainerLimits limits)
+        {
+            (_memoryMiB, _vcpus) = _sizing.TargetWith(Id, limits);
+            return GuestVmConfig.Sandbox(_options, kernel, initrd, decision.Accel, _memoryMiB, _vcpus,
+                State.QmpSocket, State.AgentSocket, "moat-" + Id, _growsCpus, State.ShareDir, _modulesDisk,
+                _network?.Interfaces.Select(i => i.Mac).ToList() ?? []);
+        }
+        var config = SizedFor(fromTemplate ? default : first);
         var helper = GuestVmConfig.HelperCommand(_options);
         string? restoredFrom = null;
         if (fromTemplate)
@@ -217,7 +222,8 @@ public sealed class Sandbox : IAsyncDisposable
         }
         if (restoredFrom is null)
         {
-            await StartVmAsync(config, helper, binds, decision, 0, ct).ConfigureAwait(false);
+            // No clone after all (none could be made, or it would not restore): boot at the full size.
+            await StartVmAsync(fromTemplate ? SizedFor(first) : config, helper, binds, decision, 0, ct).ConfigureAwait(false);
         }
         _log.Phase(restoredFrom is null ? "agent answered" : $"agent answered (VM restored from template {restoredFrom})");
         return restoredFrom is not null;
@@ -340,6 +346,11 @@ public sealed class Sandbox : IAsyncDisposable
             if (add == 0)
             {
                 return;
+            }
+            if (_dimms >= QemuCommandLine.MemoryHotplugSlots)
+            {
+                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
+                    $"cannot grow the VM of {Id} by {add} MiB: its {QemuCommandLine.MemoryHotplugSlots} memory hotplug slots are used; give the container's limit when it is created, or set a larger hypervisor.memory_mib");
             }
             await (_vm ?? throw new InvalidOperationException("sandbox not started")).HotplugMemoryAsync((++_dimms).ToString(System.Globalization.CultureInfo.InvariantCulture), add, ct).ConfigureAwait(false);
             _memoryMiB += add;

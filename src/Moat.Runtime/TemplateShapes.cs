@@ -23,7 +23,10 @@ public static class TemplateShapes
         new("pod", Nics: 1, Pod: true),
     ];
 
-    /// <summary>Whether <paramref name="options"/> start VMs from templates at all (a VM with container limits is never one).</summary>
+    /// <summary>
+    /// Whether <paramref name="options"/> start VMs from templates at all. A first container's CPU
+    /// limit is never served by one; its memory limit is, the clone growing to it by hotplug (<see cref="Sandbox"/>).
+    /// </summary>
     public static bool Served(RuntimeOptions options) =>
         options.Templates && options.Machine == MachineType.Q35 && options.KernelPath is null && options.InitrdPath is null;
 

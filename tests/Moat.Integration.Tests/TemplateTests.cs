@@ -258,13 +258,34 @@ public sealed partial class TemplateTests
     public async Task AFirstContainersMemoryLimitIsServedByATemplateCloneGrownToIt()
     {
         await using var env = new MoatEnv();
-        var bundle = await env.BundleAsync("b", ["awk", "/MemTotal/ { print $2 }", "/proc/meminfo"], cfg =>
+        // The guest onlines hotplugged memory on its own (memhp_default_state=online): give it a moment.
+        var bundle = await env.BundleAsync("b", ["sh", "-c", "for i in $(seq 50); do m=$(awk '/MemTotal/ { print $2 }' /proc/meminfo); [ $m -gt 614400 ] && break; sleep 0.1; done; echo $m"], cfg =>
             cfg["linux"]!["resources"] = new System.Text.Json.Nodes.JsonObject { ["memory"] = new System.Text.Json.Nodes.JsonObject { ["limit"] = 256L << 20 } });
         var r = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug");
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("(VM restored from template ", r.Stderr);
         Assert.Contains("VM memory grown by 256 MiB to 768 MiB", r.Stderr);
         // 768 MiB less what the guest kernel keeps; the shape's 512 alone would show under 512.
+        Assert.InRange(long.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture), 600 * 1024, 768 * 1024);
+        env.AssertNothingLeft();
+    }
+
+    /// <summary>
+    /// Where no template can be made (here its directory cannot be created), a container with a
+    /// memory limit boots a VM of its full size rather than one of the shape's size grown by hotplug.
+    /// </summary>
+    [Fact]
+    public async Task WithoutATemplateAMemoryLimitedContainerBootsAtItsFullSize()
+    {
+        await using var env = new MoatEnv();
+        var data = ColdDataDir(env, "data");
+        File.WriteAllText(Path.Combine(data, "templates"), "not a directory\n");
+        var bundle = await env.BundleAsync("b", ["awk", "/MemTotal/ { print $2 }", "/proc/meminfo"], cfg =>
+            cfg["linux"]!["resources"] = new System.Text.Json.Nodes.JsonObject { ["memory"] = new System.Text.Json.Nodes.JsonObject { ["limit"] = 256L << 20 } });
+        var r = await env.RunAsync(bundle, MoatEnv.Id(), null, null, "--debug", "--data-dir", data);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("no VM template", r.Stderr);
+        Assert.DoesNotContain("VM memory grown", r.Stderr);
         Assert.InRange(long.Parse(r.Stdout.Trim(), System.Globalization.CultureInfo.InvariantCulture), 600 * 1024, 768 * 1024);
         env.AssertNothingLeft();
     }

@@ -56,6 +56,21 @@ public sealed partial class SandboxTests : IDisposable
     }
 
     [Fact]
+    public async Task GrowingPastTheMemorySlotsIsRefusedNamingThem()
+    {
+        await using var sandbox = await StartAsync("pod1");
+        for (var i = 1; i <= Moat.Hypervisor.QemuCommandLine.MemoryHotplugSlots; i++)
+        {
+            await sandbox.ResizeForAsync("c" + i, new ContainerLimits(VmSizing.MemoryBlockMiB, 0), CancellationToken.None); // a block each
+        }
+        var e = await Assert.ThrowsAsync<RuntimeException>(() => sandbox.ResizeForAsync("one-more", new ContainerLimits(VmSizing.MemoryBlockMiB, 0), CancellationToken.None));
+        Assert.Equal(RuntimeErrorKind.FailedPrecondition, e.Kind);
+        Assert.Contains("memory hotplug slots", e.Message);
+        Assert.Equal(default, sandbox.LimitsOf("one-more"));
+        Assert.Equal(Moat.Hypervisor.QemuCommandLine.MemoryHotplugSlots, _vms.Single().Calls.Count(c => c.StartsWith("hotplug memory", StringComparison.Ordinal)));
+    }
+
+    [Fact]
     public async Task APodVmUnderTcgGrowsItsVcpusByOnliningThem()
     {
         await using var sandbox = await StartAsync("pod1", growsCpus: true);
