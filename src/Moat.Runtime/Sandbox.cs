@@ -342,15 +342,10 @@ public sealed class Sandbox : IAsyncDisposable
         await _resizeLock.WaitAsync(ct).ConfigureAwait(false);
         try
         {
-            var add = _sizing.MemoryToAdd(_memoryMiB, totalMiB);
+            var add = _sizing.MemoryToAdd(_memoryMiB, totalMiB, slotsUsed: _dimms);
             if (add == 0)
             {
                 return;
-            }
-            if (_dimms >= QemuCommandLine.MemoryHotplugSlots)
-            {
-                throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
-                    $"cannot grow the VM of {Id} by {add} MiB: its {QemuCommandLine.MemoryHotplugSlots} memory hotplug slots are used; give the container's limit when it is created, or set a larger hypervisor.memory_mib");
             }
             await (_vm ?? throw new InvalidOperationException("sandbox not started")).HotplugMemoryAsync((++_dimms).ToString(System.Globalization.CultureInfo.InvariantCulture), add, ct).ConfigureAwait(false);
             _memoryMiB += add;

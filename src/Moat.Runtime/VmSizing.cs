@@ -82,9 +82,10 @@ public sealed class VmSizing(string sandboxId, int baseMemoryMiB, int baseVcpus,
 
     /// <summary>
     /// MiB to hotplug for a VM of <paramref name="currentMiB"/> to hold <paramref name="targetMiB"/>:
-    /// 0 when it already does, else whole blocks; refused beyond <see cref="MaxMemoryMiB"/>.
+    /// 0 when it already does, else whole blocks; refused beyond <see cref="MaxMemoryMiB"/>, and
+    /// when the VM's <paramref name="slotsUsed"/> already fill its memory hotplug slots.
     /// </summary>
-    public int MemoryToAdd(int currentMiB, int targetMiB)
+    public int MemoryToAdd(int currentMiB, int targetMiB, int slotsUsed = 0)
     {
         if (targetMiB <= currentMiB)
         {
@@ -95,6 +96,11 @@ public sealed class VmSizing(string sandboxId, int baseMemoryMiB, int baseVcpus,
         {
             throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
                 $"cannot grow the VM of {sandboxId} to {currentMiB + add} MiB: the maximum is {MaxMemoryMiB} MiB (hypervisor.max_memory_mib)");
+        }
+        if (slotsUsed >= Moat.Hypervisor.QemuCommandLine.MemoryHotplugSlots)
+        {
+            throw new RuntimeException(RuntimeErrorKind.FailedPrecondition,
+                $"cannot grow the VM of {sandboxId} by {add} MiB: its {Moat.Hypervisor.QemuCommandLine.MemoryHotplugSlots} memory hotplug slots are used; give the container's limit when it is created, or set a larger hypervisor.memory_mib");
         }
         return add;
     }

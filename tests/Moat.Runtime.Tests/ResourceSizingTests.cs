@@ -78,6 +78,9 @@ public sealed class ResourceSizingTests
         Assert.True(sizing.CanGrow(512, 1024)); // four blocks: exactly the maximum
         Assert.False(sizing.CanGrow(512, 1025)); // a fifth block would pass it
         Assert.False(sizing.CanGrow(960, 1000)); // 960 + 128
+        var e = Assert.Throws<RuntimeException>(() => sizing.MemoryToAdd(512, 640, slotsUsed: Moat.Hypervisor.QemuCommandLine.MemoryHotplugSlots));
+        Assert.Contains("memory hotplug slots", e.Message);
+        Assert.Equal(0, sizing.MemoryToAdd(512, 500, slotsUsed: Moat.Hypervisor.QemuCommandLine.MemoryHotplugSlots)); // nothing to add needs no slot
     }
 
     [Fact]
